@@ -1,0 +1,17 @@
+package io.resflow.engine;
+
+import io.resflow.model.ModelConfig;
+import io.resflow.model.Params;
+
+/** A place where a model runs: the reference, the JVM (Vector API), or a TornadoVM device. */
+public interface Backend {
+
+    /** The id as given on the command line, e.g. {@code reference}, {@code jvm}, {@code tornado:0:1}. */
+    String id();
+
+    /** One line for reports: threads, vector width, device name. */
+    String description();
+
+    /** Opens a session holding a copy of {@code init}. */
+    Session open(ModelConfig config, Params init, int batch, int seqLen, SessionOptions options);
+}

@@ -1,0 +1,90 @@
+package io.resflow.engine;
+
+/**
+ * The kernels a backend provides to {@link Engine}. Every array is row-major float32; N = B*T rows.
+ * Backward methods ACCUMULATE (+=) into every gradient they write (dinp, dw, db, ...), the way llm.c does, so the
+ * residual stream's gradient collects both the skip path and the block path. A null gradient output means
+ * "not needed" and is skipped. A backend must be deterministic: the same inputs give bit-identical outputs.
+ */
+public interface Ops {
+
+    /** A short description for reports (threads, vector width, ...). */
+    String describe();
+
+    // tokens (B,T), wte (V,C), wpe (P,C) or null -> out (B,T,C)
+    void embeddingForward(float[] out, int[] tokens, float[] wte, float[] wpe, int B, int T, int C);
+
+    // dout (B,T,C) -> dwte (V,C) += scatter, dwpe (P,C) += (null when positions are not learned)
+    void embeddingBackward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int B, int T, int C);
+
+    // inp (N,C), w (C), b (C) or null -> out (N,C), mean (N), rstd (N)
+    void layerNormForward(float[] out, float[] mean, float[] rstd, float[] inp, float[] w, float[] b, int N, int C, float eps);
+
+    // dout (N,C) -> dinp (N,C) +=, dw (C) +=, db (C) += (or null)
+    void layerNormBackward(float[] dinp, float[] dw, float[] db, float[] dout, float[] inp, float[] w, float[] mean,
+            float[] rstd, int N, int C);
+
+    // inp (N,C), w (C) -> out (N,C), rstd (N); out = inp / sqrt(mean(inp^2) + eps) * w
+    void rmsNormForward(float[] out, float[] rstd, float[] inp, float[] w, int N, int C, float eps);
+
+    void rmsNormBackward(float[] dinp, float[] dw, float[] dout, float[] inp, float[] w, float[] rstd, int N, int C);
+
+    // inp (N,C), weight (OC,C), bias (OC) or null -> out (N,OC) = inp weight^T + bias
+    void matmulForward(float[] out, float[] inp, float[] weight, float[] bias, int N, int C, int OC);
+
+    // dout (N,OC) -> dinp (N,C) += dout weight, dweight (OC,C) += dout^T inp, dbias (OC) += sum_n dout
+    void matmulBackward(float[] dinp, float[] dweight, float[] dbias, float[] dout, float[] inp, float[] weight, int N,
+            int C, int OC);
+
+    // qkv (B,T,(nh+2 nkv) hd), in place: rotate-half RoPE on every q and k head (pairs j, j+hd/2)
+    void ropeForward(float[] qkv, int B, int T, int nh, int nkv, int hd, double theta);
+
+    // dqkv (B,T,(nh+2 nkv) hd), in place: the transposed rotation of the q and k parts
+    void ropeBackward(float[] dqkv, int B, int T, int nh, int nkv, int hd, double theta);
+
+    /** Floats of per-forward state the attention keeps for its backward (probabilities, log-sum-exp, ...). */
+    long attentionStateSize(int B, int T, int nh);
+
+    // qkv (B,T,(nh+2 nkv) hd) -> out (B,T,nh hd), causal softmax(q k^T / sqrt(hd)) v; query head h reads kv head
+    // h / (nh/nkv); state as sized by attentionStateSize
+    void attentionForward(float[] out, float[] state, float[] qkv, int B, int T, int nh, int nkv, int hd);
+
+    // dout (B,T,nh hd) -> dqkv (B,T,(nh+2 nkv) hd) +=
+    void attentionBackward(float[] dqkv, float[] dout, float[] qkv, float[] out, float[] state, int B, int T, int nh,
+            int nkv, int hd);
+
+    // inp (n) -> out (n) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    void geluForward(float[] out, float[] inp, int n);
+
+    void geluBackward(float[] dinp, float[] inp, float[] dout, int n);
+
+    // inp (N,2F) = gate | up -> out (N,F) = silu(gate) * up
+    void swigluForward(float[] out, float[] inp, int N, int F);
+
+    void swigluBackward(float[] dinp, float[] inp, float[] dout, int N, int F);
+
+    // out (n) = alpha * skip + gate * branch
+    void residualForward(float[] out, float[] skip, float alpha, float[] branch, float gate, int n);
+
+    /**
+     * dskip += alpha * dout, dbranch += gate * dout (either may be null); returns sum(dout * branch), the gradient
+     * of the gate.
+     */
+    double residualBackward(float[] dskip, float[] dbranch, float[] dout, float alpha, float[] branch, float gate, int n);
+
+    /** logits (N,V), targets (N) -> probs (N,V) = softmax(logits), losses (N); returns the mean loss. */
+    double crossEntropyForward(float[] losses, float[] probs, float[] logits, int[] targets, int N, int V);
+
+    // dlogits (N,V) += (probs - onehot(targets)) / N   (the gradient of the mean loss)
+    void crossEntropyBackward(float[] dlogits, float[] probs, int[] targets, int N, int V);
+
+    /**
+     * One AdamW step on n values, step t from 1, gradient scaled by gradScale first (clipping):
+     * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr (m/(1-b1^t) / (sqrt(v/(1-b2^t)) + eps) + wd p).
+     */
+    void adamw(float[] p, float[] g, float[] m, float[] v, int n, float lr, float b1, float b2, float eps, float wd,
+            int t, float gradScale);
+
+    /** Sum of squares of g, accumulated in double (for the global gradient norm). */
+    double sumSquares(float[] g, int n);
+}

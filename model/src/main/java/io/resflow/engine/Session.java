@@ -1,0 +1,54 @@
+package io.resflow.engine;
+
+import io.resflow.model.ModelConfig;
+import io.resflow.model.Params;
+import java.util.Map;
+
+/**
+ * A model of fixed batch shape (B, T) living on one backend: parameters, gradients, AdamW state and activations.
+ * Typical use: {@code forward(x, y); backward(); step(opt, lr, 1.0)}.
+ */
+public interface Session extends AutoCloseable {
+
+    ModelConfig config();
+
+    int batch();
+
+    int seqLen();
+
+    /** Runs the forward pass on inputs (B*T token ids); with targets returns the mean cross-entropy, else NaN. */
+    double forward(int[] inputs, int[] targets);
+
+    /** Gradients of the last forward's loss with respect to every parameter (overwrites the previous ones). */
+    void backward();
+
+    /** Global L2 norm of all gradients. */
+    double gradNorm();
+
+    /** One AdamW step with the current gradients multiplied by gradScale; increments the step counter. */
+    void step(AdamW opt, double lr, double gradScale);
+
+    /** Logits (B,T,V) of the last forward. */
+    float[] logits();
+
+    /** Current parameters (a host copy or a live view; callers must not modify them). */
+    Params params();
+
+    /** Gradients of the last backward. */
+    Params grads();
+
+    /** AdamW state: first and second moments, and the number of steps taken. */
+    OptimizerState optimizerState();
+
+    /** Restores parameters and AdamW state (for resuming). */
+    void restore(Params params, OptimizerState state);
+
+    /**
+     * Named intermediate tensors of the last forward (norm outputs, attention and MLP outputs, residual stream,
+     * logits), for validation. Empty when the backend does not expose them.
+     */
+    Map<String, float[]> activations();
+
+    @Override
+    void close();
+}

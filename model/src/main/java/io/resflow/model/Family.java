@@ -1,0 +1,3 @@
+package io.resflow.model;
+
+public enum Family { GPT2, LLAMA }

@@ -1,0 +1,3 @@
+package io.resflow.model;
+
+public enum Positions { LEARNED, ROPE }
