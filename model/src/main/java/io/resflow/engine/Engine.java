@@ -1,0 +1,462 @@
+package io.resflow.engine;
+
+import io.resflow.model.BadInputException;
+import io.resflow.model.ModelConfig;
+import io.resflow.model.Norm;
+import io.resflow.model.Params;
+import io.resflow.model.Residual;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The layer loop of a residual transformer, written once over {@link Ops}, so the reference and the JVM backend run
+ * the same schedule with different kernels.
+ *
+ * <p>The residual stream is h_0 = embed(tokens), then 2L sub-blocks (attention, MLP, attention, ...), each
+ * h_{k+1} = join(h_k, F_k(...)) as {@link Residual} defines, then the final norm, the output head and the mean
+ * cross-entropy. Backward walks the sub-blocks in reverse; each sends the gradient both through the skip path
+ * (alpha * dh) and into its block, accumulating both into dh_k, exactly as the math says (never overwriting).
+ *
+ * <p>With {@link SessionOptions#recompute()} only the stream h_k (each block's input) is kept; each block is run again
+ * just before its backward, into one shared scratch, which gives bit-identical gradients with far less memory.
+ */
+public final class Engine implements Session {
+    private final ModelConfig c;
+    private final Ops ops;
+    private final int B;
+    private final int T;
+    private final int N;
+    private final int C;
+    private final int V;
+    private final boolean recompute;
+    private final float skipAlpha;
+    private final Params params;
+    private final Params grads;
+    private final Params m;
+    private final Params v;
+    private int step;
+
+    private final float[][] h; // residual stream h_0 .. h_2L, each (N,C)
+    private final Block[] blocks; // one per sub-block, or two shared scratch blocks with recompute
+    private final float[] lnf;
+    private final float[] lnfMean;
+    private final float[] lnfRstd;
+    private final float[] logits;
+    private final float[] probs;
+    private final float[] losses;
+    private final int[] inputs;
+    private final int[] targets;
+    private boolean haveForward;
+    private boolean haveTargets;
+
+    // backward scratch
+    private final float[] dlogits;
+    private final float[] dlnf;
+    private final float[] dhA;
+    private final float[] dhB;
+    private final float[] dSum;
+    private final float[] dF;
+    private final float[] dNorm;
+    private final float[] dQkv;
+    private final float[] dAtt;
+    private final float[] dFc;
+    private final float[] dAct;
+
+    public Engine(ModelConfig config, Params init, int batch, int seqLen, SessionOptions options, Ops ops) {
+        if (seqLen > config.maxSeqLen()) {
+            throw new BadInputException("seq_len " + seqLen + " is longer than the model's max_seq_len " + config.maxSeqLen());
+        }
+        if (batch <= 0 || seqLen <= 0) {
+            throw new BadInputException("batch and seq_len must be positive, got " + batch + " and " + seqLen);
+        }
+        this.c = config;
+        this.ops = ops;
+        this.B = batch;
+        this.T = seqLen;
+        this.N = Math.multiplyExact(batch, seqLen);
+        this.C = config.dModel();
+        this.V = config.vocabSize();
+        this.recompute = options.recompute();
+        this.skipAlpha = switch (config.residual()) {
+            case NONE -> 0f;
+            case DEEPNORM -> (float) Math.pow(2.0 * config.nLayer(), 0.25);
+            default -> 1f;
+        };
+        this.params = init.copy();
+        params.checkAgainst(io.resflow.model.ParamLayout.of(config), "initial parameters");
+        this.grads = zerosLike(params);
+        this.m = zerosLike(params);
+        this.v = zerosLike(params);
+        int sub = 2 * config.nLayer();
+        this.h = new float[sub + 1][];
+        for (int k = 0; k <= sub; k++) {
+            h[k] = new float[N * C];
+        }
+        this.blocks = new Block[recompute ? 2 : sub];
+        for (int k = 0; k < blocks.length; k++) {
+            blocks[k] = new Block(k % 2 == 0);
+        }
+        this.lnf = new float[N * C];
+        this.lnfMean = new float[N];
+        this.lnfRstd = new float[N];
+        this.logits = new float[Math.multiplyExact(N, V)];
+        this.probs = new float[N * V];
+        this.losses = new float[N];
+        this.inputs = new int[N];
+        this.targets = new int[N];
+        this.dlogits = new float[N * V];
+        this.dlnf = new float[N * C];
+        this.dhA = new float[N * C];
+        this.dhB = new float[N * C];
+        this.dSum = new float[N * C];
+        this.dF = new float[N * C];
+        this.dNorm = new float[N * C];
+        this.dQkv = new float[N * c.qkvDim()];
+        this.dAtt = new float[N * c.qDim()];
+        this.dFc = new float[N * c.fcDim()];
+        this.dAct = new float[N * c.dFf()];
+    }
+
+    private static Params zerosLike(Params p) {
+        Params z = new Params();
+        for (var t : p.tensors()) {
+            z.put(io.resflow.model.Tensor.zeros(t.name(), t.shape()));
+        }
+        return z;
+    }
+
+    /** Activations of one sub-block (attention or MLP). */
+    private final class Block {
+        final boolean attn;
+        final float[] nb; // norm before the block (pre, none)
+        final float[] nbMean = new float[N];
+        final float[] nbRstd = new float[N];
+        final float[] qkv;
+        final float[] att;
+        final float[] attState;
+        final float[] fc;
+        final float[] act;
+        final float[] f = new float[N * C];
+        final float[] sum; // skip + branch before the norm (post, deepnorm)
+        final float[] outMean = new float[N];
+        final float[] outRstd = new float[N];
+
+        Block(boolean attn) {
+            this.attn = attn;
+            this.nb = c.residual().normBeforeBlock() ? new float[N * C] : null;
+            this.sum = c.residual().normAfterSum() ? new float[N * C] : null;
+            if (attn) {
+                qkv = new float[N * c.qkvDim()];
+                att = new float[N * c.qDim()];
+                attState = new float[Math.toIntExact(ops.attentionStateSize(B, T, c.nHead()))];
+                fc = null;
+                act = null;
+            } else {
+                qkv = null;
+                att = null;
+                attState = null;
+                fc = new float[N * c.fcDim()];
+                act = new float[N * c.dFf()];
+            }
+        }
+    }
+
+    private Block block(int k) {
+        return recompute ? blocks[k % 2] : blocks[k];
+    }
+
+    private static String prefix(int k) {
+        return "h." + (k / 2) + ".";
+    }
+
+    private static String normName(int k) {
+        return prefix(k) + (k % 2 == 0 ? "ln1" : "ln2");
+    }
+
+    private float gate(int k) {
+        if (c.residual() != Residual.REZERO) {
+            return 1f;
+        }
+        return params.data(prefix(k) + (k % 2 == 0 ? "attn_alpha" : "mlp_alpha"))[0];
+    }
+
+    // ---- norms (layernorm or rmsnorm as the config says) ----
+
+    private void normForward(float[] out, float[] mean, float[] rstd, float[] in, String name) {
+        float eps = (float) c.normEps();
+        if (c.norm() == Norm.LAYERNORM) {
+            ops.layerNormForward(out, mean, rstd, in, params.data(name + ".w"), params.dataOrNull(name + ".b"), N, C, eps);
+        } else {
+            ops.rmsNormForward(out, rstd, in, params.data(name + ".w"), N, C, eps);
+        }
+    }
+
+    private void normBackward(float[] dIn, float[] dOut, float[] in, float[] mean, float[] rstd, String name) {
+        if (c.norm() == Norm.LAYERNORM) {
+            ops.layerNormBackward(dIn, grads.data(name + ".w"), grads.dataOrNull(name + ".b"), dOut, in,
+                    params.data(name + ".w"), mean, rstd, N, C);
+        } else {
+            ops.rmsNormBackward(dIn, grads.data(name + ".w"), dOut, in, params.data(name + ".w"), rstd, N, C);
+        }
+    }
+
+    // ---- forward ----
+
+    @Override
+    public double forward(int[] in, int[] tgt) {
+        checkTokens(in, "input");
+        System.arraycopy(in, 0, inputs, 0, N);
+        haveTargets = tgt != null;
+        if (haveTargets) {
+            checkTokens(tgt, "target");
+            System.arraycopy(tgt, 0, targets, 0, N);
+        }
+        ops.embeddingForward(h[0], inputs, params.data("wte"), params.dataOrNull("wpe"), B, T, C);
+        for (int k = 0; k < 2 * c.nLayer(); k++) {
+            forwardBlock(k);
+        }
+        normForward(lnf, lnfMean, lnfRstd, h[2 * c.nLayer()], "lnf");
+        ops.matmulForward(logits, lnf, head(params), null, N, C, V);
+        haveForward = true;
+        if (!haveTargets) {
+            return Double.NaN;
+        }
+        return ops.crossEntropyForward(losses, probs, logits, targets, N, V);
+    }
+
+    private float[] head(Params p) {
+        return c.tieEmbeddings() ? p.data("wte") : p.data("lm_head");
+    }
+
+    private void checkTokens(int[] tokens, String what) {
+        if (tokens.length != N) {
+            throw new BadInputException(what + " tokens: expected B*T = " + N + " ids, got " + tokens.length);
+        }
+        for (int i = 0; i < N; i++) {
+            if (tokens[i] < 0 || tokens[i] >= V) {
+                throw new BadInputException(what + " token at position " + i + " is " + tokens[i]
+                        + ", outside the vocabulary [0, " + V + ")");
+            }
+        }
+    }
+
+    private void forwardBlock(int k) {
+        Block a = block(k);
+        float[] in = h[k];
+        float[] u = in;
+        if (a.nb != null) {
+            normForward(a.nb, a.nbMean, a.nbRstd, in, normName(k));
+            u = a.nb;
+        }
+        String p = prefix(k);
+        if (a.attn) {
+            ops.matmulForward(a.qkv, u, params.data(p + "qkv.w"), params.dataOrNull(p + "qkv.b"), N, C, c.qkvDim());
+            if (!c.learnedPositions()) {
+                ops.ropeForward(a.qkv, B, T, c.nHead(), c.nKvHead(), c.headDim(), c.ropeTheta());
+            }
+            ops.attentionForward(a.att, a.attState, a.qkv, B, T, c.nHead(), c.nKvHead(), c.headDim());
+            ops.matmulForward(a.f, a.att, params.data(p + "attn_proj.w"), params.dataOrNull(p + "attn_proj.b"), N,
+                    c.qDim(), C);
+        } else {
+            ops.matmulForward(a.fc, u, params.data(p + "fc.w"), params.dataOrNull(p + "fc.b"), N, C, c.fcDim());
+            activationForward(a);
+            ops.matmulForward(a.f, a.act, params.data(p + "mlp_proj.w"), params.dataOrNull(p + "mlp_proj.b"), N,
+                    c.dFf(), C);
+        }
+        if (a.sum != null) {
+            ops.residualForward(a.sum, in, skipAlpha, a.f, gate(k), N * C);
+            normForward(h[k + 1], a.outMean, a.outRstd, a.sum, normName(k));
+        } else {
+            ops.residualForward(h[k + 1], in, skipAlpha, a.f, gate(k), N * C);
+        }
+    }
+
+    private void activationForward(Block a) {
+        switch (c.activation()) {
+            case GELU_TANH -> ops.geluForward(a.act, a.fc, N * c.dFf());
+            case SWIGLU -> ops.swigluForward(a.act, a.fc, N, c.dFf());
+        }
+    }
+
+    // ---- backward ----
+
+    @Override
+    public void backward() {
+        if (!haveForward || !haveTargets) {
+            throw new IllegalStateException("backward() needs a forward() with targets first");
+        }
+        for (var t : grads.tensors()) {
+            Arrays.fill(t.data(), 0f);
+        }
+        Arrays.fill(dlogits, 0f);
+        ops.crossEntropyBackward(dlogits, probs, targets, N, V);
+        Arrays.fill(dlnf, 0f);
+        ops.matmulBackward(dlnf, head(grads), null, dlogits, lnf, head(params), N, C, V);
+        int sub = 2 * c.nLayer();
+        float[] dOut = dhA;
+        float[] dIn = dhB;
+        Arrays.fill(dOut, 0f);
+        normBackward(dOut, dlnf, h[sub], lnfMean, lnfRstd, "lnf");
+        for (int k = sub - 1; k >= 0; k--) {
+            if (recompute) {
+                forwardBlock(k);
+            }
+            Arrays.fill(dIn, 0f);
+            backwardBlock(k, dOut, dIn);
+            float[] t = dOut;
+            dOut = dIn;
+            dIn = t;
+        }
+        ops.embeddingBackward(grads.data("wte"), grads.dataOrNull("wpe"), dOut, inputs, B, T, C);
+    }
+
+    /** dOut = dL/dh_{k+1}; accumulates dL/dh_k into dIn through both the skip path and the block. */
+    private void backwardBlock(int k, float[] dOut, float[] dIn) {
+        Block a = block(k);
+        float[] in = h[k];
+        float[] d = dOut;
+        if (a.sum != null) {
+            Arrays.fill(dSum, 0f);
+            normBackward(dSum, dOut, a.sum, a.outMean, a.outRstd, normName(k));
+            d = dSum;
+        }
+        Arrays.fill(dF, 0f);
+        double dGate = ops.residualBackward(dIn, dF, d, skipAlpha, a.f, gate(k), N * C);
+        String p = prefix(k);
+        if (c.residual() == Residual.REZERO) {
+            grads.data(p + (a.attn ? "attn_alpha" : "mlp_alpha"))[0] += (float) dGate;
+        }
+        float[] u = a.nb != null ? a.nb : in;
+        float[] du = dIn; // without a pre-norm the block's input gradient lands straight in the stream
+        if (a.nb != null) {
+            Arrays.fill(dNorm, 0f);
+            du = dNorm;
+        }
+        if (a.attn) {
+            Arrays.fill(dAtt, 0f);
+            ops.matmulBackward(dAtt, grads.data(p + "attn_proj.w"), grads.dataOrNull(p + "attn_proj.b"), dF, a.att,
+                    params.data(p + "attn_proj.w"), N, c.qDim(), C);
+            Arrays.fill(dQkv, 0f);
+            ops.attentionBackward(dQkv, dAtt, a.qkv, a.att, a.attState, B, T, c.nHead(), c.nKvHead(), c.headDim());
+            if (!c.learnedPositions()) {
+                ops.ropeBackward(dQkv, B, T, c.nHead(), c.nKvHead(), c.headDim(), c.ropeTheta());
+            }
+            ops.matmulBackward(du, grads.data(p + "qkv.w"), grads.dataOrNull(p + "qkv.b"), dQkv, u,
+                    params.data(p + "qkv.w"), N, C, c.qkvDim());
+        } else {
+            Arrays.fill(dAct, 0f);
+            ops.matmulBackward(dAct, grads.data(p + "mlp_proj.w"), grads.dataOrNull(p + "mlp_proj.b"), dF, a.act,
+                    params.data(p + "mlp_proj.w"), N, c.dFf(), C);
+            Arrays.fill(dFc, 0f);
+            switch (c.activation()) {
+                case GELU_TANH -> ops.geluBackward(dFc, a.fc, dAct, N * c.dFf());
+                case SWIGLU -> ops.swigluBackward(dFc, a.fc, dAct, N, c.dFf());
+            }
+            ops.matmulBackward(du, grads.data(p + "fc.w"), grads.dataOrNull(p + "fc.b"), dFc, u,
+                    params.data(p + "fc.w"), N, C, c.fcDim());
+        }
+        if (a.nb != null) {
+            normBackward(dIn, dNorm, in, a.nbMean, a.nbRstd, normName(k));
+        }
+    }
+
+    // ---- optimizer ----
+
+    @Override
+    public double gradNorm() {
+        double s = 0;
+        for (var t : grads.tensors()) {
+            s += ops.sumSquares(t.data(), t.size());
+        }
+        return Math.sqrt(s);
+    }
+
+    @Override
+    public void step(AdamW opt, double lr, double gradScale) {
+        step++;
+        for (var t : params.tensors()) {
+            String n = t.name();
+            ops.adamw(t.data(), grads.data(n), m.data(n), v.data(n), t.size(), (float) lr, (float) opt.beta1(),
+                    (float) opt.beta2(), (float) opt.eps(), (float) opt.weightDecay(), step, (float) gradScale);
+        }
+    }
+
+    // ---- accessors ----
+
+    @Override
+    public ModelConfig config() {
+        return c;
+    }
+
+    @Override
+    public int batch() {
+        return B;
+    }
+
+    @Override
+    public int seqLen() {
+        return T;
+    }
+
+    @Override
+    public float[] logits() {
+        return logits;
+    }
+
+    /** Per-position losses (B,T) of the last forward. */
+    public float[] losses() {
+        return losses;
+    }
+
+    @Override
+    public Params params() {
+        return params;
+    }
+
+    @Override
+    public Params grads() {
+        return grads;
+    }
+
+    @Override
+    public OptimizerState optimizerState() {
+        return new OptimizerState(m, v, step);
+    }
+
+    @Override
+    public void restore(Params p, OptimizerState state) {
+        params.copyFrom(p);
+        m.copyFrom(state.m());
+        v.copyFrom(state.v());
+        step = state.step();
+    }
+
+    @Override
+    public Map<String, float[]> activations() {
+        if (recompute || !haveForward) {
+            return Collections.emptyMap();
+        }
+        Map<String, float[]> out = new LinkedHashMap<>();
+        out.put("embed", h[0]);
+        for (int k = 0; k < 2 * c.nLayer(); k++) {
+            Block a = block(k);
+            String p = prefix(k);
+            String kind = a.attn ? "attn" : "mlp";
+            if (a.nb != null) {
+                out.put(p + (a.attn ? "ln1" : "ln2"), a.nb);
+            }
+            out.put(p + kind + "_out", a.f);
+            out.put(p + (a.attn ? "resid_mid" : "resid_out"), h[k + 1]);
+        }
+        out.put("lnf", lnf);
+        out.put("logits", logits);
+        return out;
+    }
+
+    @Override
+    public void close() {
+        // heap buffers only
+    }
+}
