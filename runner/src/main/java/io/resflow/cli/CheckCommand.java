@@ -1,0 +1,57 @@
+package io.resflow.cli;
+
+import io.resflow.check.CheckReport;
+import io.resflow.check.VectorCheck;
+import io.resflow.engine.Backend;
+import io.resflow.engine.Backends;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code resflow check DIR}: reproduce a test-vector folder on a backend. */
+@Command(name = "check", mixinStandardHelpOptions = true,
+        description = {"Runs forward, backward, one AdamW step and the further steps a test-vector folder describes, and "
+                + "compares logits, loss, every gradient, every parameter update and the losses after each step with "
+                + "the folder's oracle values (rule of testvectors/README.md).",
+                "Exit 0 when all pass, 1 when any fails, 2 on bad input."})
+final class CheckCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "DIR", arity = "1..*", description = "Test-vector folder(s): config.json, model.safetensors, vectors.safetensors, vectors.json.")
+    Path[] dirs;
+
+    @Option(names = {"-b", "--backend"}, defaultValue = "reference",
+            description = "reference, jvm, tornado or tornado:<driver>:<device> (default: ${DEFAULT-VALUE}).")
+    String backend;
+
+    @Option(names = "--eps", description = "Tolerance eps of the comparison rule (default: 1e-4 for the reference, 1e-3 for float32 backends).")
+    Double eps;
+
+    @Mixin
+    CommonOptions common;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        Backend b = Backends.resolve(backend);
+        double tol = eps != null ? eps : (b.id().equals("reference") ? 1e-4 : 1e-3);
+        boolean all = true;
+        for (Path dir : dirs) {
+            CheckReport report = VectorCheck.run(dir, b, tol);
+            out.println("== " + dir + " on " + b.id() + " (" + b.description() + "), eps " + tol);
+            out.print(report.table());
+            out.println(report.summary());
+            all &= report.passed();
+        }
+        if (dirs.length > 1) {
+            out.println(all ? "check: all folders passed" : "check: FAILED");
+        }
+        return all ? Main.OK : Main.CHECK_FAILED;
+    }
+}

@@ -1,0 +1,57 @@
+package io.resflow.cli;
+
+import io.resflow.check.FiniteDifference;
+import io.resflow.check.ModelGradCheck;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code resflow gradcheck MODEL}: finite differences against the reference's analytic gradients. */
+@Command(name = "gradcheck", mixinStandardHelpOptions = true,
+        description = "Finite-difference check of the reference backend's gradients on a (small) model: one row per parameter tensor.")
+final class GradcheckCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "MODEL", description = "A model config, a Hugging Face config.json, or a folder with config.json (+ model.safetensors).")
+    Path model;
+
+    @Option(names = "--samples", defaultValue = "6", description = "Entries checked per tensor (default: ${DEFAULT-VALUE}).")
+    int samples;
+
+    @Option(names = "--seq-len", defaultValue = "6", description = "Sequence length of the seeded batch (default: ${DEFAULT-VALUE}).")
+    int seqLen;
+
+    @Option(names = "--tolerance", defaultValue = "1e-2", description = "Allowed rel_l2 between analytic and numerical gradients (default: ${DEFAULT-VALUE}).")
+    double tolerance;
+
+    @Mixin
+    CommonOptions common;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        ModelSource src = ModelSource.fromPath(model);
+        var c = src.config();
+        var o = new ModelGradCheck.Options(2, Math.min(seqLen, c.maxSeqLen()), samples, 1e-2, tolerance, 7);
+        List<FiniteDifference.Result> results = ModelGradCheck.run(c, src.params(), o);
+        int w = results.stream().mapToInt(r -> r.name().length()).max().orElse(6);
+        out.printf("%-" + w + "s  %7s  %10s  %10s  %10s  %s%n", "tensor", "checked", "rel_l2", "max_abs_err", "max|grad|", "");
+        int failed = 0;
+        for (FiniteDifference.Result r : results) {
+            boolean ok = r.ok(tolerance);
+            failed += ok ? 0 : 1;
+            out.printf("%-" + w + "s  %7d  %10.3e  %10.3e  %10.3e  %s%n", r.name(), r.checked(), r.relL2(), r.maxAbsErr(),
+                    r.maxAbsGrad(), ok ? "OK" : "FAIL");
+        }
+        out.printf("gradcheck %s: %s, %d of %d tensors within rel_l2 %.0e%n", src.name(), failed == 0 ? "PASS" : "FAIL",
+                results.size() - failed, results.size(), tolerance);
+        return failed == 0 ? Main.OK : Main.CHECK_FAILED;
+    }
+}

@@ -1,0 +1,100 @@
+package io.resflow.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.resflow.model.BadInputException;
+import io.resflow.model.ModelConfigs;
+import java.nio.file.Path;
+import java.util.Set;
+
+/** Strict reading of JSON config fields: every error names the file and the field. */
+final class JsonFields {
+    private final JsonNode node;
+    private final Path file;
+
+    JsonFields(JsonNode node, Path file) {
+        this.node = node;
+        this.file = file;
+    }
+
+    static JsonNode read(Path file) {
+        JsonNode n = ModelConfigs.readJson(file);
+        if (!n.isObject()) {
+            throw new BadInputException(file + ": expected a JSON object");
+        }
+        return n;
+    }
+
+    void allowOnly(Set<String> fields) {
+        for (var it = node.fieldNames(); it.hasNext(); ) {
+            String f = it.next();
+            if (!fields.contains(f)) {
+                throw new BadInputException(file + ": unknown field '" + f + "' (allowed: " + String.join(", ", new java.util.TreeSet<>(fields)) + ")");
+            }
+        }
+    }
+
+    JsonNode get(String field) {
+        return node.get(field);
+    }
+
+    int integer(String field, int dflt, int min) {
+        JsonNode n = node.get(field);
+        if (n == null) {
+            return dflt;
+        }
+        if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+            throw new BadInputException(file + ": field '" + field + "' must be an integer, got " + n);
+        }
+        if (n.asInt() < min) {
+            throw new BadInputException(file + ": field '" + field + "' must be >= " + min + ", got " + n.asInt());
+        }
+        return n.asInt();
+    }
+
+    long longValue(String field, long dflt) {
+        JsonNode n = node.get(field);
+        if (n == null) {
+            return dflt;
+        }
+        if (!n.isIntegralNumber() || !n.canConvertToLong()) {
+            throw new BadInputException(file + ": field '" + field + "' must be an integer, got " + n);
+        }
+        return n.asLong();
+    }
+
+    double number(String field, double dflt, double min) {
+        JsonNode n = node.get(field);
+        if (n == null) {
+            return dflt;
+        }
+        if (!n.isNumber() || !Double.isFinite(n.asDouble())) {
+            throw new BadInputException(file + ": field '" + field + "' must be a number, got " + n);
+        }
+        if (n.asDouble() < min) {
+            throw new BadInputException(file + ": field '" + field + "' must be >= " + min + ", got " + n.asDouble());
+        }
+        return n.asDouble();
+    }
+
+    boolean bool(String field, boolean dflt) {
+        JsonNode n = node.get(field);
+        if (n == null) {
+            return dflt;
+        }
+        if (!n.isBoolean()) {
+            throw new BadInputException(file + ": field '" + field + "' must be true or false, got " + n);
+        }
+        return n.asBoolean();
+    }
+
+    String text(String field, String dflt) {
+        JsonNode n = node.get(field);
+        if (n == null) {
+            return dflt;
+        }
+        if (!n.isTextual()) {
+            throw new BadInputException(file + ": field '" + field + "' must be a string, got " + n);
+        }
+        return n.asText();
+    }
+}

@@ -1,0 +1,74 @@
+package io.resflow.cli;
+
+import io.resflow.model.BadInputException;
+import io.resflow.model.RuntimeFailure;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code resflow} command line. Exit codes: 0 success, 1 a check or validation failed, 2 bad input, 3 a runtime
+ * failure (NaN/Inf, device error). Errors print one line; {@code --debug} adds the stack trace.
+ */
+@Command(name = "resflow", mixinStandardHelpOptions = true, version = "resflow 0.1.0",
+        description = "Residual transformers forward and backward on the JVM and TornadoVM devices, checked against a pure-Java reference.",
+        subcommands = {RunCommand.class, CheckCommand.class, DevicesCommand.class, GradcheckCommand.class})
+public final class Main {
+    public static final int OK = 0;
+    public static final int CHECK_FAILED = 1;
+    public static final int BAD_INPUT = 2;
+    public static final int RUNTIME_FAILURE = 3;
+
+    public static void main(String[] args) {
+        PrintWriter out = new PrintWriter(System.out, true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        int code = execute(out, err, args);
+        out.flush();
+        err.flush();
+        System.exit(code);
+    }
+
+    /** Runs the CLI with the given streams (tests use this) and returns the exit code. */
+    public static int execute(PrintWriter out, PrintWriter err, String... args) {
+        boolean debug = java.util.Arrays.asList(args).contains("--debug");
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setParameterExceptionHandler((ex, a) -> {
+            err.println("resflow: " + ex.getMessage());
+            if (!CommandLine.UnmatchedArgumentException.printSuggestions(ex, err)) {
+                err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
+            }
+            return BAD_INPUT;
+        });
+        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            Throwable t = ex;
+            if (t instanceof java.io.UncheckedIOException && t.getCause() != null) {
+                t = t.getCause();
+            }
+            int code;
+            String prefix;
+            if (t instanceof BadInputException) {
+                code = BAD_INPUT;
+                prefix = "error: ";
+            } else if (t instanceof RuntimeFailure) {
+                code = RUNTIME_FAILURE;
+                prefix = "runtime failure: ";
+            } else if (t instanceof OutOfMemoryError) {
+                code = RUNTIME_FAILURE;
+                prefix = "out of memory (raise -Xmx with RESFLOW_JAVA_OPTS): ";
+            } else {
+                code = RUNTIME_FAILURE;
+                prefix = "internal error: " + t.getClass().getSimpleName() + ": ";
+            }
+            err.println(prefix + t.getMessage());
+            if (debug) {
+                t.printStackTrace(err);
+            } else if (code == RUNTIME_FAILURE && !(t instanceof RuntimeFailure)) {
+                err.println("(run with --debug for the stack trace)");
+            }
+            return code;
+        });
+        return cli.execute(args);
+    }
+}
