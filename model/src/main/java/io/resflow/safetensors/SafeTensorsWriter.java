@@ -1,0 +1,246 @@
+package io.resflow.safetensors;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.resflow.model.BadInputException;
+import io.resflow.model.Tensor;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Writes safetensors files. The header is padded with spaces so that the data starts at an 8-byte boundary; data
+ * is little-endian. A file is written to a temporary file in the target directory, forced to disk, and then
+ * renamed over the target atomically, so a crash leaves either the old file or the complete new one.
+ */
+public final class SafeTensorsWriter {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int CHUNK_BYTES = 1 << 20;
+
+    private SafeTensorsWriter() {
+    }
+
+    /** One tensor to write: its name, shape and data in one of the supported element types. */
+    public sealed interface Entry permits F32, F64, I32 {
+        String name();
+
+        int[] shape();
+
+        DType dtype();
+
+        /** Number of elements in the data array. */
+        int length();
+    }
+
+    /** A float32 tensor. */
+    public record F32(String name, int[] shape, float[] data) implements Entry {
+        public F32 {
+            checkShape(name, shape, data.length);
+        }
+
+        public static F32 of(Tensor t) {
+            return new F32(t.name(), t.shape(), t.data());
+        }
+
+        @Override
+        public DType dtype() {
+            return DType.F32;
+        }
+
+        @Override
+        public int length() {
+            return data.length;
+        }
+    }
+
+    /** A float64 tensor. */
+    public record F64(String name, int[] shape, double[] data) implements Entry {
+        public F64 {
+            checkShape(name, shape, data.length);
+        }
+
+        @Override
+        public DType dtype() {
+            return DType.F64;
+        }
+
+        @Override
+        public int length() {
+            return data.length;
+        }
+    }
+
+    /** An int32 tensor. */
+    public record I32(String name, int[] shape, int[] data) implements Entry {
+        public I32 {
+            checkShape(name, shape, data.length);
+        }
+
+        @Override
+        public DType dtype() {
+            return DType.I32;
+        }
+
+        @Override
+        public int length() {
+            return data.length;
+        }
+    }
+
+    /** Writes float32 tensors, in list order, with optional {@code __metadata__} (null or empty for none). */
+    public static void write(Path file, List<Tensor> tensors, Map<String, String> metadata) {
+        writeEntries(file, tensors.stream().map(F32::of).toList(), metadata);
+    }
+
+    /**
+     * Writes tensors of any supported type, in list order, with optional {@code __metadata__} (null or empty for
+     * none).
+     *
+     * @throws IllegalArgumentException if two entries share a name or one is named {@code __metadata__}
+     * @throws BadInputException if the file cannot be written
+     */
+    public static void writeEntries(Path file, List<? extends Entry> entries, Map<String, String> metadata) {
+        byte[] header = header(entries, metadata);
+        writeAtomically(file, ch -> {
+            ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            MemorySegment seg = MemorySegment.ofBuffer(buf); // the whole buffer, whatever its position later
+            buf.putLong(header.length);
+            buf.flip();
+            writeFully(ch, buf);
+            writeFully(ch, ByteBuffer.wrap(header));
+            for (Entry e : entries) {
+                writeData(ch, buf, seg, e);
+            }
+        });
+    }
+
+    /** Writes bytes to a file with the same temp-file-and-rename protocol (used for config files next to weights). */
+    public static void writeAtomically(Path file, byte[] bytes) {
+        writeAtomically(file, ch -> writeFully(ch, ByteBuffer.wrap(bytes)));
+    }
+
+    /** Writes the body of a file into an open channel. */
+    @FunctionalInterface
+    private interface Body {
+        void write(FileChannel ch) throws IOException;
+    }
+
+    private static void writeAtomically(Path file, Body body) {
+        Path target = file.toAbsolutePath();
+        Path dir = target.getParent();
+        Path tmp = null;
+        try {
+            Files.createDirectories(dir);
+            tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                body.write(ch);
+                ch.force(true);
+            }
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+            tmp = null;
+        } catch (IOException e) {
+            throw new BadInputException(file + ": cannot write: " + e, e);
+        } finally {
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // best effort: the temp file is hidden and never read
+                }
+            }
+        }
+    }
+
+    private static byte[] header(List<? extends Entry> entries, Map<String, String> metadata) {
+        ObjectNode root = JSON.createObjectNode();
+        if (metadata != null && !metadata.isEmpty()) {
+            ObjectNode meta = root.putObject("__metadata__");
+            metadata.forEach((k, v) -> {
+                if (k == null || v == null) {
+                    throw new IllegalArgumentException("metadata keys and values must not be null: " + k + "=" + v);
+                }
+                meta.put(k, v);
+            });
+        }
+        Set<String> seen = new HashSet<>();
+        long offset = 0;
+        for (Entry e : entries) {
+            if (e.name().equals("__metadata__")) {
+                throw new IllegalArgumentException("a tensor cannot be named __metadata__");
+            }
+            if (!seen.add(e.name())) {
+                throw new IllegalArgumentException("duplicate tensor name " + e.name());
+            }
+            long bytes = (long) e.length() * e.dtype().bytes();
+            ObjectNode t = root.putObject(e.name());
+            t.put("dtype", e.dtype().name());
+            ArrayNode shape = t.putArray("shape");
+            for (int d : e.shape()) {
+                shape.add(d);
+            }
+            t.putArray("data_offsets").add(offset).add(offset + bytes);
+            offset += bytes;
+        }
+        byte[] json = root.toString().getBytes(StandardCharsets.UTF_8);
+        int padded = (json.length + 7) & ~7;
+        byte[] out = Arrays.copyOf(json, padded);
+        Arrays.fill(out, json.length, padded, (byte) ' ');
+        return out;
+    }
+
+    private static void writeData(FileChannel ch, ByteBuffer buf, MemorySegment seg, Entry e) throws IOException {
+        int size = e.dtype().bytes();
+        int perChunk = CHUNK_BYTES / size;
+        for (int from = 0; from < e.length(); from += perChunk) {
+            int n = Math.min(perChunk, e.length() - from);
+            switch (e) {
+                case F32 f -> MemorySegment.copy(f.data(), from, seg, SafeTensorsFile.F32_LE, 0, n);
+                case F64 d -> MemorySegment.copy(d.data(), from, seg, SafeTensorsFile.F64_LE, 0, n);
+                case I32 i -> MemorySegment.copy(i.data(), from, seg, SafeTensorsFile.I32_LE, 0, n);
+            }
+            buf.clear().limit(n * size);
+            writeFully(ch, buf);
+        }
+    }
+
+    private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {
+        while (buf.hasRemaining()) {
+            ch.write(buf);
+        }
+    }
+
+    private static void checkShape(String name, int[] shape, int length) {
+        if (name == null || name.isEmpty()) {
+            throw new IllegalArgumentException("tensor name is empty");
+        }
+        long n = 1;
+        for (int d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException(name + ": negative dimension in " + Arrays.toString(shape));
+            }
+            n *= d;
+        }
+        if (n != length) {
+            throw new IllegalArgumentException(name + ": shape " + Arrays.toString(shape) + " needs " + n + " values, got " + length);
+        }
+    }
+}
