@@ -50,6 +50,7 @@ public final class Engine implements Session {
     private final int[] targets;
     private boolean haveForward;
     private boolean haveTargets;
+    private final double[] streamGradNorms; // ||dL/dh_k|| for k = 0 .. 2L, from the last backward
 
     // backward scratch
     private final float[] dlogits;
@@ -117,6 +118,7 @@ public final class Engine implements Session {
         this.dAtt = new float[N * c.qDim()];
         this.dFc = new float[N * c.fcDim()];
         this.dAct = new float[N * c.dFf()];
+        this.streamGradNorms = new double[sub + 1];
     }
 
     private static Params zerosLike(Params p) {
@@ -299,12 +301,14 @@ public final class Engine implements Session {
         float[] dIn = dhB;
         Arrays.fill(dOut, 0f);
         normBackward(dOut, dlnf, h[sub], lnfMean, lnfRstd, "lnf");
+        streamGradNorms[sub] = Math.sqrt(ops.sumSquares(dOut, N * C));
         for (int k = sub - 1; k >= 0; k--) {
             if (recompute) {
                 forwardBlock(k);
             }
             Arrays.fill(dIn, 0f);
             backwardBlock(k, dOut, dIn);
+            streamGradNorms[k] = Math.sqrt(ops.sumSquares(dIn, N * C));
             float[] t = dOut;
             dOut = dIn;
             dIn = t;
@@ -398,6 +402,11 @@ public final class Engine implements Session {
     @Override
     public int seqLen() {
         return T;
+    }
+
+    @Override
+    public double[] residualGradNorms() {
+        return streamGradNorms.clone();
     }
 
     @Override

@@ -28,6 +28,15 @@ public interface Session extends AutoCloseable {
     /** One AdamW step with the current gradients multiplied by gradScale; increments the step counter. */
     void step(AdamW opt, double lr, double gradScale);
 
+    /**
+     * L2 norms of the residual stream's gradient dL/dh_k from the last backward, for k = 0 .. 2L: h_0 is the
+     * embedding output (the stream entering layer 0), h_{2l} the stream entering layer l, h_{2l+1} the stream between
+     * its attention and MLP blocks. Empty when the backend does not track them.
+     */
+    default double[] residualGradNorms() {
+        return new double[0];
+    }
+
     /** Logits (B,T,V) of the last forward. */
     float[] logits();
 
