@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "resflow", mixinStandardHelpOptions = true, version = "resflow 0.1.0",
         description = "Residual transformers forward and backward on the JVM and TornadoVM devices, checked against a pure-Java reference.",
-        subcommands = {RunCommand.class, CheckCommand.class, DevicesCommand.class, GradcheckCommand.class})
+        subcommands = {RunCommand.class, CheckCommand.class, DevicesCommand.class, GradcheckCommand.class,
+                io.resflow.cli.ablation.AblationCommand.class})
 public final class Main {
     public static final int OK = 0;
     public static final int CHECK_FAILED = 1;
@@ -20,6 +21,7 @@ public final class Main {
     public static final int RUNTIME_FAILURE = 3;
 
     public static void main(String[] args) {
+        System.setProperty("java.awt.headless", "true");
         PrintWriter out = new PrintWriter(System.out, true);
         PrintWriter err = new PrintWriter(System.err, true);
         int code = execute(out, err, args);
