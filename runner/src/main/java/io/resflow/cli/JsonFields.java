@@ -10,10 +10,17 @@ import java.util.Set;
 final class JsonFields {
     private final JsonNode node;
     private final Path file;
+    private final String prefix;
 
     JsonFields(JsonNode node, Path file) {
+        this(node, file, "");
+    }
+
+    /** Fields of a nested object; {@code prefix} (e.g. {@code "data."}) is put before field names in messages. */
+    JsonFields(JsonNode node, Path file, String prefix) {
         this.node = node;
         this.file = file;
+        this.prefix = prefix;
     }
 
     static JsonNode read(Path file) {
@@ -28,7 +35,7 @@ final class JsonFields {
         for (var it = node.fieldNames(); it.hasNext(); ) {
             String f = it.next();
             if (!fields.contains(f)) {
-                throw new BadInputException(file + ": unknown field '" + f + "' (allowed: " + String.join(", ", new java.util.TreeSet<>(fields)) + ")");
+                throw new BadInputException(file + ": unknown field '" + prefix + f + "' (allowed: " + String.join(", ", new java.util.TreeSet<>(fields)) + ")");
             }
         }
     }
@@ -43,10 +50,10 @@ final class JsonFields {
             return dflt;
         }
         if (!n.isIntegralNumber() || !n.canConvertToInt()) {
-            throw new BadInputException(file + ": field '" + field + "' must be an integer, got " + n);
+            throw new BadInputException(file + ": field '" + prefix + field + "' must be an integer, got " + n);
         }
         if (n.asInt() < min) {
-            throw new BadInputException(file + ": field '" + field + "' must be >= " + min + ", got " + n.asInt());
+            throw new BadInputException(file + ": field '" + prefix + field + "' must be >= " + min + ", got " + n.asInt());
         }
         return n.asInt();
     }
@@ -57,7 +64,7 @@ final class JsonFields {
             return dflt;
         }
         if (!n.isIntegralNumber() || !n.canConvertToLong()) {
-            throw new BadInputException(file + ": field '" + field + "' must be an integer, got " + n);
+            throw new BadInputException(file + ": field '" + prefix + field + "' must be an integer, got " + n);
         }
         return n.asLong();
     }
@@ -68,10 +75,10 @@ final class JsonFields {
             return dflt;
         }
         if (!n.isNumber() || !Double.isFinite(n.asDouble())) {
-            throw new BadInputException(file + ": field '" + field + "' must be a number, got " + n);
+            throw new BadInputException(file + ": field '" + prefix + field + "' must be a number, got " + n);
         }
         if (n.asDouble() < min) {
-            throw new BadInputException(file + ": field '" + field + "' must be >= " + min + ", got " + n.asDouble());
+            throw new BadInputException(file + ": field '" + prefix + field + "' must be >= " + min + ", got " + n.asDouble());
         }
         return n.asDouble();
     }
@@ -82,7 +89,7 @@ final class JsonFields {
             return dflt;
         }
         if (!n.isBoolean()) {
-            throw new BadInputException(file + ": field '" + field + "' must be true or false, got " + n);
+            throw new BadInputException(file + ": field '" + prefix + field + "' must be true or false, got " + n);
         }
         return n.asBoolean();
     }
@@ -93,8 +100,27 @@ final class JsonFields {
             return dflt;
         }
         if (!n.isTextual()) {
-            throw new BadInputException(file + ": field '" + field + "' must be a string, got " + n);
+            throw new BadInputException(file + ": field '" + prefix + field + "' must be a string, got " + n);
         }
         return n.asText();
+    }
+
+    /** A string that must be one of {@code allowed}. */
+    String choice(String field, String dflt, java.util.List<String> allowed) {
+        String v = text(field, dflt);
+        if (!allowed.contains(v)) {
+            throw new BadInputException(file + ": field '" + prefix + field + "' must be one of " + String.join(", ", allowed)
+                    + ", got '" + v + "'");
+        }
+        return v;
+    }
+
+    /** A number in [min, max). */
+    double numberBelow(String field, double dflt, double min, double max) {
+        double v = number(field, dflt, min);
+        if (v >= max) {
+            throw new BadInputException(file + ": field '" + prefix + field + "' must be below " + max + ", got " + v);
+        }
+        return v;
     }
 }

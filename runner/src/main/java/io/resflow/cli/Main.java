@@ -12,15 +12,20 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "resflow", mixinStandardHelpOptions = true, version = "resflow 0.1.0",
         description = "Residual transformers forward and backward on the JVM and TornadoVM devices, checked against a pure-Java reference.",
-        subcommands = {RunCommand.class, CheckCommand.class, DevicesCommand.class, GradcheckCommand.class,
-                io.resflow.cli.ablation.AblationCommand.class})
+        subcommands = {RunCommand.class, CheckCommand.class, ValidateCommand.class, BenchCommand.class,
+                DevicesCommand.class, GradcheckCommand.class, io.resflow.cli.ablation.AblationCommand.class})
 public final class Main {
     public static final int OK = 0;
     public static final int CHECK_FAILED = 1;
     public static final int BAD_INPUT = 2;
     public static final int RUNTIME_FAILURE = 3;
 
+    /** Whether the process's standard output is a terminal (set by {@link #main}; tests leave it false). */
+    static volatile boolean stdoutIsTerminal;
+
     public static void main(String[] args) {
+        var console = System.console();
+        stdoutIsTerminal = console != null && console.isTerminal();
         System.setProperty("java.awt.headless", "true");
         PrintWriter out = new PrintWriter(System.out, true);
         PrintWriter err = new PrintWriter(System.err, true);

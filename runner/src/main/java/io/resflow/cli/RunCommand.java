@@ -1,14 +1,19 @@
 package io.resflow.cli;
 
-import io.resflow.engine.AdamW;
 import io.resflow.engine.Backend;
 import io.resflow.engine.Backends;
 import io.resflow.engine.Session;
 import io.resflow.engine.SessionOptions;
-import io.resflow.model.RuntimeFailure;
-import io.resflow.model.Tensor;
+import io.resflow.model.BadInputException;
+import io.resflow.model.ModelConfig;
+import io.resflow.safetensors.SafeTensorsWriter;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -16,15 +21,37 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code resflow run CONFIG}: train a model for some AdamW steps and print the loss per step. */
-@Command(name = "run", mixinStandardHelpOptions = true,
-        description = "Trains the run config's model for 'steps' AdamW steps on a seeded synthetic batch and prints the loss per step.")
+/** {@code resflow run CONFIG}: train (or run forward passes of) a model as a run config describes. */
+@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Trains the run config's model (task train) or runs forward passes (task forward) on its data, "
+                + "with a progress bar (plain lines when not on a terminal). Writes run.json (the resolved config), "
+                + "metrics.jsonl (one JSON line per step: step, loss, grad_norm, lr, step_ms, tokens_per_s) and "
+                + "checkpoints/ckpt-<step>.safetensors every checkpoint_every steps and at the end.",
+                "--resume DIR continues a run from its last checkpoint; on the same backend, device and thread count "
+                + "the losses are bit-for-bit those of an uninterrupted run.",
+                "Exit 0 done, 2 bad input, 3 runtime failure (NaN/Inf in the loss or gradients: the last good "
+                + "checkpoint stays)."})
 final class RunCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "CONFIG", description = "Run config (JSON), e.g. configs/gpt2-tiny.json.")
+    @Parameters(paramLabel = "CONFIG", arity = "0..1",
+            description = "Run config (JSON), e.g. configs/gpt2-tiny.json; omitted with --resume.")
     Path config;
 
-    @Option(names = {"-b", "--backend"}, description = "Overrides the config's backend.")
+    @Option(names = {"-b", "--backend"}, description = "Overrides the config's backend (reference, jvm, tornado, tornado:<driver>:<device>, auto).")
     String backend;
+
+    @Option(names = {"-o", "--out"}, paramLabel = "DIR",
+            description = "Output folder (default: runs/run-<config name>-<timestamp>/).")
+    Path out;
+
+    @Option(names = "--resume", paramLabel = "DIR", description = "Continue the run in DIR (an earlier --out) from its latest checkpoint.")
+    Path resume;
+
+    @Option(names = "--steps", paramLabel = "N", description = "Overrides the config's number of steps (with --resume: extends the run).")
+    Integer steps;
+
+    /** Test hook: sleep after each step so that a test can kill the process between checkpoints. */
+    @Option(names = "--throttle-ms", hidden = true)
+    int throttleMs;
 
     @Mixin
     CommonOptions common;
@@ -33,56 +60,169 @@ final class RunCommand implements Callable<Integer> {
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
-    public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
-        RunConfig rc = RunConfig.load(config);
-        Backend b = Backends.resolve(backend != null ? backend : rc.backend());
-        var c = rc.model().config();
-        out.printf("model %s: %s, %d layers, d_model %d, %d heads (%d kv), vocab %d, residual %s, %,d parameters; weights: %s%n",
-                rc.model().name(), c.family().name().toLowerCase(), c.nLayer(), c.dModel(), c.nHead(), c.nKvHead(),
-                c.vocabSize(), c.residual().id(), c.parameterCount(), rc.model().weightsFrom());
-        out.printf("backend %s (%s); batch %d x seq_len %d, %d steps, lr %g, weight_decay %g, seed %d%n", b.id(),
-                b.description(), rc.batch(), rc.seqLen(), rc.steps(), rc.lr(), rc.weightDecay(), rc.seed());
-        SyntheticBatch data = SyntheticBatch.of(rc.seed(), rc.batch(), rc.seqLen(), c.vocabSize());
-        AdamW opt = AdamW.of(rc.weightDecay());
-        try (Session s = b.open(c, rc.model().params(), rc.batch(), rc.seqLen(), new SessionOptions(rc.recompute()))) {
-            for (int step = 1; step <= rc.steps(); step++) {
-                long t0 = System.nanoTime();
-                double loss = s.forward(data.inputs(), data.targets());
-                if (!Double.isFinite(loss)) {
-                    throw new RuntimeFailure("step " + step + ": loss is " + loss + " (first non-finite tensor: "
-                            + firstNonFinite(s.logits(), "logits") + ")");
-                }
-                s.backward();
-                double norm = s.gradNorm();
-                if (!Double.isFinite(norm)) {
-                    throw new RuntimeFailure("step " + step + ": gradient norm is " + norm + "; first non-finite gradient: "
-                            + firstNonFinite(s) );
-                }
-                s.step(opt, rc.lr(), 1.0);
-                double ms = (System.nanoTime() - t0) / 1e6;
-                out.printf("step %d/%d  loss %.6f  grad_norm %.4f  %.0f ms%n", step, rc.steps(), loss, norm, ms);
+    public Integer call() throws InterruptedException {
+        PrintWriter pw = spec.commandLine().getOut();
+        Path dir;
+        RunConfig rc;
+        Checkpoints.Checkpoint ck = null;
+        if (resume != null) {
+            if (config != null || out != null) {
+                throw new BadInputException("--resume " + resume + ": give either CONFIG (a new run) or --resume DIR, "
+                        + "not both; a resumed run keeps its folder (no --out)");
+            }
+            dir = resume;
+            Path saved = dir.resolve("run.json");
+            if (!Files.isDirectory(dir) || !Files.isRegularFile(saved)) {
+                throw new BadInputException("--resume " + dir + ": not a run folder (no run.json)");
+            }
+            rc = RunConfig.load(saved);
+            Path file = Checkpoints.latest(dir);
+            ck = Checkpoints.load(file, rc.model().config());
+        } else {
+            if (config == null) {
+                throw new BadInputException("run: missing CONFIG (a run config such as configs/gpt2-tiny.json) or --resume DIR");
+            }
+            rc = RunConfig.load(config);
+            dir = OutDir.create(out, "run", rc.name());
+            if (Files.exists(dir.resolve("run.json")) || Files.exists(Checkpoints.dir(dir))) {
+                throw new BadInputException("--out " + dir + ": already holds a run (use --resume " + dir
+                        + " to continue it, or another --out)");
             }
         }
+        if (steps != null) {
+            if (steps < 0) {
+                throw new BadInputException("--steps: must be >= 0, got " + steps);
+            }
+            rc = rc.withSteps(steps);
+        }
+        String spec0 = backend != null ? backend
+                : ck != null ? ck.metadata().getOrDefault("backend", rc.backend()) : rc.backend();
+        Backend b = Backends.resolve(spec0);
+        ModelConfig c = rc.model().config();
+        DataSource data = rc.openData();
+        if (ck == null || steps != null) {
+            Json.write(dir.resolve("run.json"), rc.toJson());
+        }
+
+        pw.printf("model %s: %s, %d layers, d_model %d, %d heads (%d kv), vocab %d, residual %s, %,d parameters; weights: %s%n",
+                rc.name(), c.family().name().toLowerCase(), c.nLayer(), c.dModel(), c.nHead(), c.nKvHead(),
+                c.vocabSize(), c.residual().id(), c.parameterCount(), ck != null ? ck.file().toString() : rc.model().weightsFrom());
+        pw.printf("backend %s (%s)%n", b.id(), b.description());
+        pw.printf("task %s: batch %d x seq_len %d, %d steps, %s, weight_decay %g%s, seed %d%n", rc.task().id(),
+                rc.batch(), rc.seqLen(), rc.steps(), rc.schedule().describe(), rc.weightDecay(),
+                rc.gradClip() > 0 ? ", grad_clip " + rc.gradClip() : "", rc.seed());
+        pw.println("data " + data.describe());
+        pw.println("output " + dir);
+
+        try (Session s = b.open(c, rc.model().params(), rc.batch(), rc.seqLen(), new SessionOptions(rc.recompute()))) {
+            if (rc.task() == RunConfig.Task.FORWARD) {
+                return forward(pw, rc, s, data, dir);
+            }
+            int from = 0;
+            if (ck != null) {
+                s.restore(ck.params(), ck.optimizer());
+                data.seek(ck.dataPosition());
+                from = ck.step();
+                MetricsLog.truncateAfter(dir, from);
+                String was = ck.metadata().get("backend_description");
+                if (!b.id().equals(ck.metadata().get("backend")) || (was != null && !was.equals(b.description()))) {
+                    pw.println("note: the checkpoint was written on " + ck.metadata().get("backend") + " (" + was
+                            + "); on another backend, device or thread count the losses may differ in the last bits");
+                }
+                pw.printf("resuming from %s: step %d, data position %d%n", ck.file(), from, ck.dataPosition());
+            }
+            if (from >= rc.steps()) {
+                pw.printf("nothing to do: the run is at step %d of %d (use --steps to extend it)%n", from, rc.steps());
+                return Main.OK;
+            }
+            return train(pw, rc, b, s, data, dir, from);
+        }
+    }
+
+    private int train(PrintWriter pw, RunConfig rc, Backend b, Session s, DataSource data, Path dir, int from)
+            throws InterruptedException {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("backend", b.id());
+        meta.put("backend_description", b.description());
+        meta.put("run_config", Json.line(rc.toJson()));
+        meta.put("writer", "resflow 0.1.0");
+        int to = rc.steps();
+        List<Double> losses = new ArrayList<>();
+        Path[] lastCkpt = {null};
+        boolean[] interrupted = {false};
+        try (MetricsLog log = MetricsLog.append(dir);
+                Progress progress = Progress.create(pw, Main.stdoutIsTerminal, rc.name(), from, to)) {
+            new Trainer(rc, s, data).train(from, to, st -> {
+                log.write(st, true);
+                losses.add(st.loss());
+                progress.update(st);
+                int k = rc.checkpointEvery();
+                if ((k > 0 && st.step() % k == 0) || st.step() == to) {
+                    lastCkpt[0] = Checkpoints.save(dir, st.step(), s, data.position(), meta, rc.keepCheckpoints());
+                    progress.note("checkpoint " + lastCkpt[0]);
+                }
+                if (throttleMs > 0) {
+                    try {
+                        Thread.sleep(throttleMs);
+                    } catch (InterruptedException e) {
+                        interrupted[0] = true;
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            });
+        } catch (io.resflow.model.RuntimeFailure e) {
+            Path last = lastGood(dir);
+            throw new io.resflow.model.RuntimeFailure(e.getMessage() + "; training stopped, "
+                    + (last != null ? "last good checkpoint: " + last : "no checkpoint was written"), e);
+        }
+        if (interrupted[0]) {
+            throw new InterruptedException();
+        }
+        pw.printf("done: %d steps, loss %.6f -> %.6f%n", losses.size(), losses.get(0), losses.get(losses.size() - 1));
+        pw.printf("wrote %s: run.json, %s, %s/%s (latest)%n", dir, MetricsLog.FILE, Checkpoints.DIR,
+                lastCkpt[0].getFileName());
         return Main.OK;
     }
 
-    static String firstNonFinite(float[] a, String name) {
-        for (int i = 0; i < a.length; i++) {
-            if (!Float.isFinite(a[i])) {
-                return name + "[" + i + "] = " + a[i];
-            }
+    private static Path lastGood(Path dir) {
+        try {
+            return Checkpoints.latest(dir);
+        } catch (BadInputException e) {
+            return null;
         }
-        return "none";
     }
 
-    static String firstNonFinite(Session s) {
-        for (Tensor t : s.grads().tensors()) {
-            String r = firstNonFinite(t.data(), t.name());
-            if (!r.equals("none")) {
-                return r;
-            }
+    private int forward(PrintWriter pw, RunConfig rc, Session s, DataSource data, Path dir) {
+        int count = Math.max(1, rc.steps());
+        ModelConfig c = rc.model().config();
+        double[] sum = {0};
+        double[] lastLoss = {0};
+        try (MetricsLog log = MetricsLog.append(dir);
+                Progress progress = Progress.create(pw, Main.stdoutIsTerminal, rc.name() + " forward", 0, count)) {
+            new Trainer(rc, s, data).forward(count, st -> {
+                log.write(st, false);
+                sum[0] += st.loss();
+                lastLoss[0] = st.loss();
+                progress.update(st);
+            }, last -> {
+                int B = rc.batch();
+                int T = rc.seqLen();
+                List<SafeTensorsWriter.Entry> entries = new ArrayList<>();
+                entries.add(new SafeTensorsWriter.I32("inputs", new int[] {B, T}, last.inputs()));
+                entries.add(new SafeTensorsWriter.I32("targets", new int[] {B, T}, last.targets()));
+                entries.add(new SafeTensorsWriter.F64("loss", new int[] {1}, new double[] {lastLoss[0]}));
+                long n = (long) B * T * c.vocabSize();
+                if (n <= (64L << 20)) {
+                    entries.add(new SafeTensorsWriter.F32("logits", new int[] {B, T, c.vocabSize()}, s.logits()));
+                } else {
+                    pw.println("note: logits not saved (" + n + " values)");
+                }
+                SafeTensorsWriter.writeEntries(dir.resolve("forward.safetensors"), entries, Map.of("backend", rc.backend()));
+            });
         }
-        return "none";
+        pw.printf("done: %d batch%s, mean loss %.6f%n", count, count == 1 ? "" : "es", sum[0] / count);
+        pw.printf("wrote %s: run.json, %s, forward.safetensors (inputs, targets, logits and loss of the last batch)%n",
+                dir, MetricsLog.FILE);
+        return Main.OK;
     }
 }

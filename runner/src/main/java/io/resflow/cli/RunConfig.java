@@ -1,23 +1,45 @@
 package io.resflow.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.resflow.engine.AdamW;
 import io.resflow.model.BadInputException;
+import io.resflow.model.ModelConfigs;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 
 /**
- * A run config: which model, where, and how to train it.
+ * A run config: which model, where, on what data and how to train it. Every field but {@code model} is optional;
+ * see runner/CONFIG.md for the reference.
  * <pre>
- * {"model": {inline model config} | "path to a model config, config.json or a folder",
- *  "backend": "auto", "batch": 4, "seq_len": 64, "steps": 5, "lr": 1e-3, "weight_decay": 0.1, "seed": 1,
+ * {"name": "gpt2-tiny", "model": {inline model config} | "path to a model config, config.json or a folder",
+ *  "backend": "auto", "task": "train" | "forward",
+ *  "batch": 4, "seq_len": 64, "steps": 5,
+ *  "lr": 1e-3, "lr_schedule": "constant" | "cosine", "warmup_steps": 0, "min_lr": 0.0,
+ *  "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.999, "adam_eps": 1e-8, "grad_clip": 0,
+ *  "seed": 1, "checkpoint_every": 0, "keep_checkpoints": 2,
+ *  "data": "synthetic" | {"type": "synthetic"|"token_file"|"text_file"|"inline", ...},
  *  "recompute": false}
  * </pre>
  */
-public record RunConfig(Path file, String name, ModelSource model, String backend, int batch, int seqLen, int steps,
-        double lr, double weightDecay, long seed, boolean recompute) {
+public record RunConfig(Path file, String name, ModelSource model, String backend, Task task, int batch, int seqLen,
+        int steps, LrSchedule schedule, AdamW adamw, double gradClip, long seed, int checkpointEvery,
+        int keepCheckpoints, DataSpec data, boolean recompute) {
 
-    static final Set<String> FIELDS = Set.of("model", "backend", "batch", "seq_len", "steps", "lr", "weight_decay",
-            "seed", "recompute");
+    public enum Task {
+        TRAIN, FORWARD;
+
+        public String id() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    static final Set<String> FIELDS = Set.of("name", "model", "backend", "task", "batch", "seq_len", "steps", "lr",
+            "lr_schedule", "warmup_steps", "min_lr", "weight_decay", "beta1", "beta2", "adam_eps", "grad_clip", "seed",
+            "checkpoint_every", "keep_checkpoints", "data", "recompute");
 
     public static RunConfig load(Path file) {
         JsonNode root = JsonFields.read(file);
@@ -29,9 +51,84 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
             throw new BadInputException(file + ": field 'seq_len' is " + seqLen + ", longer than the model's max_seq_len "
                     + model.config().maxSeqLen());
         }
-        String name = file.getFileName().toString().replaceFirst("\\.json$", "");
-        return new RunConfig(file, name, model, f.text("backend", "auto"), f.integer("batch", 4, 1), seqLen,
-                f.integer("steps", 5, 0), f.number("lr", 1e-3, 0), f.number("weight_decay", 0.1, 0),
-                f.longValue("seed", 1), f.bool("recompute", false));
+        String name = f.text("name", file.getFileName().toString().replaceFirst("\\.json$", ""));
+        if (name.isBlank() || !name.matches("[A-Za-z0-9._+-]+")) {
+            throw new BadInputException(file + ": field 'name' must be a non-empty file-name-safe string "
+                    + "(letters, digits, . _ + -), got '" + name + "'");
+        }
+        Task task = Task.valueOf(f.choice("task", "train", List.of("train", "forward")).toUpperCase(Locale.ROOT));
+        int steps = f.integer("steps", 5, 0);
+        double lr = f.number("lr", 1e-3, 0);
+        LrSchedule.Kind kind = LrSchedule.Kind.valueOf(
+                f.choice("lr_schedule", "constant", List.of("constant", "cosine")).toUpperCase(Locale.ROOT));
+        int warmup = f.integer("warmup_steps", 0, 0);
+        double minLr = f.number("min_lr", kind == LrSchedule.Kind.COSINE ? 0.0 : lr, 0);
+        if (minLr > lr) {
+            throw new BadInputException(file + ": field 'min_lr' (" + minLr + ") must not exceed 'lr' (" + lr + ")");
+        }
+        AdamW adamw = new AdamW(f.numberBelow("beta1", 0.9, 0, 1), f.numberBelow("beta2", 0.999, 0, 1),
+                f.number("adam_eps", 1e-8, Double.MIN_VALUE), f.number("weight_decay", 0.1, 0));
+        DataSpec data = DataSpec.parse(root.get("data"), file, model.config().vocabSize());
+        return new RunConfig(file, name, model, f.text("backend", "auto"), task, f.integer("batch", 4, 1), seqLen, steps,
+                new LrSchedule(kind, lr, warmup, minLr, steps), adamw, f.number("grad_clip", 0, 0),
+                f.longValue("seed", 1), f.integer("checkpoint_every", 0, 0), f.integer("keep_checkpoints", 2, 1), data,
+                f.bool("recompute", false));
+    }
+
+    /** The peak learning rate. */
+    public double lr() {
+        return schedule.lr();
+    }
+
+    public double weightDecay() {
+        return adamw.weightDecay();
+    }
+
+    /** The same run with another number of steps (the cosine schedule is stretched to match). */
+    public RunConfig withSteps(int newSteps) {
+        LrSchedule s = new LrSchedule(schedule.kind(), schedule.lr(), schedule.warmup(), schedule.minLr(), newSteps);
+        return new RunConfig(file, name, model, backend, task, batch, seqLen, newSteps, s, adamw, gradClip, seed,
+                checkpointEvery, keepCheckpoints, data, recompute);
+    }
+
+    /** The same run on another backend spec. */
+    public RunConfig withBackend(String spec) {
+        return new RunConfig(file, name, model, spec, task, batch, seqLen, steps, schedule, adamw, gradClip, seed,
+                checkpointEvery, keepCheckpoints, data, recompute);
+    }
+
+    /** Opens this run's data source at position 0. */
+    public DataSource openData() {
+        return data.open(model.config().vocabSize(), batch, seqLen, seed);
+    }
+
+    /**
+     * Every field, resolved: the model as an inline model config, paths absolute. Loading the result gives the same
+     * run from any folder (resume reads it back from the run's {@code run.json}).
+     */
+    public ObjectNode toJson() {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("name", name);
+        o.set("model", ModelConfigs.toJson(model.config()));
+        o.put("backend", backend);
+        o.put("task", task.id());
+        o.put("batch", batch);
+        o.put("seq_len", seqLen);
+        o.put("steps", steps);
+        o.put("lr", schedule.lr());
+        o.put("lr_schedule", schedule.kind().name().toLowerCase(Locale.ROOT));
+        o.put("warmup_steps", schedule.warmup());
+        o.put("min_lr", schedule.minLr());
+        o.put("weight_decay", adamw.weightDecay());
+        o.put("beta1", adamw.beta1());
+        o.put("beta2", adamw.beta2());
+        o.put("adam_eps", adamw.eps());
+        o.put("grad_clip", gradClip);
+        o.put("seed", seed);
+        o.put("checkpoint_every", checkpointEvery);
+        o.put("keep_checkpoints", keepCheckpoints);
+        o.set("data", data.toJson());
+        o.put("recompute", recompute);
+        return o;
     }
 }

@@ -1,0 +1,107 @@
+package io.resflow.cli;
+
+import io.resflow.model.BadInputException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code resflow bench CONFIG}: a matrix of models x backends/devices x modes. */
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Runs a benchmark matrix (models x backends/devices x modes forward and train step) with warm-up "
+                + "and repeated measurement. Reports per cell the median and spread of the step time, tokens/s, "
+                + "GFLOP/s (and the fraction of the device's peak where the config gives it), peak RSS and JVM heap, "
+                + "and whether the result matched the reference. Writes bench.json, bench.md and PNG charts.",
+                "With --baseline FILE (an earlier bench.json) prints the ratio per cell and flags cells whose median "
+                + "moved by more than 10% and by more than 3 times the spread.",
+                "Exit 0 done, 1 a cell did not match its check, 2 bad input, 3 a cell failed at run time."})
+final class BenchCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "CONFIG", description = "Bench config (JSON), e.g. configs/bench-matrix.json.")
+    Path config;
+
+    @Option(names = "--baseline", paramLabel = "FILE", description = "An earlier bench.json to compare with.")
+    Path baseline;
+
+    @Option(names = "--backends", split = ",", paramLabel = "B", description = "Overrides the config's backends (comma-separated; name:* means every device).")
+    List<String> backends;
+
+    @Option(names = "--repeats", description = "Overrides the config's measured iterations per cell.")
+    Integer repeats;
+
+    @Option(names = "--warmup", description = "Overrides the config's warm-up iterations per cell.")
+    Integer warmup;
+
+    @Option(names = {"-o", "--out"}, paramLabel = "DIR", description = "Output folder (default: runs/bench-<config name>-<timestamp>/).")
+    Path out;
+
+    @Mixin
+    CommonOptions common;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        System.setProperty("java.awt.headless", "true");
+        PrintWriter pw = spec.commandLine().getOut();
+        BenchConfig cfg = BenchConfig.load(config);
+        if (repeats != null || warmup != null || backends != null) {
+            if ((repeats != null && repeats < 1) || (warmup != null && warmup < 1)) {
+                throw new BadInputException("--repeats and --warmup must be at least 1");
+            }
+            cfg = new BenchConfig(cfg.file(), cfg.name(), cfg.models(), backends != null ? backends : cfg.backends(),
+                    cfg.modes(), warmup != null ? warmup : cfg.warmup(), repeats != null ? repeats : cfg.repeats(),
+                    cfg.maxSecondsPerCell(), cfg.peakGflops(), cfg.check(), cfg.referenceMaxGflop(), cfg.seed());
+        }
+        Map<String, BenchReport.Base> base = baseline != null ? BenchReport.readBaseline(baseline) : Map.of();
+        List<Bench.Target> targets = Bench.targets(cfg.backends());
+        Path dir = OutDir.create(out, "bench", cfg.name());
+        pw.printf("bench %s: %d models x %d backends x %d modes, %d warm-up + %d measured iterations, check %s%n",
+                cfg.name(), cfg.models().size(), targets.size(), cfg.modes().size(), cfg.warmup(), cfg.repeats(),
+                cfg.check().id());
+        for (Bench.Target t : targets) {
+            pw.printf("  %-14s %s%n", t.spec(), t.backend() != null ? t.backend().description() : "skipped: " + t.skipReason());
+        }
+        List<Bench.Cell> cells = new Bench(cfg, pw).run(targets);
+
+        Map<String, BenchReport.Delta> deltas = new LinkedHashMap<>();
+        for (Bench.Cell c : cells) {
+            BenchReport.Base b = base.get(c.key());
+            if (c.ok() && b != null) {
+                deltas.put(c.key(), BenchReport.delta(c, b));
+            }
+        }
+        if (baseline != null) {
+            pw.println("against baseline " + baseline + " (ratio = new median / old median):");
+            for (Bench.Cell c : cells) {
+                BenchReport.Delta d = deltas.get(c.key());
+                if (d != null) {
+                    pw.printf("  %-16s %-14s %-7s %9.3f ms vs %9.3f ms  %.2fx  %s%n", c.model(), c.backend(), c.mode().id(),
+                            c.stats().median(), d.oldMedian(), d.ratio(), d.flagged() ? d.verdict() + " (flagged)" : "");
+                } else if (c.ok()) {
+                    pw.printf("  %-16s %-14s %-7s not in the baseline%n", c.model(), c.backend(), c.mode().id());
+                }
+            }
+            long flagged = deltas.values().stream().filter(BenchReport.Delta::flagged).count();
+            pw.printf("  %d of %d cells compared, %d flagged%n", deltas.size(), cells.stream().filter(Bench.Cell::ok).count(),
+                    flagged);
+        }
+        Json.write(dir.resolve("bench.json"), BenchReport.json(cfg, cells, deltas, baseline));
+        BenchReport.writeText(dir.resolve("bench.md"), BenchReport.markdown(cfg, cells, deltas));
+        List<Path> charts = BenchReport.charts(dir, cells, cfg.modes());
+        pw.printf("wrote %s: bench.json, bench.md%s%n", dir, charts.isEmpty() ? ""
+                : ", " + String.join(", ", charts.stream().map(p -> p.getFileName().toString()).toList()));
+        if (cells.stream().anyMatch(c -> c.status().equals("error"))) {
+            return Main.RUNTIME_FAILURE;
+        }
+        boolean mismatch = cells.stream().anyMatch(c -> c.ok() && Boolean.FALSE.equals(c.check().matched()));
+        return mismatch ? Main.CHECK_FAILED : Main.OK;
+    }
+}

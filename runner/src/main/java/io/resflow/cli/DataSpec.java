@@ -1,0 +1,157 @@
+package io.resflow.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.resflow.model.BadInputException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+
+/**
+ * The {@code data} field of a run config:
+ * <pre>
+ * "synthetic"                                          one seeded batch, the same every step
+ * {"type": "synthetic", "batches": N}                  N seeded batches, cycled
+ * {"type": "token_file", "path": "train.bin"}          llm.c .bin token file (uint16 tokens)
+ * {"type": "text_file", "path": "corpus.txt"}          UTF-8 text, one token per byte
+ * {"type": "inline", "tokens": [1, 2, 3, ...]}         the given token ids as a stream
+ * </pre>
+ * Paths are relative to the run config's folder (or absolute).
+ */
+public sealed interface DataSpec {
+
+    /** Opens the source for a model with {@code vocab} token ids and batches of (batch, seqLen). */
+    DataSource open(int vocab, int batch, int seqLen, long seed);
+
+    /** The spec as JSON, with absolute paths (saved with a run so it can be resumed from any folder). */
+    JsonNode toJson();
+
+    record Synthetic(int batches) implements DataSpec {
+        @Override
+        public DataSource open(int vocab, int batch, int seqLen, long seed) {
+            return new SyntheticData(seed, batches, batch, seqLen, vocab);
+        }
+
+        @Override
+        public JsonNode toJson() {
+            return obj("synthetic").put("batches", batches);
+        }
+    }
+
+    record TokenFile(Path path) implements DataSpec {
+        @Override
+        public DataSource open(int vocab, int batch, int seqLen, long seed) {
+            return TokenFiles.openBin(path, vocab, batch, seqLen);
+        }
+
+        @Override
+        public JsonNode toJson() {
+            return obj("token_file").put("path", path.toAbsolutePath().toString());
+        }
+    }
+
+    record TextFile(Path path) implements DataSpec {
+        @Override
+        public DataSource open(int vocab, int batch, int seqLen, long seed) {
+            return TokenFiles.openText(path, vocab, batch, seqLen);
+        }
+
+        @Override
+        public JsonNode toJson() {
+            return obj("text_file").put("path", path.toAbsolutePath().toString());
+        }
+    }
+
+    record Inline(int[] tokens) implements DataSpec {
+        @Override
+        public DataSource open(int vocab, int batch, int seqLen, long seed) {
+            return new TokenStream("inline tokens", tokens.length, i -> tokens[(int) i], batch, seqLen);
+        }
+
+        @Override
+        public JsonNode toJson() {
+            ObjectNode o = obj("inline");
+            var a = o.putArray("tokens");
+            for (int t : tokens) {
+                a.add(t);
+            }
+            return o;
+        }
+    }
+
+    private static ObjectNode obj(String type) {
+        return JsonNodeFactory.instance.objectNode().put("type", type);
+    }
+
+    /** Parses the field (null: synthetic with one batch); ids of inline tokens are checked against {@code vocab}. */
+    static DataSpec parse(JsonNode node, Path configFile, int vocab) {
+        String where = configFile + ": field 'data'";
+        if (node == null || node.isNull()) {
+            return new Synthetic(1);
+        }
+        if (node.isTextual()) {
+            if (node.asText().equals("synthetic")) {
+                return new Synthetic(1);
+            }
+            throw new BadInputException(where + ": unknown data '" + node.asText()
+                    + "' (a string must be \"synthetic\"; files are {\"type\": \"token_file\"|\"text_file\", \"path\": ...})");
+        }
+        if (!node.isObject()) {
+            throw new BadInputException(where + " must be \"synthetic\" or an object with a 'type', got " + node);
+        }
+        JsonFields f = new JsonFields(node, configFile, "data.");
+        String type = f.text("type", null);
+        if (type == null) {
+            throw new BadInputException(where + ": missing field 'data.type' (synthetic, token_file, text_file, inline)");
+        }
+        return switch (type) {
+            case "synthetic" -> {
+                f.allowOnly(Set.of("type", "batches"));
+                yield new Synthetic(f.integer("batches", 1, 1));
+            }
+            case "token_file", "text_file" -> {
+                f.allowOnly(Set.of("type", "path"));
+                String p = f.text("path", null);
+                if (p == null) {
+                    throw new BadInputException(where + ": missing field 'data.path' (required for type " + type + ")");
+                }
+                Path path = resolve(configFile, p);
+                yield type.equals("token_file") ? new TokenFile(path) : new TextFile(path);
+            }
+            case "inline" -> {
+                f.allowOnly(Set.of("type", "tokens"));
+                JsonNode a = node.get("tokens");
+                if (a == null || !a.isArray() || a.isEmpty()) {
+                    throw new BadInputException(where + ": field 'data.tokens' must be a non-empty array of token ids");
+                }
+                int[] t = new int[a.size()];
+                for (int i = 0; i < t.length; i++) {
+                    JsonNode v = a.get(i);
+                    if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+                        throw new BadInputException(where + ": data.tokens[" + i + "] must be an integer, got " + v);
+                    }
+                    t[i] = v.asInt();
+                    if (t[i] < 0 || t[i] >= vocab) {
+                        throw new BadInputException(where + ": token id " + t[i] + " at data.tokens[" + i
+                                + "] is out of range for vocab_size " + vocab);
+                    }
+                }
+                yield new Inline(t);
+            }
+            default -> throw new BadInputException(where + ": unknown data.type '" + type
+                    + "' (known: synthetic, token_file, text_file, inline)");
+        };
+    }
+
+    /** A path from a config: absolute, relative to the config's folder, or (if that does not exist) to the cwd. */
+    static Path resolve(Path configFile, String p) {
+        Path given = Path.of(p);
+        if (given.isAbsolute()) {
+            return given;
+        }
+        Path parent = configFile.toAbsolutePath().getParent();
+        Path rel = parent == null ? given : parent.resolve(given);
+        return Files.exists(rel) || !Files.exists(given) ? rel.normalize() : given;
+    }
+}

@@ -1,0 +1,72 @@
+package io.resflow.cli;
+
+import io.resflow.model.BadInputException;
+import java.util.function.LongUnaryOperator;
+
+/**
+ * A sequence of token ids read in order, llm.c style: a batch takes B*T+1 consecutive tokens from the position (the
+ * inputs are the first B*T, the targets the same shifted by one), then the position moves on by B*T; when fewer than
+ * B*T+1 tokens remain it wraps to 0. Every id has been checked against the vocabulary when the stream was made.
+ */
+final class TokenStream implements DataSource {
+    private final String name;
+    private final long length;
+    private final LongUnaryOperator token;
+    private final int batch;
+    private final int seqLen;
+    private long position;
+
+    /**
+     * @param name the source in messages, e.g. {@code token file x.bin}
+     * @param token the id at an index in [0, length)
+     */
+    TokenStream(String name, long length, LongUnaryOperator token, int batch, int seqLen) {
+        long need = (long) batch * seqLen + 1;
+        if (length < need) {
+            throw new BadInputException(name + ": has " + length + " tokens, but one batch needs batch*seq_len+1 = "
+                    + need);
+        }
+        this.name = name;
+        this.length = length;
+        this.token = token;
+        this.batch = batch;
+        this.seqLen = seqLen;
+    }
+
+    @Override
+    public Batch next() {
+        int n = batch * seqLen;
+        if (position + n + 1 > length) {
+            position = 0;
+        }
+        int[] in = new int[n];
+        int[] tg = new int[n];
+        int prev = (int) token.applyAsLong(position);
+        for (int i = 0; i < n; i++) {
+            int next = (int) token.applyAsLong(position + i + 1);
+            in[i] = prev;
+            tg[i] = next;
+            prev = next;
+        }
+        position += n;
+        return new Batch(in, tg);
+    }
+
+    @Override
+    public long position() {
+        return position;
+    }
+
+    @Override
+    public void seek(long p) {
+        if (p < 0 || p >= length) {
+            throw new BadInputException(name + ": data position " + p + " is outside the stream's " + length + " tokens");
+        }
+        position = p;
+    }
+
+    @Override
+    public String describe() {
+        return String.format("%s: %,d tokens, %,d per batch", name, length, (long) batch * seqLen);
+    }
+}

@@ -1,0 +1,167 @@
+package io.resflow.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.resflow.engine.Backend;
+import io.resflow.engine.Backends;
+import io.resflow.model.BadInputException;
+import io.resflow.model.ModelConfig;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code resflow validate CONFIG --backend B}: B against the reference, tensor by tensor. */
+@Command(name = "validate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Runs the run config's model and first batch on the reference and on the given backend and "
+                + "compares every intermediate tensor (per layer: norm outputs, attention output, residual stream, MLP "
+                + "output; final norm, logits), the loss, every gradient, the parameter updates of one AdamW step and "
+                + "the loss after it, with the comparison rule of testvectors/README.md. Names the first layer and "
+                + "tensor where they diverge and writes validate.json.",
+                "Exit 0 all within tolerance, 1 a tensor diverged, 2 bad input, 3 runtime failure."})
+final class ValidateCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "CONFIG", description = "Run config (JSON): model, batch, seq_len, data, lr, weight decay.")
+    Path config;
+
+    @Option(names = {"-b", "--backend"}, required = true, description = "The backend to validate (jvm, tornado, tornado:<driver>:<device>, ...).")
+    String backend;
+
+    @Option(names = "--eps", description = "Tolerance eps of the comparison rule (default: 1e-3, for float32 backends).")
+    Double eps;
+
+    @Option(names = "--batch", description = "Overrides the config's batch size.")
+    Integer batch;
+
+    @Option(names = "--seq-len", description = "Overrides the config's sequence length.")
+    Integer seqLen;
+
+    @Option(names = {"-o", "--out"}, paramLabel = "DIR", description = "Output folder (default: runs/validate-<config name>-<timestamp>/).")
+    Path out;
+
+    @Option(names = {"-v", "--verbose"}, description = "Print every compared tensor, not only those that failed.")
+    boolean verbose;
+
+    @Mixin
+    CommonOptions common;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter pw = spec.commandLine().getOut();
+        RunConfig rc = RunConfig.load(config);
+        ModelConfig c = rc.model().config();
+        int B = batch != null ? batch : rc.batch();
+        int T = seqLen != null ? seqLen : rc.seqLen();
+        if (B < 1) {
+            throw new BadInputException("--batch: must be >= 1, got " + B);
+        }
+        if (T < 1 || T > c.maxSeqLen()) {
+            throw new BadInputException("--seq-len: must be in 1.." + c.maxSeqLen() + " (the model's max_seq_len), got " + T);
+        }
+        double tol = eps != null ? eps : 1e-3;
+        if (!(tol > 0)) {
+            throw new BadInputException("--eps: must be positive, got " + tol);
+        }
+        Backend ref = Backends.resolve("reference");
+        Backend b = Backends.resolve(backend);
+        Batch data = rc.data().open(c.vocabSize(), B, T, rc.seed()).next();
+        Path dir = OutDir.create(out, "validate", rc.name());
+        pw.printf("validate %s: %s (%s) against the reference; batch %d x seq_len %d, eps %.0e%n", rc.name(), b.id(),
+                b.description(), B, T, tol);
+
+        Validation.Result r = Validation.run(rc, c, rc.model().params(), B, T, data, ref, b, tol);
+
+        Map<Validation.Section, int[]> counts = new EnumMap<>(Validation.Section.class);
+        for (Validation.Row row : r.rows()) {
+            int[] n = counts.computeIfAbsent(row.section(), k -> new int[2]);
+            n[0] += row.cmp().ok() ? 1 : 0;
+            n[1]++;
+        }
+        counts.forEach((sec, n) -> pw.printf("  %-9s %d of %d within tolerance%n", sec.name().toLowerCase(), n[0], n[1]));
+        if (!r.notExposed().isEmpty()) {
+            pw.printf("  not exposed by %s: %d intermediates (%s); compared logits and everything after%n", b.id(),
+                    r.notExposed().size(), abbreviate(r.notExposed()));
+        }
+        int shown = 0;
+        for (Validation.Row row : r.rows()) {
+            if (verbose || (!row.cmp().ok() && shown < 20)) {
+                shown += row.cmp().ok() ? 0 : 1;
+                pw.printf("  %-4s %-40s rel_l2 %.3e  max_rel %.3e  (%s)%n", row.cmp().ok() ? "OK" : "FAIL", row.tensor(),
+                        row.cmp().relL2(), row.cmp().maxRel(), row.cmp().budget());
+            }
+        }
+        if (r.failures() > shown && !verbose) {
+            pw.printf("  ... %d more failures in validate.json%n", r.failures() - shown);
+        }
+        pw.printf("loss: reference %.6f, %s %.6f%n", r.referenceLoss(), b.id(), r.loss());
+        if (r.passed()) {
+            pw.printf("validate: PASS, %d tensors within tolerance%n", r.rows().size());
+        } else {
+            Validation.Row f = r.firstDivergence();
+            pw.printf("validate: FAIL, %d of %d tensors diverge; first divergence: %s (%s, rel_l2 %.3e, max_rel %.3e)%n",
+                    r.failures(), r.rows().size(), f.where(), f.section().name().toLowerCase(), f.cmp().relL2(),
+                    f.cmp().maxRel());
+        }
+        Json.write(dir.resolve("validate.json"), report(rc, b, B, T, tol, r, counts));
+        pw.println("wrote " + dir.resolve("validate.json"));
+        return r.passed() ? Main.OK : Main.CHECK_FAILED;
+    }
+
+    private static String abbreviate(java.util.List<String> names) {
+        return names.size() <= 4 ? String.join(", ", names)
+                : String.join(", ", names.subList(0, 3)) + ", ..., " + names.get(names.size() - 1);
+    }
+
+    private static ObjectNode report(RunConfig rc, Backend b, int B, int T, double eps, Validation.Result r,
+            Map<Validation.Section, int[]> counts) {
+        ObjectNode o = Json.object();
+        o.put("config", rc.file().toString());
+        o.put("name", rc.name());
+        o.put("reference", "reference");
+        o.put("backend", b.id());
+        o.put("backend_description", b.description());
+        o.put("batch", B);
+        o.put("seq_len", T);
+        o.put("eps", eps);
+        o.put("lr", r.lr());
+        o.put("passed", r.passed());
+        Json.put(o, "reference_loss", r.referenceLoss());
+        Json.put(o, "loss", r.loss());
+        if (r.firstDivergence() == null) {
+            o.putNull("first_divergence");
+        } else {
+            o.set("first_divergence", row(r.firstDivergence()));
+        }
+        ArrayNode ne = o.putArray("not_exposed");
+        r.notExposed().forEach(ne::add);
+        ObjectNode cn = o.putObject("counts");
+        counts.forEach((sec, n) -> cn.putObject(sec.name().toLowerCase()).put("passed", n[0]).put("total", n[1]));
+        ArrayNode rows = o.putArray("rows");
+        r.rows().forEach(x -> rows.add(row(x)));
+        return o;
+    }
+
+    private static ObjectNode row(Validation.Row r) {
+        ObjectNode o = Json.object();
+        o.put("section", r.section().name().toLowerCase());
+        o.put("tensor", r.tensor());
+        if (r.layer() >= 0) {
+            o.put("layer", r.layer());
+        } else {
+            o.putNull("layer");
+        }
+        Json.put(o, "rel_l2", r.cmp().relL2());
+        Json.put(o, "max_rel", r.cmp().maxRel());
+        o.put("budget", r.cmp().budget());
+        o.put("ok", r.cmp().ok());
+        return o;
+    }
+}

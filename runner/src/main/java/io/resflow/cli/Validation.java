@@ -1,0 +1,131 @@
+package io.resflow.cli;
+
+import io.resflow.check.Comparison;
+import io.resflow.engine.Backend;
+import io.resflow.engine.Session;
+import io.resflow.engine.SessionOptions;
+import io.resflow.model.ModelConfig;
+import io.resflow.model.Params;
+import io.resflow.model.Tensor;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * One model and batch on the reference and on another backend, compared tensor by tensor with the rule of
+ * {@link Comparison}: every intermediate the backend exposes (per layer: norm outputs, attention output, residual
+ * stream, MLP output; final norm), logits, loss, every gradient, the gradient norm, every parameter update of one AdamW
+ * step, and the loss after that step.
+ */
+final class Validation {
+    private static final Pattern LAYER = Pattern.compile("^h\\.(\\d+)\\.");
+
+    enum Section { FORWARD, LOSS, GRADIENT, UPDATE }
+
+    /** One compared tensor. {@code layer} is -1 for tensors outside the blocks (embedding, final norm, head). */
+    record Row(Section section, int layer, Comparison.Row cmp) {
+        String tensor() {
+            return cmp.tensor();
+        }
+
+        String where() {
+            return layer >= 0 ? "layer " + layer + ", " + tensor() : tensor();
+        }
+    }
+
+    /**
+     * @param notExposed reference intermediates the backend did not expose (compared: logits and everything after)
+     * @param firstDivergence the first failing row in computation order: forward in layer order, loss, gradients in
+     *     backward order, updates; null when all pass
+     */
+    record Result(List<Row> rows, List<String> notExposed, Row firstDivergence, double referenceLoss, double loss,
+            double lr) {
+        boolean passed() {
+            return firstDivergence == null && !rows.isEmpty();
+        }
+
+        long failures() {
+            return rows.stream().filter(r -> !r.cmp().ok()).count();
+        }
+    }
+
+    private Validation() {
+    }
+
+    static int layerOf(String name) {
+        String n = name.startsWith("grad.") ? name.substring(5) : name.startsWith("update.") ? name.substring(7) : name;
+        Matcher m = LAYER.matcher(n);
+        return m.find() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    static Result run(RunConfig rc, ModelConfig c, Params init, int batch, int seqLen, Batch data, Backend reference,
+            Backend backend, double eps) {
+        SessionOptions opts = new SessionOptions(false); // intermediates are only kept without recompute
+        double lr = rc.schedule().at(1);
+        List<Row> rows = new ArrayList<>();
+        List<String> notExposed = new ArrayList<>();
+        try (Session ref = reference.open(c, init, batch, seqLen, opts);
+                Session s = backend.open(c, init, batch, seqLen, opts)) {
+            double refLoss = ref.forward(data.inputs(), data.targets());
+            Map<String, float[]> refActs = copy(ref.activations());
+            float[] refLogits = ref.logits().clone();
+            double loss = s.forward(data.inputs(), data.targets());
+            Map<String, float[]> acts = s.activations();
+            for (var e : refActs.entrySet()) {
+                if (e.getKey().equals("logits")) {
+                    continue;
+                }
+                float[] x = acts.get(e.getKey());
+                if (x == null) {
+                    notExposed.add(e.getKey());
+                } else {
+                    rows.add(new Row(Section.FORWARD, layerOf(e.getKey()), Comparison.tensor(e.getKey(), x, e.getValue(), eps)));
+                }
+            }
+            rows.add(new Row(Section.FORWARD, -1, Comparison.tensor("logits", s.logits(), refLogits, eps)));
+            rows.add(new Row(Section.LOSS, -1, Comparison.scalar("loss", loss, refLoss, eps)));
+
+            ref.backward();
+            s.backward();
+            Params refGrads = ref.grads().copy();
+            Params grads = s.grads();
+            List<Row> gradRows = new ArrayList<>();
+            for (Tensor g : refGrads.tensors()) {
+                gradRows.add(new Row(Section.GRADIENT, layerOf(g.name()),
+                        Comparison.tensor("grad." + g.name(), grads.data(g.name()), g.data(), eps)));
+            }
+            rows.addAll(gradRows.reversed()); // backward order: the head first, the embedding last
+            double refNorm = ref.gradNorm();
+            double norm = s.gradNorm();
+            rows.add(new Row(Section.GRADIENT, -1, Comparison.scalar("grad_norm", norm, refNorm, eps)));
+
+            ref.step(rc.adamw(), lr, clip(rc, refNorm));
+            s.step(rc.adamw(), lr, clip(rc, norm));
+            Params refAfter = ref.params();
+            Params after = s.params();
+            for (Tensor p : init.tensors()) {
+                String n = p.name();
+                rows.add(new Row(Section.UPDATE, layerOf(n), Comparison.update("update." + n, p.data(), after.data(n),
+                        refAfter.data(n), refGrads.data(n), eps, lr)));
+            }
+            double refLoss1 = ref.forward(data.inputs(), data.targets());
+            double loss1 = s.forward(data.inputs(), data.targets());
+            rows.add(new Row(Section.LOSS, -1, Comparison.scalar("loss_after_step1", loss1, refLoss1, 10 * eps)));
+            Row first = rows.stream().filter(r -> !r.cmp().ok()).findFirst().orElse(null);
+            return new Result(rows, notExposed, first, refLoss, loss, lr);
+        }
+    }
+
+    private static double clip(RunConfig rc, double norm) {
+        return rc.gradClip() > 0 && norm > rc.gradClip() ? rc.gradClip() / norm : 1.0;
+    }
+
+    private static Map<String, float[]> copy(Map<String, float[]> m) {
+        Map<String, float[]> c = new LinkedHashMap<>();
+        m.forEach((k, v) -> c.put(k, v.clone()));
+        return c;
+    }
+}
