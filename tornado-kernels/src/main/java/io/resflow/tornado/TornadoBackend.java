@@ -1,0 +1,44 @@
+package io.resflow.tornado;
+
+import io.resflow.engine.Backend;
+import io.resflow.engine.SessionOptions;
+import io.resflow.model.ModelConfig;
+import io.resflow.model.Params;
+import uk.ac.manchester.tornado.api.common.TornadoDevice;
+
+/**
+ * The tornado backend on one device. {@code strict} (or the system property {@code resflow.tornado.strict=true})
+ * checks every task's device kernel time on every execution, not only on each graph's first.
+ */
+public final class TornadoBackend implements Backend {
+    private final String id;
+    private final TornadoDevice device;
+    private final boolean strict;
+
+    public TornadoBackend(String id, TornadoDevice device, boolean strict) {
+        this.id = id;
+        this.device = device;
+        this.strict = strict || Boolean.getBoolean("resflow.tornado.strict");
+    }
+
+    @Override
+    public String id() {
+        return id;
+    }
+
+    @Override
+    public String description() {
+        return "TornadoVM " + device.getTornadoVMBackend() + " on " + device.getDeviceName() + " ("
+                + device.getDeviceType() + ", " + device.getPhysicalDevice().getDeviceMaxComputeUnits()
+                + " compute units)";
+    }
+
+    @Override
+    public TornadoSession open(ModelConfig config, Params init, int batch, int seqLen, SessionOptions options) {
+        return new TornadoSession(config, init, batch, seqLen, device, strict);
+    }
+
+    public TornadoDevice device() {
+        return device;
+    }
+}

@@ -1,0 +1,46 @@
+package io.resflow.tornado.kernels;
+
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+/**
+ * Sum of squares of the whole gradient (for the global norm), as a two-pass reduction: {@link #partials} has each of G
+ * work-groups reduce a grid-strided share into one value, {@link #combine} reduces the G partials in one group. Two
+ * launches because a work-group must never read another group's result within one launch (there is no grid-wide
+ * barrier). Fixed order, so deterministic.
+ */
+public final class SumSquaresKernels {
+    private SumSquaresKernels() {
+    }
+
+    // g (n) -> partial (G), n = m[0]. Launch: G work-groups.
+    public static void partials(KernelContext ctx, FloatArray g, FloatArray partial, IntArray m) {
+        float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
+        int n = m.get(0);
+        int stride = ctx.globalGroupSizeX;
+        float s = 0f;
+        for (int i = ctx.globalIdx; i < n; i += stride) {
+            float x = g.get(i);
+            s += x * x;
+        }
+        float total = Reduce.sum(ctx, scratch, s);
+        if (ctx.localIdx == 0) {
+            partial.set(ctx.groupIdx, total);
+        }
+    }
+
+    // partial (G) -> out[0], G = m[1]. Launch: exactly one work-group.
+    public static void combine(KernelContext ctx, FloatArray partial, FloatArray out, IntArray m) {
+        float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
+        int groups = m.get(1);
+        float s = 0f;
+        for (int i = ctx.localIdx; i < groups; i += ctx.localGroupSizeX) {
+            s += partial.get(i);
+        }
+        float total = Reduce.sum(ctx, scratch, s);
+        if (ctx.localIdx == 0) {
+            out.set(0, total);
+        }
+    }
+}
