@@ -17,8 +17,8 @@ interface Progress extends AutoCloseable {
     /** One finished step. */
     void update(Trainer.Step s);
 
-    /** A message between updates (e.g. a checkpoint was written). */
-    void note(String message);
+    /** A checkpoint was written after {@code step}. */
+    void checkpoint(int step, java.nio.file.Path file);
 
     @Override
     void close();
@@ -60,8 +60,8 @@ interface Progress extends AutoCloseable {
         }
 
         @Override
-        public void note(String message) {
-            out.println(message);
+        public void checkpoint(int step, java.nio.file.Path file) {
+            out.println("checkpoint step " + step + ": " + file);
             out.flush();
         }
 
@@ -84,16 +84,19 @@ interface Progress extends AutoCloseable {
                     .setUpdateIntervalMillis(200).startsFrom(from, Duration.ZERO).build();
         }
 
+        private String extra = "";
+
         @Override
         public void update(Trainer.Step s) {
             bar.stepTo(s.step());
-            bar.setExtraMessage(String.format("loss %.4f | %,.0f tok/s", s.loss(), s.tokensPerSecond()));
+            extra = String.format("loss %.4f | %,.0f tok/s", s.loss(), s.tokensPerSecond());
+            bar.setExtraMessage(extra);
         }
 
         @Override
-        public void note(String message) {
-            // kept quiet while the bar draws; the message goes into the bar's text until the next step
-            bar.setExtraMessage(message);
+        public void checkpoint(int step, java.nio.file.Path file) {
+            // printing would break the bar; it shows the step of the last checkpoint until the next update
+            bar.setExtraMessage(extra + " | saved step " + step);
         }
 
         @Override

@@ -159,7 +159,7 @@ final class RunCommand implements Callable<Integer> {
                 int k = rc.checkpointEvery();
                 if ((k > 0 && st.step() % k == 0) || st.step() == to) {
                     lastCkpt[0] = Checkpoints.save(dir, st.step(), s, data.position(), meta, rc.keepCheckpoints());
-                    progress.note("checkpoint " + lastCkpt[0]);
+                    progress.checkpoint(st.step(), lastCkpt[0]);
                 }
                 if (throttleMs > 0) {
                     try {
