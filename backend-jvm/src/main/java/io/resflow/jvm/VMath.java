@@ -1,0 +1,104 @@
+package io.resflow.jvm;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector math built only from operations whose results are fully specified (add, mul, fma, div, sqrt, min/max,
+ * integer shifts, lane permutations). The Vector API's own transcendental operators (EXP, TANH, ...) and its float
+ * ADD reductions are deliberately not used: their results may differ between the interpreter / C1 fallback and the
+ * C2 intrinsic, which would break bit-for-bit determinism between a cold and a warm run.
+ */
+public final class VMath {
+    static final VectorSpecies<Float> SP = FloatVector.SPECIES_PREFERRED;
+    static final int L = SP.length();
+
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    private static final float EXP_HI = 88.3762626647949f;
+    private static final float EXP_LO = -87.3365478515625f;
+    private static final float MAGIC = 12582912f; // 1.5 * 2^23: adding it rounds to an integer in the low bits
+    private static final float P0 = 1.9875691500E-4f;
+    private static final float P1 = 1.3981999507E-3f;
+    private static final float P2 = 8.3334519073E-3f;
+    private static final float P3 = 4.1665795894E-2f;
+    private static final float P4 = 1.6666665459E-1f;
+    private static final float P5 = 5.0000001201E-1f;
+
+    /** Shuffles i -> i ^ d for the pairwise lane-sum tree, d = L/2, L/4, ..., 1. */
+    @SuppressWarnings("unchecked")
+    private static final VectorShuffle<Float>[] SWAP = new VectorShuffle[Integer.numberOfTrailingZeros(L)];
+
+    static {
+        for (int s = 0, d = L / 2; d >= 1; s++, d /= 2) {
+            int dd = d;
+            SWAP[s] = VectorShuffle.fromOp(SP, i -> i ^ dd);
+        }
+    }
+
+    private VMath() {
+    }
+
+    /** e^x, about 2 ulp; arguments are clamped to [-87.34, 88.38] (so e^-inf gives 1.2e-38, not 0). */
+    public static FloatVector exp(FloatVector x) {
+        x = x.max(EXP_LO).min(EXP_HI);
+        FloatVector t = x.fma(FloatVector.broadcast(SP, LOG2E), FloatVector.broadcast(SP, MAGIC));
+        FloatVector n = t.sub(MAGIC);
+        FloatVector r = n.fma(FloatVector.broadcast(SP, -LN2_HI), x);
+        r = n.fma(FloatVector.broadcast(SP, -LN2_LO), r);
+        FloatVector p = FloatVector.broadcast(SP, P0);
+        p = p.fma(r, FloatVector.broadcast(SP, P1));
+        p = p.fma(r, FloatVector.broadcast(SP, P2));
+        p = p.fma(r, FloatVector.broadcast(SP, P3));
+        p = p.fma(r, FloatVector.broadcast(SP, P4));
+        p = p.fma(r, FloatVector.broadcast(SP, P5));
+        FloatVector r2 = r.mul(r);
+        FloatVector y = p.fma(r2, r).add(1f);
+        IntVector bits = ((IntVector) t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).add(127 << 23);
+        return y.mul(bits.reinterpretAsFloats());
+    }
+
+    /** Scalar twin of {@link #exp(FloatVector)}: the same operations, so the same bits. */
+    public static float exp(float x) {
+        x = Math.min(Math.max(x, EXP_LO), EXP_HI);
+        float t = Math.fma(x, LOG2E, MAGIC);
+        float n = t - MAGIC;
+        float r = Math.fma(n, -LN2_HI, x);
+        r = Math.fma(n, -LN2_LO, r);
+        float p = P0;
+        p = Math.fma(p, r, P1);
+        p = Math.fma(p, r, P2);
+        p = Math.fma(p, r, P3);
+        p = Math.fma(p, r, P4);
+        p = Math.fma(p, r, P5);
+        float r2 = r * r;
+        float y = Math.fma(p, r2, r) + 1f;
+        return y * Float.intBitsToFloat((Float.floatToRawIntBits(t) << 23) + (127 << 23));
+    }
+
+    /** 1 / (1 + e^-x). */
+    public static FloatVector sigmoid(FloatVector x) {
+        return FloatVector.broadcast(SP, 1f).div(exp(x.neg()).add(1f));
+    }
+
+    public static float sigmoid(float x) {
+        return 1f / (exp(-x) + 1f);
+    }
+
+    /** Sum of the lanes in a fixed pairwise order (the same in every execution mode). */
+    public static float sum(FloatVector v) {
+        for (VectorShuffle<Float> s : SWAP) {
+            v = v.add(v.rearrange(s));
+        }
+        return v.lane(0);
+    }
+
+    /** Largest lane (exact, so any order gives the same result). */
+    public static float max(FloatVector v) {
+        return v.reduceLanes(VectorOperators.MAX);
+    }
+}

@@ -1,0 +1,122 @@
+package io.resflow.jvm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.resflow.engine.AdamW;
+import io.resflow.engine.Engine;
+import io.resflow.engine.SessionOptions;
+import io.resflow.model.Activation;
+import io.resflow.model.Family;
+import io.resflow.model.Initializer;
+import io.resflow.model.ModelConfig;
+import io.resflow.model.Norm;
+import io.resflow.model.Params;
+import io.resflow.model.Positions;
+import io.resflow.model.Residual;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two runs give bit-identical losses, logits, gradients and parameters: in the same JVM, with different thread counts,
+ * and in a fresh JVM that runs only in the interpreter (where the Vector API takes its Java fallback paths, so any
+ * operation whose fallback and intrinsic could round differently would show up here).
+ */
+class DeterminismTest {
+
+    static ModelConfig llama() {
+        return new ModelConfig(Family.LLAMA, 2, 40, 4, 2, 10, 50, 97, 16, Norm.RMSNORM, 1e-5, Activation.SWIGLU,
+                Positions.ROPE, 10000, false, Residual.PRE, 3);
+    }
+
+    static ModelConfig gpt2() {
+        return new ModelConfig(Family.GPT2, 2, 48, 3, 3, 16, 131, 259, 16, Norm.LAYERNORM, 1e-5, Activation.GELU_TANH,
+                Positions.LEARNED, 10000, true, Residual.PRE, 4);
+    }
+
+    /** Runs 2 training steps and returns every loss, logit, gradient and parameter as one float array. */
+    static float[] run(ModelConfig c, int threads, int B, int T) {
+        Params init = Initializer.init(c);
+        int[] x = JvmEngineTest.tokens(1, B * T, c.vocabSize());
+        int[] y = JvmEngineTest.tokens(2, B * T, c.vocabSize());
+        List<float[]> parts = new ArrayList<>();
+        try (Engine s = new Engine(c, init, B, T, SessionOptions.DEFAULT, new JvmOps(threads))) {
+            for (int step = 0; step < 2; step++) {
+                parts.add(new float[] {(float) s.forward(x, y)});
+                parts.add(s.logits().clone());
+                s.backward();
+                for (var t : s.grads().tensors()) {
+                    parts.add(t.data().clone());
+                }
+                parts.add(new float[] {(float) s.gradNorm()});
+                s.step(AdamW.of(0.1), 1e-3, 1.0);
+            }
+            for (var t : s.params().tensors()) {
+                parts.add(t.data().clone());
+            }
+        }
+        int n = parts.stream().mapToInt(a -> a.length).sum();
+        float[] all = new float[n];
+        int o = 0;
+        for (float[] a : parts) {
+            System.arraycopy(a, 0, all, o, a.length);
+            o += a.length;
+        }
+        return all;
+    }
+
+    static long hash(float[] a) {
+        long h = 1125899906842597L;
+        for (float f : a) {
+            h = 31 * h + Float.floatToRawIntBits(f);
+        }
+        return h;
+    }
+
+    @Test
+    void twoRunsAreBitIdentical() {
+        for (ModelConfig c : new ModelConfig[] {gpt2(), llama()}) {
+            float[] a = run(c, 2, 2, 13);
+            float[] b = run(c, 2, 2, 13);
+            assertArrayEquals(a, b, 0f, c.family() + ": second run differs");
+        }
+    }
+
+    @Test
+    void threadCountDoesNotChangeResults() {
+        float[] one = run(gpt2(), 1, 2, 13);
+        float[] three = run(gpt2(), 3, 2, 13);
+        assertArrayEquals(one, three, 0f, "1 thread vs 3 threads");
+    }
+
+    /** Entry point of the interpreter-only child JVM: prints the hash of a run. */
+    public static void main(String[] args) {
+        System.out.println("HASH " + hash(run(llama(), Integer.parseInt(args[0]), 1, 5)));
+    }
+
+    @Test
+    void interpreterMatchesCompiledCode() throws IOException, InterruptedException {
+        long compiled = 0;
+        for (int i = 0; i < 3; i++) { // warm: by the last run the kernels are C2-compiled
+            compiled = hash(run(llama(), 2, 1, 5));
+        }
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(java, "-Xint", "--add-modules", "jdk.incubator.vector", "-cp",
+                System.getProperty("java.class.path"), DeterminismTest.class.getName(), "2");
+        pb.redirectErrorStream(true);
+        Process p = pb.start();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        p.getInputStream().transferTo(out);
+        assertEquals(0, p.waitFor(), "child JVM failed:\n" + out);
+        String text = out.toString(StandardCharsets.UTF_8);
+        String line = text.lines().filter(l -> l.startsWith("HASH ")).findFirst().orElseThrow(
+                () -> new AssertionError("no hash from the child JVM:\n" + text));
+        assertEquals(compiled, Long.parseLong(line.substring(5).trim()),
+                "interpreter-only run differs from the compiled run");
+    }
+}

@@ -1,0 +1,76 @@
+package io.resflow.jvm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.resflow.check.CheckReport;
+import io.resflow.check.VectorCheck;
+import io.resflow.engine.Backend;
+import io.resflow.engine.BackendProvider;
+import io.resflow.engine.Backends;
+import io.resflow.engine.DeviceInfo;
+import io.resflow.model.BadInputException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.ServiceLoader;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/** Service registration, backend specs, and the repository's test vectors on the jvm backend. */
+class JvmBackendTest {
+
+    @Test
+    void providerIsRegistered() {
+        BackendProvider p = ServiceLoader.load(BackendProvider.class).stream().map(ServiceLoader.Provider::get)
+                .filter(x -> x.name().equals("jvm")).findFirst().orElseThrow();
+        assertEquals(10, p.autoRank());
+        assertFalse(p.hasAccelerator());
+        List<DeviceInfo> devices = p.devices();
+        assertEquals(1, devices.size());
+        DeviceInfo d = devices.get(0);
+        assertEquals("jvm", d.spec());
+        assertEquals("cpu", d.kind());
+        assertFalse(d.name().isBlank());
+        assertTrue(d.detail().contains("threads") && d.detail().contains("lanes"), d.detail());
+    }
+
+    @Test
+    void specs() {
+        Backend b = Backends.resolve("jvm");
+        assertInstanceOf(JvmBackend.class, b);
+        assertEquals("jvm", b.id());
+        assertEquals(3, ((JvmBackend) Backends.resolve("jvm:3")).threads());
+        assertThrows(BadInputException.class, () -> Backends.resolve("jvm:x"));
+        assertThrows(BadInputException.class, () -> Backends.resolve("jvm:0"));
+        assertTrue(b.description().contains("FloatVector"), b.description());
+    }
+
+    static List<Path> folders() throws IOException {
+        Path root = Path.of("..", "testvectors");
+        if (!Files.isDirectory(root)) {
+            root = Path.of("testvectors");
+        }
+        try (Stream<Path> s = Files.list(root)) {
+            return s.filter(p -> Files.exists(p.resolve("vectors.safetensors"))).sorted().toList();
+        }
+    }
+
+    /** The README's budget for float32 backends is 1e-3; the jvm backend meets the reference's 1e-4. */
+    @TestFactory
+    Stream<DynamicTest> testVectors() throws IOException {
+        List<Path> dirs = folders();
+        assertFalse(dirs.isEmpty(), "no test-vector folders found");
+        return dirs.stream().map(dir -> DynamicTest.dynamicTest(dir.getFileName().toString(), () -> {
+            CheckReport r = VectorCheck.run(dir, new JvmBackend(2), 1e-4);
+            assertTrue(r.passed(), r.summary() + "\n" + r.table());
+            assertTrue(r.rows().size() > 10, "too few tensors compared: " + r.rows().size());
+        }));
+    }
+}
