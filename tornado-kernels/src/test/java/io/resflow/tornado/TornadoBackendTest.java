@@ -1,0 +1,118 @@
+package io.resflow.tornado;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.resflow.check.CheckReport;
+import io.resflow.check.VectorCheck;
+import io.resflow.engine.BackendProvider;
+import io.resflow.engine.DeviceInfo;
+import io.resflow.model.Activation;
+import io.resflow.model.BadInputException;
+import io.resflow.model.Family;
+import io.resflow.model.ModelConfig;
+import io.resflow.model.Norm;
+import io.resflow.model.Positions;
+import io.resflow.model.Residual;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.ServiceLoader;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The tornado backend against the oracles, on TornadoVM's default device (PoCL's CPU OpenCL device here). Runs with
+ * -Dtornado.recover.bailout=False (a fallback to Java throws) and the backend in strict mode (every task's device
+ * kernel time must be non-zero on every execution); each case also captures the native stdout and fails on any
+ * error line the OpenCL driver printed.
+ */
+class TornadoBackendTest {
+    private static TornadoBackend backend;
+
+    @BeforeAll
+    static void strictBackend() {
+        TornadoBackendProvider provider = new TornadoBackendProvider();
+        TornadoBackend def = (TornadoBackend) provider.create("");
+        backend = new TornadoBackend(def.id(), def.device(), true);
+    }
+
+    private static <T> T clean(String what, java.util.function.Supplier<T> body) {
+        NativeStdout.Captured<T> run = NativeStdout.capture(body);
+        assertTrue(run.errorLines().isEmpty(), what + ": TornadoVM printed errors: " + run.errorLines());
+        return run.value();
+    }
+
+    static Stream<Path> vectorFolders() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("..", "testvectors"))) {
+            return s.filter(p -> Files.isRegularFile(p.resolve("vectors.safetensors"))).sorted().toList().stream();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("vectorFolders")
+    void testVectors(Path dir) {
+        CheckReport report = clean(dir.toString(), () -> VectorCheck.run(dir, backend, 1e-3));
+        System.out.println(report.summary() + "\n" + report.table());
+        assertTrue(report.passed(), report.summary() + "\n" + report.table());
+    }
+
+    static ModelConfig gpt2(int layers, int heads, int headDim, int ff, int vocab, Residual r, boolean tied, long seed) {
+        return new ModelConfig(Family.GPT2, layers, heads * headDim, heads, heads, headDim, ff, vocab, 32,
+                Norm.LAYERNORM, 1e-5, Activation.GELU_TANH, Positions.LEARNED, 10000, tied, r, seed);
+    }
+
+    static ModelConfig llama(int layers, int dModel, int heads, int kv, int headDim, int ff, int vocab, Residual r,
+            boolean tied, long seed) {
+        return new ModelConfig(Family.LLAMA, layers, dModel, heads, kv, headDim, ff, vocab, 32, Norm.RMSNORM, 1e-5,
+                Activation.SWIGLU, Positions.ROPE, 10000, tied, r, seed);
+    }
+
+    static Stream<Arguments> randomConfigs() {
+        return Stream.of(
+                Arguments.of("gpt2 pre, 3 heads, vocab 259, T=13",
+                        gpt2(2, 3, 10, 50, 259, Residual.PRE, true, 11), 2, 13),
+                Arguments.of("llama pre, GQA 4/2, untied, vocab 259, T=13",
+                        llama(2, 32, 4, 2, 8, 44, 259, Residual.PRE, false, 12), 2, 13),
+                Arguments.of("gpt2 post, untied", gpt2(2, 3, 10, 50, 259, Residual.POST, false, 13), 2, 13),
+                Arguments.of("llama deepnorm, MQA 3/1, head_dim 6 != d/heads",
+                        llama(3, 20, 3, 1, 6, 28, 131, Residual.DEEPNORM, true, 14), 3, 7),
+                Arguments.of("gpt2 rezero", gpt2(2, 3, 10, 50, 259, Residual.REZERO, true, 15), 2, 13),
+                Arguments.of("llama none (no skip path)", llama(2, 32, 4, 2, 8, 44, 259, Residual.NONE, false, 16), 2,
+                        13),
+                Arguments.of("gpt2 pre, 128 layers, d=32", gpt2(128, 4, 8, 64, 64, Residual.PRE, true, 17), 1, 6));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("randomConfigs")
+    void matchesReference(String name, ModelConfig c, int batch, int seqLen) {
+        ReferenceComparison cmp = clean(name, () -> ReferenceComparison.run(backend, c, batch, seqLen));
+        cmp.assertPassed(name);
+    }
+
+    @Test
+    void providerIsRegisteredAndListsDevices() {
+        BackendProvider p = ServiceLoader.load(BackendProvider.class).stream().map(ServiceLoader.Provider::get)
+                .filter(x -> x.name().equals("tornado")).findFirst().orElseThrow();
+        List<DeviceInfo> devices = p.devices();
+        assertFalse(devices.isEmpty());
+        for (DeviceInfo d : devices) {
+            System.out.println(d);
+            assertTrue(d.spec().matches("tornado:\\d+:\\d+"), d.spec());
+            assertTrue(List.of("OpenCL", "PTX", "SPIR-V").contains(d.kind()), d.kind());
+        }
+        boolean anyNonCpu = devices.stream().anyMatch(d -> !d.detail().startsWith("cpu"));
+        assertEquals(anyNonCpu, p.hasAccelerator());
+        assertEquals("tornado:0:0", p.create("0:0").id());
+        BadInputException e = assertThrows(BadInputException.class, () -> p.create("7:3"));
+        assertTrue(e.getMessage().contains("7:3"), e.getMessage());
+        assertThrows(BadInputException.class, () -> p.create("gpu"));
+    }
+}
