@@ -49,6 +49,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--steps", paramLabel = "N", description = "Overrides the config's number of steps (with --resume: extends the run).")
     Integer steps;
 
+    @Option(names = "--stop-after", paramLabel = "N", description = "Stop after step N with a checkpoint; the learning "
+            + "rate schedule still spans the config's steps (continue later with --resume).")
+    Integer stopAfter;
+
     /** Test hook: sleep after each step so that a test can kill the process between checkpoints. */
     @Option(names = "--throttle-ms", hidden = true)
     int throttleMs;
@@ -94,6 +98,9 @@ final class RunCommand implements Callable<Integer> {
                 throw new BadInputException("--steps: must be >= 0, got " + steps);
             }
             rc = rc.withSteps(steps);
+        }
+        if (stopAfter != null && stopAfter < 1) {
+            throw new BadInputException("--stop-after: must be >= 1, got " + stopAfter);
         }
         String spec0 = backend != null ? backend
                 : ck != null ? ck.metadata().getOrDefault("backend", rc.backend()) : rc.backend();
@@ -146,7 +153,7 @@ final class RunCommand implements Callable<Integer> {
         meta.put("backend_description", b.description());
         meta.put("run_config", Json.line(rc.toJson()));
         meta.put("writer", "resflow 0.1.0");
-        int to = rc.steps();
+        int to = stopAfter != null ? Math.min(stopAfter, rc.steps()) : rc.steps();
         List<Double> losses = new ArrayList<>();
         Path[] lastCkpt = {null};
         boolean[] interrupted = {false};
@@ -178,7 +185,8 @@ final class RunCommand implements Callable<Integer> {
         if (interrupted[0]) {
             throw new InterruptedException();
         }
-        pw.printf("done: %d steps, loss %.6f -> %.6f%n", losses.size(), losses.get(0), losses.get(losses.size() - 1));
+        pw.printf("%s: %d steps, loss %.6f -> %.6f%n", to < rc.steps() ? "stopped after step " + to + " of "
+                + rc.steps() + " (continue with --resume " + dir + ")" : "done", losses.size(), losses.get(0), losses.get(losses.size() - 1));
         pw.printf("wrote %s: run.json, %s, %s/%s (latest)%n", dir, MetricsLog.FILE, Checkpoints.DIR,
                 lastCkpt[0].getFileName());
         return Main.OK;

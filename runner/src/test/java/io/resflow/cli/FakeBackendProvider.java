@@ -1,0 +1,128 @@
+package io.resflow.cli;
+
+import io.resflow.engine.AdamW;
+import io.resflow.engine.Backend;
+import io.resflow.engine.BackendProvider;
+import io.resflow.engine.Backends;
+import io.resflow.engine.DeviceInfo;
+import io.resflow.engine.OptimizerState;
+import io.resflow.engine.Session;
+import io.resflow.engine.SessionOptions;
+import io.resflow.model.BadInputException;
+import io.resflow.model.ModelConfig;
+import io.resflow.model.Params;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Test-only backends (registered for the runner's tests through META-INF/services): the reference in disguise.
+ * {@code fake:opaque} exposes no intermediates; {@code fake:perturb=NAME} adds 0.05 to every entry of parameter
+ * NAME, so everything computed after it diverges from the reference.
+ */
+public final class FakeBackendProvider implements BackendProvider {
+    @Override
+    public String name() {
+        return "fake";
+    }
+
+    @Override
+    public int autoRank() {
+        return 1000;
+    }
+
+    @Override
+    public List<DeviceInfo> devices() {
+        return List.of(new DeviceInfo("fake:opaque", "cpu", "fake opaque", "test only"));
+    }
+
+    @Override
+    public Backend create(String args) {
+        Backend ref = Backends.resolve("reference");
+        if (args.equals("opaque")) {
+            return new Fake("fake:opaque", ref, null, true);
+        }
+        if (args.startsWith("perturb=")) {
+            return new Fake("fake:" + args, ref, args.substring(8), false);
+        }
+        throw new BadInputException("fake backend: unknown device '" + args + "' (opaque, perturb=NAME)");
+    }
+
+    private record Fake(String id, Backend ref, String perturb, boolean opaque) implements Backend {
+        @Override
+        public String description() {
+            return "test backend over the reference";
+        }
+
+        @Override
+        public Session open(ModelConfig config, Params init, int batch, int seqLen, SessionOptions options) {
+            Params p = init;
+            if (perturb != null) {
+                p = init.copy();
+                float[] d = p.data(perturb);
+                for (int i = 0; i < d.length; i++) {
+                    d[i] += 0.05f;
+                }
+            }
+            Session s = ref.open(config, p, batch, seqLen, options);
+            return opaque ? new Opaque(s) : s;
+        }
+    }
+
+    private record Opaque(Session s) implements Session {
+        public ModelConfig config() {
+            return s.config();
+        }
+
+        public int batch() {
+            return s.batch();
+        }
+
+        public int seqLen() {
+            return s.seqLen();
+        }
+
+        public double forward(int[] inputs, int[] targets) {
+            return s.forward(inputs, targets);
+        }
+
+        public void backward() {
+            s.backward();
+        }
+
+        public double gradNorm() {
+            return s.gradNorm();
+        }
+
+        public void step(AdamW opt, double lr, double gradScale) {
+            s.step(opt, lr, gradScale);
+        }
+
+        public float[] logits() {
+            return s.logits();
+        }
+
+        public Params params() {
+            return s.params();
+        }
+
+        public Params grads() {
+            return s.grads();
+        }
+
+        public OptimizerState optimizerState() {
+            return s.optimizerState();
+        }
+
+        public void restore(Params params, OptimizerState state) {
+            s.restore(params, state);
+        }
+
+        public Map<String, float[]> activations() {
+            return Map.of();
+        }
+
+        public void close() {
+            s.close();
+        }
+    }
+}
