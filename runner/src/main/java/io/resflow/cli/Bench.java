@@ -43,7 +43,8 @@ final class Bench {
 
     record Cell(String model, String spec, String backend, String description, BenchConfig.Mode mode, int batch,
             int seqLen, long params, String status, String reason, double[] timesMs, Stats stats, double flopsPerStep,
-            Double peakGflops, long peakRssBytes, boolean rssPerCell, long heapPeakBytes, CheckResult check) {
+            Double peakGflops, long peakRssBytes, boolean rssPerCell, long heapPeakBytes, long heapLiveBytes,
+            CheckResult check) {
 
         boolean ok() {
             return status.equals("ok");
@@ -184,8 +185,10 @@ final class Bench {
                 }
             }
             double[] ms = times.stream().mapToDouble(Double::doubleValue).toArray();
+            long rss = MemoryStats.peakRssBytes();
+            long heapPeak = MemoryStats.heapPeakBytes();
             return new Cell(m.name(), t.spec(), id, desc, mode, B, T, c.parameterCount(), "ok", null, ms, Stats.of(ms),
-                    flops, peak, MemoryStats.peakRssBytes(), rssPerCell, MemoryStats.heapPeakBytes(), check);
+                    flops, peak, rss, rssPerCell, heapPeak, MemoryStats.liveHeapBytes(), check);
         } catch (BadInputException e) {
             throw e;
         } catch (RuntimeException | OutOfMemoryError e) {
@@ -193,7 +196,7 @@ final class Bench {
                     + e.getMessage();
             return new Cell(m.name(), t.spec(), id, desc, mode, B, T, c.parameterCount(), "error", why, new double[0],
                     Stats.of(new double[0]), flops, peak, MemoryStats.peakRssBytes(), rssPerCell,
-                    MemoryStats.heapPeakBytes(), null);
+                    MemoryStats.heapPeakBytes(), -1, null);
         }
     }
 
@@ -201,7 +204,7 @@ final class Bench {
             String reason) {
         return new Cell(m.name(), t.spec(), id, t.backend() != null ? t.backend().description() : "", mode, m.batch(),
                 m.seqLen(), m.config().parameterCount(), "skipped", reason, new double[0], Stats.of(new double[0]),
-                flops, peak, -1, false, -1, null);
+                flops, peak, -1, false, -1, -1, null);
     }
 
     private static void iterate(Session s, Batch data, BenchConfig.Mode mode, AdamW opt) {

@@ -132,6 +132,7 @@ final class BenchReport {
                 n.put("peak_rss_mb", c.peakRssBytes() / 1048576.0);
                 n.put("peak_rss_scope", c.rssPerCell() ? "cell" : "process");
                 n.put("heap_peak_mb", c.heapPeakBytes() / 1048576.0);
+                n.put("heap_live_mb", c.heapLiveBytes() / 1048576.0);
                 ObjectNode ch = n.putObject("check");
                 ch.put("against", c.check().against());
                 if (c.check().matched() == null) {
@@ -166,7 +167,7 @@ final class BenchReport {
                 Runtime.getRuntime().availableProcessors(), "Java " + System.getProperty("java.version")));
         boolean base = !deltas.isEmpty();
         sb.append("| model | backend | mode | batch x seq | median ms | spread ms | tokens/s | GFLOP/s | % of peak | "
-                + "peak RSS MB | heap peak MB | matches | ").append(base ? "vs baseline |" : "").append('\n');
+                + "peak RSS MB | heap peak / live MB | matches | ").append(base ? "vs baseline |" : "").append('\n');
         sb.append("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
                 .append(base ? " --- |" : "").append('\n');
         for (Bench.Cell c : cells) {
@@ -179,13 +180,16 @@ final class BenchReport {
                     : (c.check().matched() ? "yes (" : "**NO** (") + c.check().against() + ")";
             Delta d = deltas.get(c.key());
             String vs = d == null ? "-" : String.format("%.2fx%s", d.ratio(), d.flagged() ? " **" + d.verdict() + "**" : "");
-            sb.append(String.format("| %s | %s | %s | %d x %d | %.3f | %.3f | %,.0f | %.2f | %s | %.0f%s | %.0f | %s |%s%n",
+            sb.append(String.format("| %s | %s | %s | %d x %d | %.3f | %.3f | %,.0f | %.2f | %s | %.0f%s | %.0f / %.0f | %s |%s%n",
                     c.model(), c.backend(), c.mode().id(), c.batch(), c.seqLen(), c.stats().median(), c.stats().spread(),
                     c.tokensPerSecond(), c.gflops(),
                     c.peakGflops() == null ? "-" : String.format("%.1f%%", 100 * c.peakFraction()),
-                    c.peakRssBytes() / 1048576.0, c.rssPerCell() ? "" : "*", c.heapPeakBytes() / 1048576.0, match,
+                    c.peakRssBytes() / 1048576.0, c.rssPerCell() ? "" : "*", c.heapPeakBytes() / 1048576.0, c.heapLiveBytes() / 1048576.0, match,
                     base ? " " + vs + " |" : ""));
         }
+        sb.append("\nPeak RSS: VmHWM of the process during the cell (reset before each cell; memory the JVM kept from earlier "
+                + "cells still counts, so run one backend per process for isolated numbers). Heap peak: the heap pools' "
+                + "peak (includes garbage not yet collected); live: heap in use after a GC with the session open.\n");
         if (cells.stream().anyMatch(c -> c.ok() && !c.rssPerCell())) {
             sb.append("\n\\* process peak since start (the peak could not be reset per cell)\n");
         }
@@ -196,7 +200,10 @@ final class BenchReport {
         return sb.toString();
     }
 
-    /** One chart per mode and measure: tokens/s (log scale) and step time with its spread, x = model, a bar per backend. */
+    /**
+     * One chart per mode and measure: tokens/s (log scale) and step time with the spread as error bars (linear
+     * scale); x = model, a bar per backend.
+     */
     static List<Path> charts(Path dir, List<Bench.Cell> cells, List<BenchConfig.Mode> modes) {
         List<Path> files = new ArrayList<>();
         for (BenchConfig.Mode mode : modes) {
@@ -222,7 +229,13 @@ final class BenchReport {
             Set<String> backends, boolean throughput) {
         CategoryChart chart = new CategoryChartBuilder().width(1000).height(560).title(title).xAxisTitle("model")
                 .yAxisTitle(yTitle).build();
-        chart.getStyler().setYAxisLogarithmic(true);
+        double max = cells.stream().mapToDouble(Bench.Cell::tokensPerSecond).max().orElse(1);
+        double min = cells.stream().mapToDouble(Bench.Cell::tokensPerSecond).min().orElse(1);
+        if (throughput && max > 30 * min) { // backends orders of magnitude apart: log scale, markers (bars need a zero)
+            chart.getStyler().setYAxisLogarithmic(true);
+            chart.getStyler().setDefaultSeriesRenderStyle(org.knowm.xchart.CategorySeries.CategorySeriesRenderStyle.Scatter);
+            chart.getStyler().setMarkerSize(12);
+        }
         chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideS);
         chart.getStyler().setLegendLayout(org.knowm.xchart.style.Styler.LegendLayout.Horizontal);
         List<String> x = List.copyOf(models);

@@ -58,4 +58,10 @@ final class MemoryStats {
         }
         return sum;
     }
+
+    /** Heap in use after a full GC (the live set), in bytes. */
+    static long liveHeapBytes() {
+        System.gc();
+        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    }
 }
