@@ -87,8 +87,8 @@ final class RunCommand implements Callable<Integer> {
                 throw new BadInputException("run: missing CONFIG (a run config such as configs/gpt2-tiny.json) or --resume DIR");
             }
             rc = RunConfig.load(config);
-            dir = OutDir.create(out, "run", rc.name());
-            if (Files.exists(dir.resolve("run.json")) || Files.exists(Checkpoints.dir(dir))) {
+            dir = out; // created once the backend and the data are known to be good
+            if (dir != null && (Files.exists(dir.resolve("run.json")) || Files.exists(Checkpoints.dir(dir)))) {
                 throw new BadInputException("--out " + dir + ": already holds a run (use --resume " + dir
                         + " to continue it, or another --out)");
             }
@@ -107,6 +107,9 @@ final class RunCommand implements Callable<Integer> {
         Backend b = Backends.resolve(spec0);
         ModelConfig c = rc.model().config();
         DataSource data = rc.openData();
+        if (ck == null) {
+            dir = OutDir.create(dir, "run", rc.name());
+        }
         if (ck == null || steps != null) {
             Json.write(dir.resolve("run.json"), rc.toJson());
         }

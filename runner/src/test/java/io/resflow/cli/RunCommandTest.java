@@ -16,6 +16,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@code resflow run}: training, metrics, checkpoints, resume (also after a real kill), NaN handling, bad input. */
 class RunCommandTest {
@@ -76,12 +78,14 @@ class RunCommandTest {
         badInput(args("run", config(6, 2), "--out", out), "already holds a run", "--resume");
     }
 
-    @Test
-    void resumeGivesTheLossesOfAnUninterruptedRun() {
+    @ParameterizedTest
+    @ValueSource(strings = {"reference", "jvm"})
+    void resumeGivesTheLossesOfAnUninterruptedRun(String backend) {
         Path full = tmp.resolve("full");
-        Cli.ok("run", config(7, 3), "--out", full);
+        Cli.ok("run", config(7, 3), "--out", full, "--backend", backend);
         Path part = tmp.resolve("part");
-        Cli.Result r = Cli.ok("run", config(7, 3), "--out", part, "--stop-after", "4"); // checkpoints at 3 and 4
+        // checkpoints at 3 and 4; the resumed run keeps the backend that wrote them
+        Cli.Result r = Cli.ok("run", config(7, 3), "--out", part, "--stop-after", "4", "--backend", backend);
         assertTrue(r.out().contains("stopped after step 4 of 7"), r::toString);
         Cli.ok("run", "--resume", part);
         assertEquals(lossesAndNorms(full), lossesAndNorms(part));
