@@ -17,7 +17,8 @@ import java.util.Map;
 /**
  * Test-only backends (registered for the runner's tests through META-INF/services): the reference in disguise.
  * {@code fake:opaque} exposes no intermediates; {@code fake:perturb=NAME} adds 0.05 to every entry of parameter
- * NAME, so everything computed after it diverges from the reference.
+ * NAME, so everything computed after it diverges from the reference; {@code fake:nangrad=NAME} puts a NaN into the
+ * gradient of NAME after every backward pass.
  */
 public final class FakeBackendProvider implements BackendProvider {
     @Override
@@ -39,15 +40,18 @@ public final class FakeBackendProvider implements BackendProvider {
     public Backend create(String args) {
         Backend ref = Backends.resolve("reference");
         if (args.equals("opaque")) {
-            return new Fake("fake:opaque", ref, null, true);
+            return new Fake("fake:opaque", ref, null, true, null);
         }
         if (args.startsWith("perturb=")) {
-            return new Fake("fake:" + args, ref, args.substring(8), false);
+            return new Fake("fake:" + args, ref, args.substring(8), false, null);
+        }
+        if (args.startsWith("nangrad=")) {
+            return new Fake("fake:" + args, ref, null, false, args.substring(8));
         }
         throw new BadInputException("fake backend: unknown device '" + args + "' (opaque, perturb=NAME)");
     }
 
-    private record Fake(String id, Backend ref, String perturb, boolean opaque) implements Backend {
+    private record Fake(String id, Backend ref, String perturb, boolean opaque, String nanGrad) implements Backend {
         @Override
         public String description() {
             return "test backend over the reference";
@@ -64,11 +68,11 @@ public final class FakeBackendProvider implements BackendProvider {
                 }
             }
             Session s = ref.open(config, p, batch, seqLen, options);
-            return opaque ? new Opaque(s) : s;
+            return opaque || nanGrad != null ? new Wrapped(s, opaque, nanGrad) : s;
         }
     }
 
-    private record Opaque(Session s) implements Session {
+    private record Wrapped(Session s, boolean opaque, String nanGrad) implements Session {
         public ModelConfig config() {
             return s.config();
         }
@@ -87,6 +91,9 @@ public final class FakeBackendProvider implements BackendProvider {
 
         public void backward() {
             s.backward();
+            if (nanGrad != null) {
+                s.grads().data(nanGrad)[0] = Float.NaN;
+            }
         }
 
         public double gradNorm() {
@@ -118,7 +125,7 @@ public final class FakeBackendProvider implements BackendProvider {
         }
 
         public Map<String, float[]> activations() {
-            return Map.of();
+            return opaque ? Map.of() : s.activations();
         }
 
         public void close() {

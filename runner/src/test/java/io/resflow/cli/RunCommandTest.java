@@ -159,6 +159,15 @@ class RunCommandTest {
     }
 
     @Test
+    void nonFiniteGradientNamesTheTensor() {
+        Path cfg = Cli.write(tmp.resolve("g.json"), Cli.tinyRun(""));
+        Cli.Result r = Cli.run("run", cfg, "--out", tmp.resolve("g"), "--backend", "fake:nangrad=h.0.fc.w");
+        assertEquals(3, r.code(), r::toString);
+        assertTrue(r.err().contains("step 1: gradient norm is NaN; first non-finite gradient (backward order): "
+                + "h.0.fc.w[0] = NaN") && r.err().contains("no checkpoint was written"), r::toString);
+    }
+
+    @Test
     void forwardTaskOnGivenTokens() {
         Path cfg = Cli.write(tmp.resolve("fwd.json"), Cli.tinyRun(
                 "\"task\": \"forward\", \"data\": {\"type\": \"inline\", \"tokens\": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "
