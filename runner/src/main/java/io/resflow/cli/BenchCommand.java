@@ -15,6 +15,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code resflow bench CONFIG}: a matrix of models x backends/devices x modes. */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        header = "Benchmark models x backends/devices x modes; compare with a baseline.",
         description = {"Runs a benchmark matrix (models x backends/devices x modes forward and train step) with warm-up "
                 + "and repeated measurement. Reports per cell the median and spread of the step time, tokens/s, "
                 + "GFLOP/s (and the fraction of the device's peak where the config gives it), peak RSS and JVM heap, "

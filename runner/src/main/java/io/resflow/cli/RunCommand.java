@@ -23,6 +23,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code resflow run CONFIG}: train (or run forward passes of) a model as a run config describes. */
 @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
+        header = "Train a model (or run forward passes) as a run config describes; resume a run.",
         description = {"Trains the run config's model (task train) or runs forward passes (task forward) on its data, "
                 + "with a progress bar (plain lines when not on a terminal). Writes run.json (the resolved config), "
                 + "metrics.jsonl (one JSON line per step: step, loss, grad_norm, lr, step_ms, tokens_per_s) and "

@@ -19,6 +19,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code resflow validate CONFIG --backend B}: B against the reference, tensor by tensor. */
 @Command(name = "validate", mixinStandardHelpOptions = true, sortOptions = false,
+        header = "Compare a backend with the reference, tensor by tensor.",
         description = {"Runs the run config's model and first batch on the reference and on the given backend and "
                 + "compares every intermediate tensor (per layer: norm outputs, attention output, residual stream, MLP "
                 + "output; final norm, logits), the loss, every gradient, the parameter updates of one AdamW step and "
