@@ -81,10 +81,9 @@ final class LaunchShapes {
         return rows(1, reduceLocal);
     }
 
-    /** A 2D grid of tiles of {@code tile x tile} outputs over an x by y output. */
-    WorkerGrid tiles(int x, int y, int tile) {
-        WorkerGrid2D g = new WorkerGrid2D(roundUp((x + tile - 1) / tile, tileLocalX),
-                roundUp((y + tile - 1) / tile, tileLocalY));
+    /** A 2D grid over an x by y output where each work-item computes {@code tx x ty} outputs. */
+    WorkerGrid tiles(int x, int y, int tx, int ty) {
+        WorkerGrid2D g = new WorkerGrid2D(roundUp((x + tx - 1) / tx, tileLocalX), roundUp((y + ty - 1) / ty, tileLocalY));
         g.setLocalWork(tileLocalX, tileLocalY, 1);
         return g;
     }

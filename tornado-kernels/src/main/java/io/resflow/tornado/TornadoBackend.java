@@ -28,7 +28,7 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public String description() {
-        return "TornadoVM " + device.getTornadoVMBackend() + " on " + device.getDeviceName() + " ("
+        return "TornadoVM " + device.getTornadoVMBackend() + " on " + device.getPhysicalDevice().getDeviceName() + " ("
                 + device.getDeviceType() + ", " + device.getPhysicalDevice().getDeviceMaxComputeUnits()
                 + " compute units)";
     }

@@ -76,6 +76,7 @@ public final class TornadoSession implements Session {
     private static final Pattern TASK_TIME = Pattern.compile("\"([\\w-]+\\.[\\w-]+)\": \\{[^{}]*?\"TASK_KERNEL_TIME\": \"(-?\\d+)\"");
 
     private static final boolean TRACE = Boolean.getBoolean("resflow.tornado.trace");
+    private static final boolean PROFILE = Boolean.getBoolean("resflow.tornado.profile");
 
     private final ModelConfig c;
     private final TornadoDevice device;
@@ -106,6 +107,7 @@ public final class TornadoSession implements Session {
     private final FloatArray normOut = new FloatArray(1);
     private final FloatArray hyper = new FloatArray(AdamWKernels.SIZE);
 
+    private final Map<String, Long> taskTime = new java.util.TreeMap<>();
     private TornadoExecutionPlan plan;
     private final Map<String, Integer> graphIndex = new LinkedHashMap<>();
     private final Set<String> executed = new java.util.HashSet<>();
@@ -248,16 +250,16 @@ public final class TornadoSession implements Session {
 
     private void matmul(GraphSpec s, String task, IntArray layer, int out, int in, int w, int b, int aStride,
             int pStride, int cIn, int cOut) {
-        s.task(task, shapes.tiles(cOut, d.N, MatmulKernels.TILE), MatmulKernels::forward, act, p, layer,
+        s.task(task, shapes.tiles(cOut, d.N, MatmulKernels.TILE, MatmulKernels.TILE), MatmulKernels::forward, act, p, layer,
                 Args.of(out, in, w, b, aStride, pStride, d.N, cIn, cOut));
     }
 
     /** dinp (dact) = or += dout W; dW = dout^T inp; db = sum dout. */
     private void matmulBackward(GraphSpec s, String task, IntArray layer, int din, boolean accumulate, int dout,
             int in, int w, int b, int aStride, int pStride, int cIn, int cOut) {
-        s.task(task + "_in", shapes.tiles(cIn, d.N, MatmulKernels.TILE), MatmulKernels::backwardInput, dact, p, layer,
+        s.task(task + "_in", shapes.tiles(cIn, d.N, MatmulKernels.WIDE, MatmulKernels.TILE), MatmulKernels::backwardInput, dact, p, layer,
                 Args.of(din, dout, w, pStride, d.N, cIn, cOut, accumulate ? 1 : 0));
-        s.task(task + "_w", shapes.tiles(cIn, cOut, MatmulKernels.TILE), MatmulKernels::backwardWeight, g, dact, act,
+        s.task(task + "_w", shapes.tiles(cIn, cOut, MatmulKernels.TILE, MatmulKernels.TILE), MatmulKernels::backwardWeight, g, dact, act,
                 layer, Args.of(w, dout, in, aStride, pStride, d.N, cIn, cOut));
         if (b >= 0) {
             s.task(task + "_b", shapes.elements(cOut), MatmulKernels::backwardBias, g, dact, layer,
@@ -355,8 +357,17 @@ public final class TornadoSession implements Session {
         GraphSpec s = new GraphSpec("head_bwd", zero);
         s.task("dlogits", shapes.elements((long) d.N * d.V), CrossEntropyKernels::backward, dact, act, tok, consts,
                 Args.of(d.logits, d.ceProbs, d.losses, d.N, d.V, d.dLogits));
-        // the head weight's gradient is written (=) here; when tied, the embedding backward adds the scatter later
-        matmulBackward(s, "logits", zero, d.dLnf, false, d.dLogits, d.lnf, headWeight(), -1, 0, 0, d.C, d.V);
+        // The head's input gradient walks W (V,C) down its columns; at V = vocabulary that re-reads W from memory for
+        // every strip of columns, so W is transposed first (V*C floats of scratch) and the product reads both operands
+        // along the vocabulary. The weight gradient is written (=) here; when tied, the embedding backward adds the
+        // scatter later.
+        s.task("head_t", shapes.elements((long) d.V * d.C), MatmulKernels::transposeWeight, dact, p,
+                Args.of(d.headT, headWeight(), d.C, d.V));
+        s.task("logits_in", shapes.tiles(d.C, d.N, MatmulKernels.TILE, MatmulKernels.TILE),
+                MatmulKernels::backwardInputTransposed, dact, Args.of(d.dLnf, d.dLogits, d.headT, d.N, d.C, d.V));
+        s.task("logits_w", shapes.tiles(d.C, d.V, MatmulKernels.TILE, MatmulKernels.TILE),
+                MatmulKernels::backwardWeight, g, dact, act, zero,
+                Args.of(headWeight(), d.dLogits, d.lnf, 0, 0, d.N, d.C, d.V));
         normBackward(s, "norm", zero, d.dA, d.dLnf, d.hFinal, d.lnfStats, d.param("lnf.w"), d.param("lnf.b"), 0, 0,
                 false);
         if (!c.tieEmbeddings()) {
@@ -466,6 +477,12 @@ public final class TornadoSession implements Session {
         }
         if (first || strict) {
             checkTasks(graph, prof.getProfileLog());
+        }
+        if (PROFILE) {
+            Matcher m = TASK_TIME.matcher(prof.getProfileLog());
+            while (m.find()) {
+                taskTime.merge(m.group(1), Long.parseLong(m.group(2)), Long::sum);
+            }
         }
         stepIn += prof.getTotalBytesCopyIn();
         stepOut += prof.getTotalBytesCopyOut();
@@ -733,8 +750,20 @@ public final class TornadoSession implements Session {
         }
     }
 
+    /** Device kernel time per task summed over this session's executions (with -Dresflow.tornado.profile=true). */
+    public Map<String, Long> taskKernelTimes() {
+        return Collections.unmodifiableMap(taskTime);
+    }
+
     @Override
     public void close() {
+        if (PROFILE && !taskTime.isEmpty()) {
+            long total = taskTime.values().stream().mapToLong(Long::longValue).sum();
+            System.out.println("[resflow-tornado] device kernel time per task (all executions):");
+            taskTime.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+                    .forEach(e -> System.out.printf(java.util.Locale.ROOT, "  %-28s %9.1f ms %5.1f%%%n", e.getKey(),
+                            e.getValue() / 1e6, 100.0 * e.getValue() / total));
+        }
         closePlan();
     }
 }

@@ -18,11 +18,14 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * <li>backwardInput: dinp (N,C) = or += dout (N,OC) W; both in {@code dact}.</li>
  * <li>backwardWeight: dW (OC,C) = dout^T inp, written into {@code g}.</li>
  * <li>backwardBias: db (OC) = sum over rows of dout.</li>
+ * <li>transposeWeight + backwardInputTransposed: the input gradient of the output head.</li>
  * </ul>
  */
 public final class MatmulKernels {
     /** Outputs per work-item along each grid dimension. */
     public static final int TILE = 4;
+    /** Columns per work-item of {@link #backwardInput}. */
+    public static final int WIDE = 8;
 
     // forward args
     public static final int F_OUT = 0, F_IN = 1, F_W = 2, F_B = 3, F_ASTRIDE = 4, F_PSTRIDE = 5, F_N = 6, F_C = 7,
@@ -134,53 +137,138 @@ public final class MatmulKernels {
     }
 
     // dact: dout (N,OC) -> dinp (N,C) = or += dout W; p: W (OC,C).
-    // Launch: x over ceil(C/TILE), y over ceil(N/TILE) work-items.
+    // Each work-item takes TILE rows and WIDE consecutive columns: the loop walks down W's rows (stride C), so a wider
+    // strip uses more of every cache line it pulls in; with TILE columns the head's backward (OC = vocabulary) was
+    // bound by re-reading W.
+    // Launch: x over ceil(C/WIDE), y over ceil(N/TILE) work-items.
     public static void backwardInput(KernelContext ctx, FloatArray dact, FloatArray p, IntArray layer, IntArray m) {
         int n = m.get(BI_N);
         int c = m.get(BI_C);
         int oc = m.get(BI_OC);
-        int i0 = ctx.globalIdx * TILE;
+        int i0 = ctx.globalIdx * WIDE;
         int r0 = ctx.globalIdy * TILE;
         if (i0 < c && r0 < n) {
-            int l = layer.get(0);
-            int w = m.get(BI_W) + l * m.get(BI_PSTRIDE);
+            int w = m.get(BI_W) + layer.get(0) * m.get(BI_PSTRIDE);
             int dout = m.get(BI_DOUT);
             int i1 = Math.min(i0 + 1, c - 1);
             int i2 = Math.min(i0 + 2, c - 1);
             int i3 = Math.min(i0 + 3, c - 1);
-            int r1 = Math.min(r0 + 1, n - 1);
-            int r2 = Math.min(r0 + 2, n - 1);
-            int r3 = Math.min(r0 + 3, n - 1);
-            float a00 = 0f, a01 = 0f, a02 = 0f, a03 = 0f;
-            float a10 = 0f, a11 = 0f, a12 = 0f, a13 = 0f;
-            float a20 = 0f, a21 = 0f, a22 = 0f, a23 = 0f;
-            float a30 = 0f, a31 = 0f, a32 = 0f, a33 = 0f;
+            int i4 = Math.min(i0 + 4, c - 1);
+            int i5 = Math.min(i0 + 5, c - 1);
+            int i6 = Math.min(i0 + 6, c - 1);
+            int i7 = Math.min(i0 + 7, c - 1);
+            int d0 = dout + r0 * oc;
+            int d1 = dout + Math.min(r0 + 1, n - 1) * oc;
+            int d2 = dout + Math.min(r0 + 2, n - 1) * oc;
+            int d3 = dout + Math.min(r0 + 3, n - 1) * oc;
+            float a00 = 0f, a01 = 0f, a02 = 0f, a03 = 0f, a04 = 0f, a05 = 0f, a06 = 0f, a07 = 0f;
+            float a10 = 0f, a11 = 0f, a12 = 0f, a13 = 0f, a14 = 0f, a15 = 0f, a16 = 0f, a17 = 0f;
+            float a20 = 0f, a21 = 0f, a22 = 0f, a23 = 0f, a24 = 0f, a25 = 0f, a26 = 0f, a27 = 0f;
+            float a30 = 0f, a31 = 0f, a32 = 0f, a33 = 0f, a34 = 0f, a35 = 0f, a36 = 0f, a37 = 0f;
             for (int o = 0; o < oc; o++) {
-                float d0 = dact.get(dout + r0 * oc + o);
-                float d1 = dact.get(dout + r1 * oc + o);
-                float d2 = dact.get(dout + r2 * oc + o);
-                float d3 = dact.get(dout + r3 * oc + o);
                 int wr = w + o * c;
                 float w0 = p.get(wr + i0);
                 float w1 = p.get(wr + i1);
                 float w2 = p.get(wr + i2);
                 float w3 = p.get(wr + i3);
-                a00 += d0 * w0; a01 += d0 * w1; a02 += d0 * w2; a03 += d0 * w3;
-                a10 += d1 * w0; a11 += d1 * w1; a12 += d1 * w2; a13 += d1 * w3;
-                a20 += d2 * w0; a21 += d2 * w1; a22 += d2 * w2; a23 += d2 * w3;
-                a30 += d3 * w0; a31 += d3 * w1; a32 += d3 * w2; a33 += d3 * w3;
+                float w4 = p.get(wr + i4);
+                float w5 = p.get(wr + i5);
+                float w6 = p.get(wr + i6);
+                float w7 = p.get(wr + i7);
+                float x0 = dact.get(d0 + o);
+                float x1 = dact.get(d1 + o);
+                float x2 = dact.get(d2 + o);
+                float x3 = dact.get(d3 + o);
+                a00 += x0 * w0; a01 += x0 * w1; a02 += x0 * w2; a03 += x0 * w3; a04 += x0 * w4; a05 += x0 * w5; a06 += x0 * w6; a07 += x0 * w7;
+                a10 += x1 * w0; a11 += x1 * w1; a12 += x1 * w2; a13 += x1 * w3; a14 += x1 * w4; a15 += x1 * w5; a16 += x1 * w6; a17 += x1 * w7;
+                a20 += x2 * w0; a21 += x2 * w1; a22 += x2 * w2; a23 += x2 * w3; a24 += x2 * w4; a25 += x2 * w5; a26 += x2 * w6; a27 += x2 * w7;
+                a30 += x3 * w0; a31 += x3 * w1; a32 += x3 * w2; a33 += x3 * w3; a34 += x3 * w4; a35 += x3 * w5; a36 += x3 * w6; a37 += x3 * w7;
             }
             int din = m.get(BI_DIN);
             int acc = m.get(BI_ACC);
-            update4(dact, din + r0 * c, i0, c, acc, a00, a01, a02, a03);
+            update8(dact, din + r0 * c, i0, c, acc, a00, a01, a02, a03, a04, a05, a06, a07);
             if (r0 + 1 < n) {
-                update4(dact, din + r1 * c, i0, c, acc, a10, a11, a12, a13);
+                update8(dact, din + (r0 + 1) * c, i0, c, acc, a10, a11, a12, a13, a14, a15, a16, a17);
             }
             if (r0 + 2 < n) {
-                update4(dact, din + r2 * c, i0, c, acc, a20, a21, a22, a23);
+                update8(dact, din + (r0 + 2) * c, i0, c, acc, a20, a21, a22, a23, a24, a25, a26, a27);
             }
             if (r0 + 3 < n) {
-                update4(dact, din + r3 * c, i0, c, acc, a30, a31, a32, a33);
+                update8(dact, din + (r0 + 3) * c, i0, c, acc, a30, a31, a32, a33, a34, a35, a36, a37);
+            }
+        }
+    }
+
+    /** update4 over eight consecutive columns. */
+    private static void update8(FloatArray a, int row, int c0, int limit, int acc, float v0, float v1, float v2,
+            float v3, float v4, float v5, float v6, float v7) {
+        update4(a, row, c0, limit, acc, v0, v1, v2, v3);
+        if (c0 + 4 < limit) {
+            update4(a, row, c0 + 4, limit, acc, v4, v5, v6, v7);
+        }
+    }
+
+    // p: W (OC,C) -> dact: WT (C,OC), m = [wT, w, C, OC]. Launch: OC*C work-items.
+    public static void transposeWeight(KernelContext ctx, FloatArray dact, FloatArray p, IntArray m) {
+        int c = m.get(2);
+        int oc = m.get(3);
+        int idx = ctx.globalIdx;
+        if (idx < c * oc) {
+            int i = idx / oc;
+            int o = idx % oc;
+            dact.set(m.get(0) + idx, p.get(m.get(1) + o * c + i));
+        }
+    }
+
+    // dact: dout (N,OC), WT (C,OC) -> dinp (N,C) = dout WT^T, m = [dinp, dout, wT, N, C, OC].
+    // The input gradient of a very wide layer (the output head, OC = vocabulary): with W transposed both operands
+    // are contiguous along the reduction, like the forward product, instead of walking W down its columns.
+    // Launch: x over ceil(C/TILE), y over ceil(N/TILE) work-items.
+    public static void backwardInputTransposed(KernelContext ctx, FloatArray dact, IntArray m) {
+        int n = m.get(3);
+        int c = m.get(4);
+        int oc = m.get(5);
+        int i0 = ctx.globalIdx * TILE;
+        int r0 = ctx.globalIdy * TILE;
+        if (i0 < c && r0 < n) {
+            int dout = m.get(1);
+            int wt = m.get(2);
+            int x0 = dout + r0 * oc;
+            int x1 = dout + Math.min(r0 + 1, n - 1) * oc;
+            int x2 = dout + Math.min(r0 + 2, n - 1) * oc;
+            int x3 = dout + Math.min(r0 + 3, n - 1) * oc;
+            int w0 = wt + i0 * oc;
+            int w1 = wt + Math.min(i0 + 1, c - 1) * oc;
+            int w2 = wt + Math.min(i0 + 2, c - 1) * oc;
+            int w3 = wt + Math.min(i0 + 3, c - 1) * oc;
+            float a00 = 0f, a01 = 0f, a02 = 0f, a03 = 0f;
+            float a10 = 0f, a11 = 0f, a12 = 0f, a13 = 0f;
+            float a20 = 0f, a21 = 0f, a22 = 0f, a23 = 0f;
+            float a30 = 0f, a31 = 0f, a32 = 0f, a33 = 0f;
+            for (int o = 0; o < oc; o++) {
+                float d0 = dact.get(x0 + o);
+                float d1 = dact.get(x1 + o);
+                float d2 = dact.get(x2 + o);
+                float d3 = dact.get(x3 + o);
+                float v0 = dact.get(w0 + o);
+                float v1 = dact.get(w1 + o);
+                float v2 = dact.get(w2 + o);
+                float v3 = dact.get(w3 + o);
+                a00 += d0 * v0; a01 += d0 * v1; a02 += d0 * v2; a03 += d0 * v3;
+                a10 += d1 * v0; a11 += d1 * v1; a12 += d1 * v2; a13 += d1 * v3;
+                a20 += d2 * v0; a21 += d2 * v1; a22 += d2 * v2; a23 += d2 * v3;
+                a30 += d3 * v0; a31 += d3 * v1; a32 += d3 * v2; a33 += d3 * v3;
+            }
+            int din = m.get(0);
+            store4(dact, din + r0 * c, i0, c, a00, a01, a02, a03);
+            if (r0 + 1 < n) {
+                store4(dact, din + (r0 + 1) * c, i0, c, a10, a11, a12, a13);
+            }
+            if (r0 + 2 < n) {
+                store4(dact, din + (r0 + 2) * c, i0, c, a20, a21, a22, a23);
+            }
+            if (r0 + 3 < n) {
+                store4(dact, din + (r0 + 3) * c, i0, c, a30, a31, a32, a33);
             }
         }
     }
