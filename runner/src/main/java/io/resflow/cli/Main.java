@@ -76,6 +76,14 @@ public final class Main {
             }
             return code;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (OutOfMemoryError e) { // picocli passes Errors through
+            err.println("out of memory (raise -Xmx with RESFLOW_JAVA_OPTS, e.g. RESFLOW_JAVA_OPTS=-Xmx16g): " + e.getMessage());
+            if (debug) {
+                e.printStackTrace(err);
+            }
+            return RUNTIME_FAILURE;
+        }
     }
 }

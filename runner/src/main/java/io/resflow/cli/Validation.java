@@ -61,61 +61,66 @@ final class Validation {
         return m.find() ? Integer.parseInt(m.group(1)) : -1;
     }
 
+    /** What one backend computed: intermediates, logits, loss, gradients, parameters after one step, loss after. */
+    private record Outcome(Map<String, float[]> activations, float[] logits, double loss, Params grads, double gradNorm,
+            Params after, double lossAfter) {
+    }
+
+    /**
+     * Runs the reference first and keeps copies of what it computed, then the backend, so that only one session
+     * (parameters, gradients, moments) is in memory at a time.
+     */
     static Result run(RunConfig rc, ModelConfig c, Params init, int batch, int seqLen, Batch data, Backend reference,
             Backend backend, double eps) {
-        SessionOptions opts = new SessionOptions(false); // intermediates are only kept without recompute
         double lr = rc.schedule().at(1);
+        Outcome ref = compute(reference, rc, c, init, batch, seqLen, data, lr);
+        Outcome got = compute(backend, rc, c, init, batch, seqLen, data, lr);
         List<Row> rows = new ArrayList<>();
         List<String> notExposed = new ArrayList<>();
-        try (Session ref = reference.open(c, init, batch, seqLen, opts);
-                Session s = backend.open(c, init, batch, seqLen, opts)) {
-            double refLoss = ref.forward(data.inputs(), data.targets());
-            Map<String, float[]> refActs = copy(ref.activations());
-            float[] refLogits = ref.logits().clone();
+        for (var e : ref.activations().entrySet()) {
+            if (e.getKey().equals("logits")) {
+                continue;
+            }
+            float[] x = got.activations().get(e.getKey());
+            if (x == null) {
+                notExposed.add(e.getKey());
+            } else {
+                rows.add(new Row(Section.FORWARD, layerOf(e.getKey()), Comparison.tensor(e.getKey(), x, e.getValue(), eps)));
+            }
+        }
+        rows.add(new Row(Section.FORWARD, -1, Comparison.tensor("logits", got.logits(), ref.logits(), eps)));
+        rows.add(new Row(Section.LOSS, -1, Comparison.scalar("loss", got.loss(), ref.loss(), eps)));
+        List<Row> gradRows = new ArrayList<>();
+        for (Tensor g : ref.grads().tensors()) {
+            gradRows.add(new Row(Section.GRADIENT, layerOf(g.name()),
+                    Comparison.tensor("grad." + g.name(), got.grads().data(g.name()), g.data(), eps)));
+        }
+        rows.addAll(gradRows.reversed()); // backward order: the head first, the embedding last
+        rows.add(new Row(Section.GRADIENT, -1, Comparison.scalar("grad_norm", got.gradNorm(), ref.gradNorm(), eps)));
+        for (Tensor p : init.tensors()) {
+            String n = p.name();
+            rows.add(new Row(Section.UPDATE, layerOf(n), Comparison.update("update." + n, p.data(), got.after().data(n),
+                    ref.after().data(n), ref.grads().data(n), eps, lr)));
+        }
+        rows.add(new Row(Section.LOSS, -1, Comparison.scalar("loss_after_step1", got.lossAfter(), ref.lossAfter(), 10 * eps)));
+        Row first = rows.stream().filter(r -> !r.cmp().ok()).findFirst().orElse(null);
+        return new Result(rows, notExposed, first, ref.loss(), got.loss(), lr);
+    }
+
+    private static Outcome compute(Backend b, RunConfig rc, ModelConfig c, Params init, int batch, int seqLen, Batch data,
+            double lr) {
+        // intermediates are only kept without recompute
+        try (Session s = b.open(c, init, batch, seqLen, new SessionOptions(false))) {
             double loss = s.forward(data.inputs(), data.targets());
-            Map<String, float[]> acts = s.activations();
-            for (var e : refActs.entrySet()) {
-                if (e.getKey().equals("logits")) {
-                    continue;
-                }
-                float[] x = acts.get(e.getKey());
-                if (x == null) {
-                    notExposed.add(e.getKey());
-                } else {
-                    rows.add(new Row(Section.FORWARD, layerOf(e.getKey()), Comparison.tensor(e.getKey(), x, e.getValue(), eps)));
-                }
-            }
-            rows.add(new Row(Section.FORWARD, -1, Comparison.tensor("logits", s.logits(), refLogits, eps)));
-            rows.add(new Row(Section.LOSS, -1, Comparison.scalar("loss", loss, refLoss, eps)));
-
-            ref.backward();
+            Map<String, float[]> acts = copy(s.activations());
+            float[] logits = s.logits().clone();
             s.backward();
-            Params refGrads = ref.grads().copy();
-            Params grads = s.grads();
-            List<Row> gradRows = new ArrayList<>();
-            for (Tensor g : refGrads.tensors()) {
-                gradRows.add(new Row(Section.GRADIENT, layerOf(g.name()),
-                        Comparison.tensor("grad." + g.name(), grads.data(g.name()), g.data(), eps)));
-            }
-            rows.addAll(gradRows.reversed()); // backward order: the head first, the embedding last
-            double refNorm = ref.gradNorm();
+            Params grads = s.grads().copy();
             double norm = s.gradNorm();
-            rows.add(new Row(Section.GRADIENT, -1, Comparison.scalar("grad_norm", norm, refNorm, eps)));
-
-            ref.step(rc.adamw(), lr, clip(rc, refNorm));
             s.step(rc.adamw(), lr, clip(rc, norm));
-            Params refAfter = ref.params();
-            Params after = s.params();
-            for (Tensor p : init.tensors()) {
-                String n = p.name();
-                rows.add(new Row(Section.UPDATE, layerOf(n), Comparison.update("update." + n, p.data(), after.data(n),
-                        refAfter.data(n), refGrads.data(n), eps, lr)));
-            }
-            double refLoss1 = ref.forward(data.inputs(), data.targets());
-            double loss1 = s.forward(data.inputs(), data.targets());
-            rows.add(new Row(Section.LOSS, -1, Comparison.scalar("loss_after_step1", loss1, refLoss1, 10 * eps)));
-            Row first = rows.stream().filter(r -> !r.cmp().ok()).findFirst().orElse(null);
-            return new Result(rows, notExposed, first, refLoss, loss, lr);
+            Params after = s.params().copy();
+            double lossAfter = s.forward(data.inputs(), data.targets());
+            return new Outcome(acts, logits, loss, grads, norm, after, lossAfter);
         }
     }
 
