@@ -244,8 +244,9 @@ final class BenchReport {
             List<Double> err = new ArrayList<>();
             for (String m : x) {
                 Bench.Cell c = cells.stream().filter(k -> k.model().equals(m) && k.backend().equals(b)).findFirst().orElse(null);
-                y.add(c == null ? null : throughput ? c.tokensPerSecond() : c.stats().median());
-                err.add(c == null ? null : throughput ? 0.0 : c.stats().spread());
+                // a missing cell (skipped, failed) is NaN: XChart leaves it out (null is not allowed)
+                y.add(c == null ? Double.NaN : throughput ? c.tokensPerSecond() : c.stats().median());
+                err.add(c == null ? Double.NaN : throughput ? 0.0 : c.stats().spread());
             }
             if (throughput) {
                 chart.addSeries(b, x, y);

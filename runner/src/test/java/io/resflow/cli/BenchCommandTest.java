@@ -81,6 +81,31 @@ class BenchCommandTest {
         assertTrue(Files.readString(out2.resolve("bench.md")).contains("vs baseline"));
     }
 
+    /**
+     * A model above reference_max_gflop: its reference cells are skipped (the charts leave them out) and the other
+     * backend is checked against jvm instead.
+     */
+    @Test
+    void bigModelsSkipTheReferenceAndAreCheckedAgainstJvm() {
+        Path cfg = Cli.write(tmp.resolve("big.json"), """
+                {"models": [{"name": "small", "model": %s, "batch": 1, "seq_len": 8},
+                            {"name": "big", "model": {"family": "gpt2", "n_layer": 2, "d_model": 64, "n_head": 4,
+                             "vocab_size": 256, "max_seq_len": 8}, "batch": 2, "seq_len": 8}],
+                 "backends": ["reference", "fake:opaque"], "modes": ["forward"], "warmup": 1, "repeats": 2,
+                 "reference_max_gflop": 0.001}
+                """.formatted(MODEL));
+        Path out = tmp.resolve("big");
+        Cli.Result r = Cli.ok("bench", cfg, "--out", out);
+        JsonNode cells = Cli.json(out.resolve("bench.json")).get("cells");
+        assertEquals("ok", cells.get(0).get("status").asText(), r::toString);
+        assertEquals("reference", cells.get(1).get("check").get("against").asText());
+        assertEquals("skipped", cells.get(2).get("status").asText());
+        assertTrue(cells.get(2).get("reason").asText().contains("too slow for the reference"));
+        assertEquals("jvm", cells.get(3).get("check").get("against").asText(), r::toString);
+        assertTrue(cells.get(3).get("check").get("matched").asBoolean(), r::toString);
+        assertTrue(Files.exists(out.resolve("tokens_per_s-forward.png")) && Files.exists(out.resolve("step_ms-forward.png")));
+    }
+
     @Test
     void movedMeansMoreThanTenPercentAndMoreThanThreeSpreads() {
         BenchReport.Base base = new BenchReport.Base(10.0, 0.1);
