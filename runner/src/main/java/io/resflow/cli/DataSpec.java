@@ -63,10 +63,11 @@ public sealed interface DataSpec {
         }
     }
 
-    record Inline(int[] tokens) implements DataSpec {
+    /** @param source where the tokens were given, for messages */
+    record Inline(int[] tokens, String source) implements DataSpec {
         @Override
         public DataSource open(int vocab, int batch, int seqLen, long seed) {
-            return new TokenStream("inline tokens", tokens.length, i -> tokens[(int) i], batch, seqLen);
+            return new TokenStream(source, tokens.length, i -> tokens[(int) i], batch, seqLen);
         }
 
         @Override
@@ -137,7 +138,7 @@ public sealed interface DataSpec {
                                 + "] is out of range for vocab_size " + vocab);
                     }
                 }
-                yield new Inline(t);
+                yield new Inline(t, configFile + ": field 'data.tokens'");
             }
             default -> throw new BadInputException(where + ": unknown data.type '" + type
                     + "' (known: synthetic, token_file, text_file, inline)");

@@ -237,6 +237,7 @@ class RunCommandTest {
         badData("\"random\"", "d.json", "field 'data'", "random");
         Cli.write(tmp.resolve("tiny.txt"), "0123456789");
         badData("{\"type\": \"text_file\", \"path\": \"tiny.txt\"}", "tiny.txt", "has 10 tokens");
+        badData("{\"type\": \"inline\", \"tokens\": [1, 2, 3]}", "d.json", "'data.tokens'", "has 3 tokens", "17");
     }
 
     @Test
