@@ -361,7 +361,8 @@ public final class TornadoSession implements Session {
         // every strip of columns, so W is transposed first (V*C floats of scratch) and the product reads both operands
         // along the vocabulary. The weight gradient is written (=) here; when tied, the embedding backward adds the
         // scatter later.
-        s.task("head_t", shapes.elements((long) d.V * d.C), MatmulKernels::transposeWeight, dact, p,
+        s.task("head_t", shapes.tiles(d.C, d.V, MatmulKernels.BLOCK, MatmulKernels.BLOCK),
+                MatmulKernels::transposeWeight, dact, p,
                 Args.of(d.headT, headWeight(), d.C, d.V));
         s.task("logits_in", shapes.tiles(d.C, d.N, MatmulKernels.TILE, MatmulKernels.TILE),
                 MatmulKernels::backwardInputTransposed, dact, Args.of(d.dLnf, d.dLogits, d.headT, d.N, d.C, d.V));

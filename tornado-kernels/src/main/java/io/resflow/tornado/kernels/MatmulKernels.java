@@ -26,6 +26,8 @@ public final class MatmulKernels {
     public static final int TILE = 4;
     /** Columns per work-item of {@link #backwardInput}. */
     public static final int WIDE = 8;
+    /** Side of the square each work-item of {@link #transposeWeight} moves. */
+    public static final int BLOCK = 8;
 
     // forward args
     public static final int F_OUT = 0, F_IN = 1, F_W = 2, F_B = 3, F_ASTRIDE = 4, F_PSTRIDE = 5, F_N = 6, F_C = 7,
@@ -208,15 +210,24 @@ public final class MatmulKernels {
         }
     }
 
-    // p: W (OC,C) -> dact: WT (C,OC), m = [wT, w, C, OC]. Launch: OC*C work-items.
+    // p: W (OC,C) -> dact: WT (C,OC), m = [wT, w, C, OC]. Each work-item moves a BLOCK x BLOCK square, so both its
+    // reads and its writes touch whole runs of consecutive floats (one element per work-item made every read a
+    // separate cache line). Launch: x over ceil(C/BLOCK), y over ceil(OC/BLOCK) work-items.
     public static void transposeWeight(KernelContext ctx, FloatArray dact, FloatArray p, IntArray m) {
         int c = m.get(2);
         int oc = m.get(3);
-        int idx = ctx.globalIdx;
-        if (idx < c * oc) {
-            int i = idx / oc;
-            int o = idx % oc;
-            dact.set(m.get(0) + idx, p.get(m.get(1) + o * c + i));
+        int i0 = ctx.globalIdx * BLOCK;
+        int o0 = ctx.globalIdy * BLOCK;
+        int wt = m.get(0);
+        int w = m.get(1);
+        for (int a = 0; a < BLOCK; a++) {
+            int o = o0 + a;
+            for (int b = 0; b < BLOCK; b++) {
+                int i = i0 + b;
+                if (o < oc && i < c) {
+                    dact.set(wt + i * oc + o, p.get(w + o * c + i));
+                }
+            }
         }
     }
 
