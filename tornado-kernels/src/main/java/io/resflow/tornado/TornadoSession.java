@@ -34,8 +34,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import uk.ac.manchester.tornado.api.DataRange;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
@@ -73,7 +71,6 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * accepted and ignored: every activation is kept on the device.
  */
 public final class TornadoSession implements Session {
-    private static final Pattern TASK_TIME = Pattern.compile("\"([\\w-]+\\.[\\w-]+)\": \\{[^{}]*?\"TASK_KERNEL_TIME\": \"(-?\\d+)\"");
 
     private static final boolean TRACE = Boolean.getBoolean("resflow.tornado.trace");
     private static final boolean PROFILE = Boolean.getBoolean("resflow.tornado.profile");
@@ -472,40 +469,13 @@ public final class TornadoSession implements Session {
             throw new RuntimeFailure("TornadoVM graph '" + graph + "' failed on " + device.getDeviceName() + ": " + e, e);
         }
         TornadoProfilerResult prof = result.getProfilerResult();
-        if (prof.getDeviceKernelTime() <= 0) {
-            throw new RuntimeFailure("TornadoVM graph '" + graph + "' did not run on device " + device.getDeviceName()
-                    + " (device kernel time 0: a fallback to Java or a failed launch)");
-        }
-        if (first || strict) {
-            checkTasks(graph, prof.getProfileLog());
-        }
+        DeviceChecks.requireRan(graph, prof, device.getDeviceName(), first || strict);
         if (PROFILE) {
-            Matcher m = TASK_TIME.matcher(prof.getProfileLog());
-            while (m.find()) {
-                taskTime.merge(m.group(1), Long.parseLong(m.group(2)), Long::sum);
-            }
+            DeviceChecks.addTaskTimes(prof, taskTime);
         }
         stepIn += prof.getTotalBytesCopyIn();
         stepOut += prof.getTotalBytesCopyOut();
         return result;
-    }
-
-    private void checkTasks(String graph, String log) {
-        if (log == null || log.isEmpty()) {
-            return;
-        }
-        Matcher m = TASK_TIME.matcher(log);
-        int tasks = 0;
-        while (m.find()) {
-            tasks++;
-            if (Long.parseLong(m.group(2)) <= 0) {
-                throw new RuntimeFailure("TornadoVM task '" + m.group(1) + "' of graph '" + graph
-                        + "' did not run on device " + device.getDeviceName() + " (kernel time 0)");
-            }
-        }
-        if (tasks == 0) {
-            throw new RuntimeFailure("TornadoVM graph '" + graph + "': no per-task kernel times in the profile");
-        }
     }
 
     @Override
