@@ -151,6 +151,12 @@ public final class SafeTensorsWriter {
                 body.write(ch);
                 ch.force(true);
             }
+            // createTempFile makes the file private (0600); a checkpoint or report should read like any other file.
+            try {
+                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (UnsupportedOperationException e) {
+                // not a POSIX file system
+            }
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             } catch (AtomicMoveNotSupportedException e) {
