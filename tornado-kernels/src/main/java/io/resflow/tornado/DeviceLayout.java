@@ -17,7 +17,7 @@ import java.util.Map;
  * residual stream h_{2l} (the attention block's input) and h_{2l+1} (the MLP block's input); the MLP block of layer l
  * writes h_{2l+2} into the next slab, so the last one lands in the tail, which begins with h_{2L}.</li>
  * <li>{@code dact}: backward scratch shared by all layers (the stream gradient ping-pong dA/dB and the block's
- * intermediate gradients, and the transposed output head).</li>
+ * intermediate gradients) and the transposed operands of the backward matmuls.</li>
  * </ul>
  * Offsets are {@code int}: each array must stay under 2^31 floats.
  */
@@ -79,7 +79,9 @@ final class DeviceLayout {
     final int dAct;
     final int dLogits;
     final int dLnf;
-    final int headT;
+    final int tW;
+    final int tDout;
+    final int tX;
     final int dactSize;
 
     private long cursor;
@@ -156,7 +158,12 @@ final class DeviceLayout {
         dAct = field((long) N * dFf, true);
         dLogits = field((long) N * V, true);
         dLnf = field(nc, true);
-        headT = field((long) V * C, true);
+        // transposed operands of the backward matmuls: a weight (the head's V x C is the largest), the output
+        // gradient and the input of one product
+        long maxW = Math.max((long) V * C, Math.max((long) qkvDim * C, Math.max((long) fcDim * C, (long) dFf * C)));
+        tW = field(Math.max(maxW, (long) C * qDim), true);
+        tDout = field((long) N * Math.max(Math.max(V, qkvDim), Math.max(fcDim, C)), true);
+        tX = field((long) N * Math.max(Math.max(C, qDim), dFf), true);
         dactSize = checked(cursor, "activation gradients");
     }
 

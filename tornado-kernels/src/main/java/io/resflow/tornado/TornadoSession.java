@@ -251,13 +251,24 @@ public final class TornadoSession implements Session {
                 Args.of(out, in, w, b, aStride, pStride, d.N, cIn, cOut));
     }
 
-    /** dinp (dact) = or += dout W; dW = dout^T inp; db = sum dout. */
+    /**
+     * dinp (dact) = or += dout W; dW = dout^T inp; db = sum dout. The products read both operands along the
+     * reduction, so W, dout and inp are transposed into scratch first (see {@link MatmulKernels}).
+     */
     private void matmulBackward(GraphSpec s, String task, IntArray layer, int din, boolean accumulate, int dout,
             int in, int w, int b, int aStride, int pStride, int cIn, int cOut) {
-        s.task(task + "_in", shapes.tiles(cIn, d.N, MatmulKernels.WIDE, MatmulKernels.TILE), MatmulKernels::backwardInput, dact, p, layer,
-                Args.of(din, dout, w, pStride, d.N, cIn, cOut, accumulate ? 1 : 0));
-        s.task(task + "_w", shapes.tiles(cIn, cOut, MatmulKernels.TILE, MatmulKernels.TILE), MatmulKernels::backwardWeight, g, dact, act,
-                layer, Args.of(w, dout, in, aStride, pStride, d.N, cIn, cOut));
+        int bl = MatmulKernels.BLOCK;
+        int tile = MatmulKernels.TILE;
+        s.task(task + "_wt", shapes.tiles(cIn, cOut, bl, bl), MatmulKernels::transposeWeight, dact, p, layer,
+                Args.of(d.tW, w, pStride, cOut, cIn));
+        s.task(task + "_in", shapes.tiles(cIn, d.N, tile, tile), MatmulKernels::backwardInput, dact,
+                Args.of(din, dout, d.tW, d.N, cIn, cOut, accumulate ? 1 : 0));
+        s.task(task + "_dt", shapes.tiles(cOut, d.N, bl, bl), MatmulKernels::transposeScratch, dact,
+                Args.of(d.tDout, dout, 0, d.N, cOut));
+        s.task(task + "_xt", shapes.tiles(cIn, d.N, bl, bl), MatmulKernels::transposeActivation, dact, act, layer,
+                Args.of(d.tX, in, aStride, d.N, cIn));
+        s.task(task + "_w", shapes.tiles(cIn, cOut, tile, tile), MatmulKernels::backwardWeight, g, dact, layer,
+                Args.of(w, d.tDout, d.tX, pStride, d.N, cIn, cOut));
         if (b >= 0) {
             s.task(task + "_b", shapes.elements(cOut), MatmulKernels::backwardBias, g, dact, layer,
                     Args.of(b, dout, pStride, d.N, cOut));
@@ -354,18 +365,8 @@ public final class TornadoSession implements Session {
         GraphSpec s = new GraphSpec("head_bwd", zero);
         s.task("dlogits", shapes.elements((long) d.N * d.V), CrossEntropyKernels::backward, dact, act, tok, consts,
                 Args.of(d.logits, d.ceProbs, d.losses, d.N, d.V, d.dLogits));
-        // The head's input gradient walks W (V,C) down its columns; at V = vocabulary that re-reads W from memory for
-        // every strip of columns, so W is transposed first (V*C floats of scratch) and the product reads both operands
-        // along the vocabulary. The weight gradient is written (=) here; when tied, the embedding backward adds the
-        // scatter later.
-        s.task("head_t", shapes.tiles(d.C, d.V, MatmulKernels.BLOCK, MatmulKernels.BLOCK),
-                MatmulKernels::transposeWeight, dact, p,
-                Args.of(d.headT, headWeight(), d.C, d.V));
-        s.task("logits_in", shapes.tiles(d.C, d.N, MatmulKernels.TILE, MatmulKernels.TILE),
-                MatmulKernels::backwardInputTransposed, dact, Args.of(d.dLnf, d.dLogits, d.headT, d.N, d.C, d.V));
-        s.task("logits_w", shapes.tiles(d.C, d.V, MatmulKernels.TILE, MatmulKernels.TILE),
-                MatmulKernels::backwardWeight, g, dact, act, zero,
-                Args.of(headWeight(), d.dLogits, d.lnf, 0, 0, d.N, d.C, d.V));
+        // the head weight's gradient is written (=) here; when tied, the embedding backward adds the scatter later
+        matmulBackward(s, "logits", zero, d.dLnf, false, d.dLogits, d.lnf, headWeight(), -1, 0, 0, d.C, d.V);
         normBackward(s, "norm", zero, d.dA, d.dLnf, d.hFinal, d.lnfStats, d.param("lnf.w"), d.param("lnf.b"), 0, 0,
                 false);
         if (!c.tieEmbeddings()) {
