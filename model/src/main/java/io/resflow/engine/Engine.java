@@ -405,6 +405,26 @@ public final class Engine implements Session {
     }
 
     @Override
+    public long activationBytes() {
+        long floats = 0;
+        for (float[] a : h) {
+            floats += a.length;
+        }
+        for (Block a : blocks) {
+            floats += a.f.length + 4L * N + len(a.nb) + len(a.qkv) + len(a.att) + len(a.attState) + len(a.fc)
+                    + len(a.act) + len(a.sum);
+        }
+        floats += lnf.length + 2L * N + logits.length + probs.length + losses.length;
+        floats += dlogits.length + dlnf.length + dhA.length + dhB.length + dSum.length + dF.length + dNorm.length
+                + dQkv.length + dAtt.length + dFc.length + dAct.length;
+        return 4 * floats;
+    }
+
+    private static long len(float[] a) {
+        return a == null ? 0 : a.length;
+    }
+
+    @Override
     public double[] residualGradNorms() {
         return streamGradNorms.clone();
     }

@@ -37,6 +37,14 @@ public interface Session extends AutoCloseable {
         return new double[0];
     }
 
+    /**
+     * Bytes held for activations and backward scratch (everything but parameters, gradients and AdamW state), or -1
+     * when the backend does not know.
+     */
+    default long activationBytes() {
+        return -1;
+    }
+
     /** Logits (B,T,V) of the last forward. */
     float[] logits();
 

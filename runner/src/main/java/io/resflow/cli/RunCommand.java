@@ -193,6 +193,10 @@ final class RunCommand implements Callable<Integer> {
                 + rc.steps() + " (continue with --resume " + dir + ")" : "done", losses.size(), losses.get(0), losses.get(losses.size() - 1));
         pw.printf("wrote %s: run.json, %s, %s/%s (latest)%n", dir, MetricsLog.FILE, Checkpoints.DIR,
                 lastCkpt[0].getFileName());
+        long act = s.activationBytes();
+        pw.printf("memory: peak RSS %.0f MiB, JVM heap peak %.0f MiB%s%n", MemoryStats.peakRssBytes() / 1048576.0,
+                MemoryStats.heapPeakBytes() / 1048576.0, act < 0 ? ""
+                        : String.format(", activations %.1f MiB (recompute %s)", act / 1048576.0, rc.recompute() ? "on" : "off"));
         return Main.OK;
     }
 
