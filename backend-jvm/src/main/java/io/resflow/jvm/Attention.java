@@ -2,6 +2,7 @@ package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -32,16 +33,126 @@ final class Attention {
 
     /** kt[d*tp + s] = qkv[(base + s)*width + off + d] for s < n; zero for n <= s < tp. */
     static void packTransposed(float[] kt, int tp, float[] qkv, int base, int width, int off, int n, int hd) {
+        int sFull = 0;
+        int dFull = 0;
+        if (L == 16) { // 16 x 16 blocks through registers
+            sFull = n / 16 * 16;
+            dFull = hd / 16 * 16;
+            for (int s0 = 0; s0 < sFull; s0 += 16) {
+                for (int d0 = 0; d0 < dFull; d0 += 16) {
+                    Transpose.t16(qkv, (base + s0) * width + off + d0, width, kt, d0 * tp + s0, tp);
+                }
+            }
+        }
         for (int s = 0; s < n; s++) {
             int src = (base + s) * width + off;
-            for (int d = 0; d < hd; d++) {
+            for (int d = s < sFull ? dFull : 0; d < hd; d++) {
                 kt[d * tp + s] = qkv[src + d];
             }
         }
         for (int d = 0; d < hd; d++) {
-            for (int s = n; s < tp; s++) {
-                kt[d * tp + s] = 0f;
+            java.util.Arrays.fill(kt, d * tp + n, d * tp + tp, 0f);
+        }
+    }
+
+    /**
+     * row[so + j] = sum_d x[xo + d] * kt[d*tp + s0 + j] for j < KB: eight independent FMA chains (even and odd d),
+     * added pairwise at the end.
+     */
+    static void scores(float[] kt, int tp, int s0, float[] x, int xo, int hd, float[] row, int so) {
+        FloatVector a0 = FloatVector.zero(SP), a1 = a0, a2 = a0, a3 = a0;
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        int d = 0;
+        int ko = s0;
+        for (; d + 1 < hd; d += 2, ko += 2 * tp) {
+            FloatVector q = FloatVector.broadcast(SP, x[xo + d]);
+            a0 = q.fma(FloatVector.fromArray(SP, kt, ko), a0);
+            a1 = q.fma(FloatVector.fromArray(SP, kt, ko + L), a1);
+            a2 = q.fma(FloatVector.fromArray(SP, kt, ko + 2 * L), a2);
+            a3 = q.fma(FloatVector.fromArray(SP, kt, ko + 3 * L), a3);
+            FloatVector r = FloatVector.broadcast(SP, x[xo + d + 1]);
+            int k1 = ko + tp;
+            b0 = r.fma(FloatVector.fromArray(SP, kt, k1), b0);
+            b1 = r.fma(FloatVector.fromArray(SP, kt, k1 + L), b1);
+            b2 = r.fma(FloatVector.fromArray(SP, kt, k1 + 2 * L), b2);
+            b3 = r.fma(FloatVector.fromArray(SP, kt, k1 + 3 * L), b3);
+        }
+        if (d < hd) {
+            FloatVector q = FloatVector.broadcast(SP, x[xo + d]);
+            a0 = q.fma(FloatVector.fromArray(SP, kt, ko), a0);
+            a1 = q.fma(FloatVector.fromArray(SP, kt, ko + L), a1);
+            a2 = q.fma(FloatVector.fromArray(SP, kt, ko + 2 * L), a2);
+            a3 = q.fma(FloatVector.fromArray(SP, kt, ko + 3 * L), a3);
+        }
+        b0.add(a0).intoArray(row, so);
+        b1.add(a1).intoArray(row, so + L);
+        b2.add(a2).intoArray(row, so + 2 * L);
+        b3.add(a3).intoArray(row, so + 3 * L);
+    }
+
+    /**
+     * Online-softmax step for one key block. Scores are in row[so .. so+KB), the running max and sum in row[ml] and
+     * row[ml+1]. Replaces the scores by exp(score - max) (zero past nk), folds the block into the running sum and
+     * returns the factor by which the previous accumulator must be rescaled (1 when the max did not move).
+     */
+    static float softmaxBlock(float[] row, int so, int nk, int ml, int tmp) {
+        FloatVector ninf = FloatVector.broadcast(SP, Float.NEGATIVE_INFINITY);
+        FloatVector mx = ninf;
+        for (int j = 0; j < nk; j += L) {
+            mx = ninf.blend(FloatVector.fromArray(SP, row, so + j), SP.indexInRange(j, nk)).max(mx);
+        }
+        float bmax = mx.reduceLanes(VectorOperators.MAX);
+        float m = row[ml];
+        float corr = 1f;
+        if (bmax > m) {
+            corr = m == Float.NEGATIVE_INFINITY ? 0f : VMath.exp(m - bmax); // nothing accumulated yet: no rescale
+            m = bmax;
+        }
+        FloatVector vm = FloatVector.broadcast(SP, m);
+        FloatVector sum = FloatVector.zero(SP);
+        for (int j = 0; j < KB; j += L) {
+            FloatVector p = FloatVector.zero(SP).blend(VMath.exp(FloatVector.fromArray(SP, row, so + j).sub(vm)),
+                    SP.indexInRange(j, nk));
+            p.intoArray(row, so + j);
+            sum = p.add(sum);
+        }
+        sum.intoArray(row, tmp);
+        row[ml] = m;
+        row[ml + 1] = row[ml + 1] * corr + VMath.sumLanes(row, tmp);
+        return corr;
+    }
+
+    /** acc[ao + d] += sum_{j < nk} p[po + j] * v[vo + j*width + d] for d < hd (acc padded to a multiple of KB). */
+    static void accumulate(float[] p, int po, int nk, float[] v, int vo, int width, float[] acc, int ao, int hd) {
+        for (int dc = 0; dc < hd; dc += KB) {
+            VectorMask<Float> m0 = SP.indexInRange(dc, hd);
+            VectorMask<Float> m1 = SP.indexInRange(dc + L, hd);
+            VectorMask<Float> m2 = SP.indexInRange(dc + 2 * L, hd);
+            VectorMask<Float> m3 = SP.indexInRange(dc + 3 * L, hd);
+            int a = ao + dc;
+            FloatVector a0 = FloatVector.fromArray(SP, acc, a);
+            FloatVector a1 = FloatVector.fromArray(SP, acc, a + L);
+            FloatVector a2 = FloatVector.fromArray(SP, acc, a + 2 * L);
+            FloatVector a3 = FloatVector.fromArray(SP, acc, a + 3 * L);
+            for (int j = 0, o = vo + dc; j < nk; j++, o += width) {
+                FloatVector pj = FloatVector.broadcast(SP, p[po + j]);
+                a0 = pj.fma(FloatVector.fromArray(SP, v, o, m0), a0);
+                a1 = pj.fma(FloatVector.fromArray(SP, v, o + L, m1), a1);
+                a2 = pj.fma(FloatVector.fromArray(SP, v, o + 2 * L, m2), a2);
+                a3 = pj.fma(FloatVector.fromArray(SP, v, o + 3 * L, m3), a3);
             }
+            a0.intoArray(acc, a);
+            a1.intoArray(acc, a + L);
+            a2.intoArray(acc, a + 2 * L);
+            a3.intoArray(acc, a + 3 * L);
+        }
+    }
+
+    /** x[o .. o+n) *= f. */
+    static void scale(float[] x, int o, int n, float f) {
+        FloatVector vf = FloatVector.broadcast(SP, f);
+        for (int d = 0; d < n; d += L) {
+            vf.mul(FloatVector.fromArray(SP, x, o + d)).intoArray(x, o + d);
         }
     }
 
@@ -70,103 +181,106 @@ final class Attention {
             int h = bh % nh;
             int g = h / (nh / nkv);
             int width = (nh + 2 * nkv) * hd;
-            int qOff = h * hd;
             int kOff = nh * hd + g * hd;
-            int vOff = (nh + nkv) * hd + g * hd;
             int t0 = qb * QB;
             int t1 = Math.min(T, t0 + QB);
             int tp = roundUp(t1, KB);
             int hdp = roundUp(hd, KB);
             float[] kt = s.get(Scratch.ATT_KT, hd * tp);
             packTransposed(kt, tp, qkv, b * T, width, kOff, t1, hd);
-            float[] row = s.get(Scratch.ATT_ROW, 2 * hdp + KB);
+            float[] row = s.get(Scratch.ATT_ROW, 2 * hdp + KB + 2 + L);
+            for (int t = t0; t < t1; t++) {
+                row(b, h, g, t, width, kt, tp, hdp, row);
+            }
+        }
+
+        // row scratch: qs (hdp) | acc (hdp) | scores / probabilities of one key block (KB) | max, sum | lane tmp (L)
+        private void row(int b, int h, int g, int t, int width, float[] kt, int tp, int hdp, float[] row) {
             int qsO = 0;
             int accO = hdp;
             int pO = 2 * hdp;
+            int ml = pO + KB;
+            int tmp = ml + 2;
             float scale = (float) (1.0 / Math.sqrt(hd));
-            FloatVector ninf = FloatVector.broadcast(SP, Float.NEGATIVE_INFINITY);
-            for (int t = t0; t < t1; t++) {
-                int qrow = (b * T + t) * width + qOff;
-                for (int d = 0; d < hd; d++) {
-                    row[qsO + d] = qkv[qrow + d] * scale;
-                }
-                for (int d = 0; d < hdp; d++) {
-                    row[accO + d] = 0f;
-                }
-                float m = Float.NEGATIVE_INFINITY;
-                FloatVector lsum = FloatVector.zero(SP);
-                int n = t + 1;
-                for (int s0 = 0; s0 < n; s0 += KB) {
-                    FloatVector s0v = FloatVector.zero(SP), s1v = s0v, s2v = s0v, s3v = s0v;
-                    for (int d = 0, ko = s0; d < hd; d++, ko += tp) {
-                        FloatVector x = FloatVector.broadcast(SP, row[qsO + d]);
-                        s0v = x.fma(FloatVector.fromArray(SP, kt, ko), s0v);
-                        s1v = x.fma(FloatVector.fromArray(SP, kt, ko + L), s1v);
-                        s2v = x.fma(FloatVector.fromArray(SP, kt, ko + 2 * L), s2v);
-                        s3v = x.fma(FloatVector.fromArray(SP, kt, ko + 3 * L), s3v);
-                    }
-                    int nk = Math.min(KB, n - s0);
-                    VectorMask<Float> k0 = SP.indexInRange(0, nk);
-                    VectorMask<Float> k1 = SP.indexInRange(L, nk);
-                    VectorMask<Float> k2 = SP.indexInRange(2 * L, nk);
-                    VectorMask<Float> k3 = SP.indexInRange(3 * L, nk);
-                    s0v = ninf.blend(s0v, k0);
-                    s1v = ninf.blend(s1v, k1);
-                    s2v = ninf.blend(s2v, k2);
-                    s3v = ninf.blend(s3v, k3);
-                    float bmax = VMath.max(s0v.max(s1v).max(s2v.max(s3v)));
-                    if (bmax > m) {
-                        float corr = VMath.exp(m - bmax);
-                        m = bmax;
-                        lsum = lsum.mul(corr);
-                        for (int d = 0; d < hdp; d += L) {
-                            FloatVector.fromArray(SP, row, accO + d).mul(corr).intoArray(row, accO + d);
-                        }
-                    }
-                    FloatVector vm = FloatVector.broadcast(SP, m);
-                    FloatVector zero = FloatVector.zero(SP);
-                    FloatVector p0 = zero.blend(VMath.exp(s0v.sub(vm)), k0);
-                    FloatVector p1 = zero.blend(VMath.exp(s1v.sub(vm)), k1);
-                    FloatVector p2 = zero.blend(VMath.exp(s2v.sub(vm)), k2);
-                    FloatVector p3 = zero.blend(VMath.exp(s3v.sub(vm)), k3);
-                    lsum = lsum.add(p0.add(p1).add(p2.add(p3)));
-                    p0.intoArray(row, pO);
-                    p1.intoArray(row, pO + L);
-                    p2.intoArray(row, pO + 2 * L);
-                    p3.intoArray(row, pO + 3 * L);
-                    int vbase = (b * T + s0) * width + vOff;
-                    for (int dc = 0; dc < hd; dc += KB) {
-                        VectorMask<Float> m0 = SP.indexInRange(dc, hd);
-                        VectorMask<Float> m1 = SP.indexInRange(dc + L, hd);
-                        VectorMask<Float> m2 = SP.indexInRange(dc + 2 * L, hd);
-                        VectorMask<Float> m3 = SP.indexInRange(dc + 3 * L, hd);
-                        int ao = accO + dc;
-                        FloatVector a0 = FloatVector.fromArray(SP, row, ao);
-                        FloatVector a1 = FloatVector.fromArray(SP, row, ao + L);
-                        FloatVector a2 = FloatVector.fromArray(SP, row, ao + 2 * L);
-                        FloatVector a3 = FloatVector.fromArray(SP, row, ao + 3 * L);
-                        for (int j = 0, vo = vbase + dc; j < nk; j++, vo += width) {
-                            FloatVector p = FloatVector.broadcast(SP, row[pO + j]);
-                            a0 = p.fma(FloatVector.fromArray(SP, qkv, vo, m0), a0);
-                            a1 = p.fma(FloatVector.fromArray(SP, qkv, vo + L, m1), a1);
-                            a2 = p.fma(FloatVector.fromArray(SP, qkv, vo + 2 * L, m2), a2);
-                            a3 = p.fma(FloatVector.fromArray(SP, qkv, vo + 3 * L, m3), a3);
-                        }
-                        a0.intoArray(row, ao);
-                        a1.intoArray(row, ao + L);
-                        a2.intoArray(row, ao + 2 * L);
-                        a3.intoArray(row, ao + 3 * L);
-                    }
-                }
-                float l = VMath.sum(lsum);
-                float inv = 1f / l;
-                int orow = (b * T + t) * nh * hd + h * hd;
-                for (int d = 0; d < hd; d += L) {
-                    VectorMask<Float> mk = SP.indexInRange(d, hd);
-                    FloatVector.fromArray(SP, row, accO + d).mul(inv).intoArray(out, orow + d, mk);
-                }
-                state[(b * nh + h) * T + t] = m + (float) StrictMath.log(l);
+            int qrow = (b * T + t) * width + h * hd;
+            for (int d = 0; d < hd; d++) {
+                row[qsO + d] = qkv[qrow + d] * scale;
             }
+            java.util.Arrays.fill(row, accO, accO + hdp, 0f);
+            row[ml] = Float.NEGATIVE_INFINITY;
+            row[ml + 1] = 0f;
+            int vOff = (nh + nkv) * hd + g * hd;
+            int n = t + 1;
+            for (int s0 = 0; s0 < n; s0 += KB) {
+                int nk = Math.min(KB, n - s0);
+                scores(kt, tp, s0, row, qsO, hd, row, pO);
+                float corr = softmaxBlock(row, pO, nk, ml, tmp);
+                if (corr != 1f && s0 > 0) {
+                    scale(row, accO, hdp, corr);
+                }
+                accumulate(row, pO, nk, qkv, (b * T + s0) * width + vOff, width, row, accO, hd);
+            }
+            float l = row[ml + 1];
+            int orow = (b * T + t) * nh * hd + h * hd;
+            scaleInto(row, accO, 1f / l, out, orow, hd);
+            state[(b * nh + h) * T + t] = row[ml] + (float) StrictMath.log(l);
+        }
+    }
+
+    /** dst[d0 + i] = f * src[s0 + i] for i < n. */
+    static void scaleInto(float[] src, int s0, float f, float[] dst, int d0, int n) {
+        FloatVector vf = FloatVector.broadcast(SP, f);
+        for (int i = 0; i < n; i += L) {
+            vf.mul(FloatVector.fromArray(SP, src, s0 + i)).intoArray(dst, d0 + i, SP.indexInRange(i, n));
+        }
+    }
+
+    /** row[po+j] = P = exp(S - lse) (S read from po), row[dso+j] = P (dP - D) (dP read from dso), zero past nk. */
+    static void probsAndDs(float[] row, int po, int dso, int nk, float lse, float D) {
+        FloatVector vl = FloatVector.broadcast(SP, lse);
+        FloatVector vD = FloatVector.broadcast(SP, D);
+        for (int j = 0; j < KB; j += L) {
+            VectorMask<Float> k = SP.indexInRange(j, nk);
+            FloatVector p = FloatVector.zero(SP).blend(VMath.exp(FloatVector.fromArray(SP, row, po + j).sub(vl)), k);
+            p.intoArray(row, po + j);
+            p.mul(FloatVector.fromArray(SP, row, dso + j).sub(vD)).intoArray(row, dso + j);
+        }
+    }
+
+    /**
+     * dst[r0 + j*ld + d] += c[co + j] * x[xo + d] for keys j < nk and d < hd (x padded with zeros to a multiple of
+     * KB, dst rows of stride ld >= that): the dv (c = P, x = dout) and dk (c = dS, x = scaled q) updates.
+     */
+    static void rank1Rows(float[] c, int co, int nk, float[] x, int xo, float[] dst, int r0, int ld, int hd) {
+        for (int dc = 0; dc < hd; dc += KB) {
+            FloatVector x0 = FloatVector.fromArray(SP, x, xo + dc);
+            FloatVector x1 = FloatVector.fromArray(SP, x, xo + dc + L);
+            FloatVector x2 = FloatVector.fromArray(SP, x, xo + dc + 2 * L);
+            FloatVector x3 = FloatVector.fromArray(SP, x, xo + dc + 3 * L);
+            for (int j = 0, r = r0 + dc; j < nk; j++, r += ld) {
+                FloatVector cj = FloatVector.broadcast(SP, c[co + j]);
+                cj.fma(x0, FloatVector.fromArray(SP, dst, r)).intoArray(dst, r);
+                cj.fma(x1, FloatVector.fromArray(SP, dst, r + L)).intoArray(dst, r + L);
+                cj.fma(x2, FloatVector.fromArray(SP, dst, r + 2 * L)).intoArray(dst, r + 2 * L);
+                cj.fma(x3, FloatVector.fromArray(SP, dst, r + 3 * L)).intoArray(dst, r + 3 * L);
+            }
+        }
+    }
+
+    /** p[po .. po+nk) *= f. */
+    static void scaleBlock(float[] p, int po, int nk, float f) {
+        for (int j = 0; j < nk; j += L) {
+            VectorMask<Float> k = SP.indexInRange(j, nk);
+            FloatVector.broadcast(SP, f).mul(FloatVector.fromArray(SP, p, po + j, k)).intoArray(p, po + j, k);
+        }
+    }
+
+    /** dst[d + i] += src[s + i] for i < n (masked tail). */
+    static void addInto(float[] dst, int d, float[] src, int s, int n) {
+        for (int i = 0; i < n; i += L) {
+            VectorMask<Float> mk = SP.indexInRange(i, n);
+            FloatVector.fromArray(SP, src, s + i, mk).add(FloatVector.fromArray(SP, dst, d + i, mk))
+                    .intoArray(dst, d + i, mk);
         }
     }
 
@@ -207,123 +321,63 @@ final class Attention {
             float[] dv = s.get(Scratch.ATT_DV, T * hdp);
             java.util.Arrays.fill(dk, 0, T * hdp, 0f);
             java.util.Arrays.fill(dv, 0, T * hdp, 0f);
-            // row scratch: qs (hdp) | do (hdp) | dq (hdp) | P (KB) | dS (KB)
-            float[] row = s.get(Scratch.ATT_ROW, 3 * hdp + 2 * KB);
+            float[] row = s.get(Scratch.ATT_ROW, 3 * hdp + 2 * KB + L);
+            for (int h = g * group; h < (g + 1) * group; h++) {
+                for (int t = 0; t < T; t++) {
+                    row(b, h, g, t, width, kt, vt, tp, hdp, dk, dv, row);
+                }
+            }
+            for (int t = 0; t < T; t++) {
+                int base = (b * T + t) * width;
+                addInto(dqkv, base + kOff, dk, t * hdp, hd);
+                addInto(dqkv, base + vOff, dv, t * hdp, hd);
+            }
+        }
+
+        // row scratch: qs (hdp) | dout (hdp) | dq (hdp) | P (KB) | dP then dS (KB) | lane tmp (L)
+        private void row(int b, int h, int g, int t, int width, float[] kt, float[] vt, int tp, int hdp, float[] dk,
+                float[] dv, float[] row) {
             int qsO = 0;
             int doO = hdp;
             int dqO = 2 * hdp;
             int pO = 3 * hdp;
             int dsO = pO + KB;
+            int tmp = dsO + KB;
             float scale = (float) (1.0 / Math.sqrt(hd));
-            FloatVector zero = FloatVector.zero(SP);
-            for (int h = g * group; h < (g + 1) * group; h++) {
-                int qOff = h * hd;
-                for (int t = 0; t < T; t++) {
-                    int qrow = (b * T + t) * width + qOff;
-                    int orow = (b * T + t) * nh * hd + h * hd;
-                    for (int d = 0; d < hdp; d++) {
-                        boolean in = d < hd;
-                        row[qsO + d] = in ? qkv[qrow + d] * scale : 0f;
-                        row[doO + d] = in ? dout[orow + d] : 0f;
-                        row[dqO + d] = 0f;
-                    }
-                    FloatVector dacc = zero;
-                    for (int d = 0; d < hd; d += L) {
-                        VectorMask<Float> mk = SP.indexInRange(d, hd);
-                        dacc = FloatVector.fromArray(SP, row, doO + d).fma(FloatVector.fromArray(SP, out, orow + d, mk),
-                                dacc);
-                    }
-                    FloatVector vD = FloatVector.broadcast(SP, VMath.sum(dacc));
-                    FloatVector vlse = FloatVector.broadcast(SP, state[(b * nh + h) * T + t]);
-                    int n = t + 1;
-                    for (int s0 = 0; s0 < n; s0 += KB) {
-                        FloatVector s0v = zero, s1v = zero, s2v = zero, s3v = zero;
-                        FloatVector d0v = zero, d1v = zero, d2v = zero, d3v = zero;
-                        for (int d = 0, ko = s0; d < hd; d++, ko += tp) {
-                            FloatVector x = FloatVector.broadcast(SP, row[qsO + d]);
-                            s0v = x.fma(FloatVector.fromArray(SP, kt, ko), s0v);
-                            s1v = x.fma(FloatVector.fromArray(SP, kt, ko + L), s1v);
-                            s2v = x.fma(FloatVector.fromArray(SP, kt, ko + 2 * L), s2v);
-                            s3v = x.fma(FloatVector.fromArray(SP, kt, ko + 3 * L), s3v);
-                            FloatVector y = FloatVector.broadcast(SP, row[doO + d]);
-                            d0v = y.fma(FloatVector.fromArray(SP, vt, ko), d0v);
-                            d1v = y.fma(FloatVector.fromArray(SP, vt, ko + L), d1v);
-                            d2v = y.fma(FloatVector.fromArray(SP, vt, ko + 2 * L), d2v);
-                            d3v = y.fma(FloatVector.fromArray(SP, vt, ko + 3 * L), d3v);
-                        }
-                        int nk = Math.min(KB, n - s0);
-                        FloatVector p0 = zero.blend(VMath.exp(s0v.sub(vlse)), SP.indexInRange(0, nk));
-                        FloatVector p1 = zero.blend(VMath.exp(s1v.sub(vlse)), SP.indexInRange(L, nk));
-                        FloatVector p2 = zero.blend(VMath.exp(s2v.sub(vlse)), SP.indexInRange(2 * L, nk));
-                        FloatVector p3 = zero.blend(VMath.exp(s3v.sub(vlse)), SP.indexInRange(3 * L, nk));
-                        p0.intoArray(row, pO);
-                        p1.intoArray(row, pO + L);
-                        p2.intoArray(row, pO + 2 * L);
-                        p3.intoArray(row, pO + 3 * L);
-                        p0.mul(d0v.sub(vD)).intoArray(row, dsO);
-                        p1.mul(d1v.sub(vD)).intoArray(row, dsO + L);
-                        p2.mul(d2v.sub(vD)).intoArray(row, dsO + 2 * L);
-                        p3.mul(d3v.sub(vD)).intoArray(row, dsO + 3 * L);
-                        for (int dc = 0; dc < hd; dc += KB) {
-                            VectorMask<Float> m0 = SP.indexInRange(dc, hd);
-                            VectorMask<Float> m1 = SP.indexInRange(dc + L, hd);
-                            VectorMask<Float> m2 = SP.indexInRange(dc + 2 * L, hd);
-                            VectorMask<Float> m3 = SP.indexInRange(dc + 3 * L, hd);
-                            FloatVector o0 = FloatVector.fromArray(SP, row, doO + dc);
-                            FloatVector o1 = FloatVector.fromArray(SP, row, doO + dc + L);
-                            FloatVector o2 = FloatVector.fromArray(SP, row, doO + dc + 2 * L);
-                            FloatVector o3 = FloatVector.fromArray(SP, row, doO + dc + 3 * L);
-                            FloatVector q0 = FloatVector.fromArray(SP, row, qsO + dc);
-                            FloatVector q1 = FloatVector.fromArray(SP, row, qsO + dc + L);
-                            FloatVector q2 = FloatVector.fromArray(SP, row, qsO + dc + 2 * L);
-                            FloatVector q3 = FloatVector.fromArray(SP, row, qsO + dc + 3 * L);
-                            FloatVector g0 = FloatVector.fromArray(SP, row, dqO + dc);
-                            FloatVector g1 = FloatVector.fromArray(SP, row, dqO + dc + L);
-                            FloatVector g2 = FloatVector.fromArray(SP, row, dqO + dc + 2 * L);
-                            FloatVector g3 = FloatVector.fromArray(SP, row, dqO + dc + 3 * L);
-                            int ko = (b * T + s0) * width + kOff + dc;
-                            int ro = s0 * hdp + dc;
-                            for (int j = 0; j < nk; j++, ko += width, ro += hdp) {
-                                FloatVector p = FloatVector.broadcast(SP, row[pO + j]);
-                                FloatVector ds = FloatVector.broadcast(SP, row[dsO + j]);
-                                FloatVector dss = ds.mul(scale);
-                                p.fma(o0, FloatVector.fromArray(SP, dv, ro)).intoArray(dv, ro);
-                                p.fma(o1, FloatVector.fromArray(SP, dv, ro + L)).intoArray(dv, ro + L);
-                                p.fma(o2, FloatVector.fromArray(SP, dv, ro + 2 * L)).intoArray(dv, ro + 2 * L);
-                                p.fma(o3, FloatVector.fromArray(SP, dv, ro + 3 * L)).intoArray(dv, ro + 3 * L);
-                                ds.fma(q0, FloatVector.fromArray(SP, dk, ro)).intoArray(dk, ro);
-                                ds.fma(q1, FloatVector.fromArray(SP, dk, ro + L)).intoArray(dk, ro + L);
-                                ds.fma(q2, FloatVector.fromArray(SP, dk, ro + 2 * L)).intoArray(dk, ro + 2 * L);
-                                ds.fma(q3, FloatVector.fromArray(SP, dk, ro + 3 * L)).intoArray(dk, ro + 3 * L);
-                                g0 = dss.fma(FloatVector.fromArray(SP, qkv, ko, m0), g0);
-                                g1 = dss.fma(FloatVector.fromArray(SP, qkv, ko + L, m1), g1);
-                                g2 = dss.fma(FloatVector.fromArray(SP, qkv, ko + 2 * L, m2), g2);
-                                g3 = dss.fma(FloatVector.fromArray(SP, qkv, ko + 3 * L, m3), g3);
-                            }
-                            g0.intoArray(row, dqO + dc);
-                            g1.intoArray(row, dqO + dc + L);
-                            g2.intoArray(row, dqO + dc + 2 * L);
-                            g3.intoArray(row, dqO + dc + 3 * L);
-                        }
-                    }
-                    int dq = (b * T + t) * width + qOff;
-                    for (int d = 0; d < hd; d += L) {
-                        VectorMask<Float> mk = SP.indexInRange(d, hd);
-                        FloatVector.fromArray(SP, dqkv, dq + d, mk).add(FloatVector.fromArray(SP, row, dqO + d))
-                                .intoArray(dqkv, dq + d, mk);
-                    }
-                }
+            int qrow = (b * T + t) * width + h * hd;
+            int orow = (b * T + t) * nh * hd + h * hd;
+            for (int d = 0; d < hdp; d++) {
+                boolean in = d < hd;
+                row[qsO + d] = in ? qkv[qrow + d] * scale : 0f;
+                row[doO + d] = in ? dout[orow + d] : 0f;
+                row[dqO + d] = 0f;
             }
-            for (int t = 0; t < T; t++) {
-                int base = (b * T + t) * width;
-                for (int d = 0; d < hd; d += L) {
-                    VectorMask<Float> mk = SP.indexInRange(d, hd);
-                    FloatVector.fromArray(SP, dqkv, base + kOff + d, mk).add(FloatVector.fromArray(SP, dk, t * hdp + d))
-                            .intoArray(dqkv, base + kOff + d, mk);
-                    FloatVector.fromArray(SP, dqkv, base + vOff + d, mk).add(FloatVector.fromArray(SP, dv, t * hdp + d))
-                            .intoArray(dqkv, base + vOff + d, mk);
-                }
+            float D = dot(row, doO, out, orow, hd, row, tmp);
+            float lse = state[(b * nh + h) * T + t];
+            int kOff = nh * hd + g * hd;
+            int n = t + 1;
+            for (int s0 = 0; s0 < n; s0 += KB) {
+                int nk = Math.min(KB, n - s0);
+                scores(kt, tp, s0, row, qsO, hd, row, pO);
+                scores(vt, tp, s0, row, doO, hd, row, dsO);
+                probsAndDs(row, pO, dsO, nk, lse, D);
+                rank1Rows(row, pO, nk, row, doO, dv, s0 * hdp, hdp, hd);
+                rank1Rows(row, dsO, nk, row, qsO, dk, s0 * hdp, hdp, hd);
+                scaleBlock(row, dsO, nk, scale);
+                accumulate(row, dsO, nk, qkv, (b * T + s0) * width + kOff, width, row, dqO, hd);
             }
+            addInto(dqkv, qrow, row, dqO, hd);
         }
+    }
+
+    /** sum_d a[ao + d] * b[bo + d] for d < n, lanes summed in order (tmp: L floats of scratch). */
+    static float dot(float[] a, int ao, float[] b, int bo, int n, float[] tmp, int to) {
+        FloatVector acc = FloatVector.zero(SP);
+        for (int d = 0; d < n; d += L) {
+            VectorMask<Float> mk = SP.indexInRange(d, n);
+            acc = FloatVector.fromArray(SP, a, ao + d, mk).fma(FloatVector.fromArray(SP, b, bo + d, mk), acc);
+        }
+        acc.intoArray(tmp, to);
+        return VMath.sumLanes(tmp, to);
     }
 }

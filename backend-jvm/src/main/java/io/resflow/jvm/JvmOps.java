@@ -3,6 +3,7 @@ package io.resflow.jvm;
 import io.resflow.engine.Ops;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -221,6 +222,7 @@ public final class JvmOps implements Ops {
             int r0 = (int) ((long) N * i / tasks);
             int r1 = (int) ((long) N * (i + 1) / tasks);
             int bound = SP.loopBound(C);
+            float[] tmp = s.get(Scratch.LANES, 2 * L);
             for (int r = r0; r < r1; r++) {
                 int o = r * C;
                 float shift = ln ? inp[o] : 0f;
@@ -230,8 +232,8 @@ public final class JvmOps implements Ops {
                 for (; c + 2 * L <= bound; c += 2 * L) {
                     FloatVector x0 = FloatVector.fromArray(SP, inp, o + c).sub(sh);
                     FloatVector x1 = FloatVector.fromArray(SP, inp, o + c + L).sub(sh);
-                    s1a = s1a.add(x0);
-                    s1b = s1b.add(x1);
+                    s1a = x0.add(s1a);
+                    s1b = x1.add(s1b);
                     s2a = x0.fma(x0, s2a);
                     s2b = x1.fma(x1, s2b);
                 }
@@ -239,13 +241,15 @@ public final class JvmOps implements Ops {
                     for (; c < C; c += L) {
                         VectorMask<Float> m = SP.indexInRange(c, C);
                         FloatVector x0 = FloatVector.fromArray(SP, inp, o + c, m).sub(sh, m);
-                        s1a = s1a.add(x0);
+                        s1a = x0.add(s1a);
                         s2a = x0.fma(x0, s2a);
                     }
                 }
                 float invC = 1f / C;
-                float m1 = VMath.sum(s1a.add(s1b)) * invC;
-                float m2 = VMath.sum(s2a.add(s2b)) * invC;
+                s1a.add(s1b).intoArray(tmp, 0);
+                s2a.add(s2b).intoArray(tmp, L);
+                float m1 = VMath.sumLanes(tmp, 0) * invC;
+                float m2 = VMath.sumLanes(tmp, L) * invC;
                 float mu;
                 float sc;
                 if (ln) {
@@ -331,6 +335,7 @@ public final class JvmOps implements Ops {
             int r1 = (int) ((long) N * (i + 1) / tasks);
             int bound = SP.loopBound(C);
             float invC = 1f / C;
+            float[] tmp = s.get(Scratch.LANES, 2 * L);
             for (int r = r0; r < r1; r++) {
                 int o = r * C;
                 float mu = ln ? mean[r] : 0f;
@@ -342,18 +347,20 @@ public final class JvmOps implements Ops {
                 for (; c < bound; c += L) {
                     FloatVector xh = FloatVector.fromArray(SP, inp, o + c).sub(vmu).mul(vrs);
                     FloatVector g = FloatVector.fromArray(SP, dout, o + c).mul(FloatVector.fromArray(SP, w, c));
-                    sg = sg.add(g);
+                    sg = g.add(sg);
                     sgx = g.fma(xh, sgx);
                 }
                 if (c < C) {
                     VectorMask<Float> m = SP.indexInRange(c, C);
                     FloatVector xh = FloatVector.fromArray(SP, inp, o + c, m).sub(vmu).mul(vrs);
                     FloatVector g = FloatVector.fromArray(SP, dout, o + c, m).mul(FloatVector.fromArray(SP, w, c, m));
-                    sg = sg.add(g);
+                    sg = g.add(sg);
                     sgx = g.fma(xh, sgx);
                 }
-                float mg = ln ? VMath.sum(sg) * invC : 0f;
-                float mgx = VMath.sum(sgx) * invC;
+                sg.intoArray(tmp, 0);
+                sgx.intoArray(tmp, L);
+                float mg = ln ? VMath.sumLanes(tmp, 0) * invC : 0f;
+                float mgx = VMath.sumLanes(tmp, L) * invC;
                 FloatVector vmg = FloatVector.broadcast(SP, mg);
                 FloatVector vmgx = FloatVector.broadcast(SP, mgx);
                 c = 0;
@@ -393,7 +400,7 @@ public final class JvmOps implements Ops {
                         x = x.sub(mean[r]);
                     }
                     aw = d.fma(x.mul(rstd[r]), aw);
-                    ab = ab.add(d);
+                    ab = d.add(ab);
                 }
                 if (dw != null) {
                     FloatVector.fromArray(SP, dw, c, m).add(aw).intoArray(dw, c, m);
@@ -449,7 +456,7 @@ public final class JvmOps implements Ops {
                 VectorMask<Float> m = SP.indexInRange(c, c1);
                 FloatVector acc = FloatVector.zero(SP);
                 for (int r = 0; r < N; r++) {
-                    acc = acc.add(FloatVector.fromArray(SP, dout, r * OC + c, m));
+                    acc = FloatVector.fromArray(SP, dout, r * OC + c, m).add(acc);
                 }
                 FloatVector.fromArray(SP, db, c, m).add(acc).intoArray(db, c, m);
             }
@@ -656,8 +663,8 @@ public final class JvmOps implements Ops {
                 case SWIGLU_F -> swiglu(i0, i1, false);
                 case SWIGLU_B -> swiglu(i0, i1, true);
                 case RESID_F -> residF(i0, i1);
-                case RESID_B -> partials[t] = residB(i0, i1);
-                case SUMSQ -> partials[t] = sumSq(i0, i1);
+                case RESID_B -> partials[t] = residB(i0, i1, s.get(Scratch.LANES, L));
+                case SUMSQ -> partials[t] = sumSq(i0, i1, s.get(Scratch.LANES, L));
                 default -> throw new IllegalStateException();
             }
         }
@@ -744,7 +751,7 @@ public final class JvmOps implements Ops {
         }
 
         // o1 = dskip +=, o2 = dbranch +=, a = dout, b = branch; returns sum(dout * branch) of the chunk
-        private double residB(int i0, int i1) {
+        private double residB(int i0, int i1, float[] tmp) {
             FloatVector va = FloatVector.broadcast(SP, alpha);
             FloatVector vg = FloatVector.broadcast(SP, gate);
             FloatVector acc = FloatVector.zero(SP);
@@ -760,7 +767,8 @@ public final class JvmOps implements Ops {
                 }
                 acc = d.fma(FloatVector.fromArray(SP, b, i), acc);
             }
-            double sum = VMath.sum(acc);
+            acc.intoArray(tmp, 0);
+            double sum = VMath.sumLanes(tmp, 0);
             for (; i < i1; i++) {
                 if (o1 != null) {
                     o1[i] = Math.fma(a[i], alpha, o1[i]);
@@ -773,7 +781,7 @@ public final class JvmOps implements Ops {
             return sum;
         }
 
-        private double sumSq(int i0, int i1) {
+        private double sumSq(int i0, int i1, float[] tmp) {
             // float accumulators over blocks of 64 elements, each block's sum added in double
             double sum = 0;
             int i = i0;
@@ -791,7 +799,8 @@ public final class JvmOps implements Ops {
                     a2 = x2.fma(x2, a2);
                     a3 = x3.fma(x3, a3);
                 }
-                sum += VMath.sum(a0.add(a1).add(a2.add(a3)));
+                a0.add(a1).add(a2.add(a3)).intoArray(tmp, 0);
+                sum += VMath.sumLanes(tmp, 0);
             }
             for (; i < i1; i++) {
                 sum += (double) a[i] * a[i];
@@ -845,24 +854,25 @@ public final class JvmOps implements Ops {
         public void task(int i, Scratch s) {
             int r0 = (int) ((long) N * i / tasks);
             int r1 = (int) ((long) N * (i + 1) / tasks);
+            float[] tmp = s.get(Scratch.LANES, L);
             for (int r = r0; r < r1; r++) {
                 if (backward) {
                     backwardRow(r);
                 } else {
-                    forwardRow(r);
+                    forwardRow(r, tmp);
                 }
             }
         }
 
-        private void forwardRow(int r) {
+        private void forwardRow(int r, float[] tmp) {
             int o = r * V;
             int bound = SP.loopBound(V);
             FloatVector mx = FloatVector.broadcast(SP, Float.NEGATIVE_INFINITY);
             int v = 0;
             for (; v < bound; v += L) {
-                mx = mx.max(FloatVector.fromArray(SP, logits, o + v));
+                mx = FloatVector.fromArray(SP, logits, o + v).max(mx);
             }
-            float max = VMath.max(mx);
+            float max = mx.reduceLanes(VectorOperators.MAX);
             for (; v < V; v++) {
                 max = Math.max(max, logits[o + v]);
             }
@@ -871,10 +881,11 @@ public final class JvmOps implements Ops {
             v = 0;
             for (; v < bound; v += L) {
                 FloatVector e = VMath.exp(FloatVector.fromArray(SP, logits, o + v).sub(vmax));
-                sum = sum.add(e);
+                sum = e.add(sum);
                 e.intoArray(probs, o + v);
             }
-            float total = VMath.sum(sum);
+            sum.intoArray(tmp, 0);
+            float total = VMath.sumLanes(tmp, 0);
             for (; v < V; v++) {
                 float e = VMath.exp(logits[o + v] - max);
                 total += e;

@@ -12,7 +12,7 @@ public final class Scratch {
     public static final int ATT_DK = 4;
     public static final int ATT_DV = 5;
     public static final int ATT_ROW2 = 6;
-    public static final int TILE = 7;
+    public static final int LANES = 7;
     private static final int SLOTS = 8;
 
     private final float[][] buffers = new float[SLOTS][];

@@ -86,7 +86,9 @@ public final class Sgemm {
             rowGroups = Math.max(1, (m + MC - 1) / MC);
             rowsPerGroup = roundUp((m + rowGroups - 1) / rowGroups, MR);
             rowGroups = (m + rowsPerGroup - 1) / rowsPerGroup;
-            int want = 4 * threads;
+            // enough tasks to balance the threads; but when K is long every panel group re-reads all of A (rows x K)
+            // from memory, so then use just one group per thread
+            int want = (long) m * k > (1 << 20) && k > 4 * KC ? threads : 4 * threads;
             int pg = Math.min(panels, Math.max(1, (want + rowGroups - 1) / rowGroups));
             panelsPerGroup = (panels + pg - 1) / pg;
             panelGroups = (panels + panelsPerGroup - 1) / panelsPerGroup;

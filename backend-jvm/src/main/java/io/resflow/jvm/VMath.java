@@ -3,12 +3,11 @@ package io.resflow.jvm;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Vector math built only from operations whose results are fully specified (add, mul, fma, div, sqrt, min/max,
- * integer shifts, lane permutations). The Vector API's own transcendental operators (EXP, TANH, ...) and its float
+ * integer shifts). The Vector API's own transcendental operators (EXP, TANH, ...) and its float
  * ADD reductions are deliberately not used: their results may differ between the interpreter / C1 fallback and the
  * C2 intrinsic, which would break bit-for-bit determinism between a cold and a warm run.
  */
@@ -28,17 +27,6 @@ public final class VMath {
     private static final float P3 = 4.1665795894E-2f;
     private static final float P4 = 1.6666665459E-1f;
     private static final float P5 = 5.0000001201E-1f;
-
-    /** Shuffles i -> i ^ d for the pairwise lane-sum tree, d = L/2, L/4, ..., 1. */
-    @SuppressWarnings("unchecked")
-    private static final VectorShuffle<Float>[] SWAP = new VectorShuffle[Integer.numberOfTrailingZeros(L)];
-
-    static {
-        for (int s = 0, d = L / 2; d >= 1; s++, d /= 2) {
-            int dd = d;
-            SWAP[s] = VectorShuffle.fromOp(SP, i -> i ^ dd);
-        }
-    }
 
     private VMath() {
     }
@@ -89,16 +77,17 @@ public final class VMath {
         return 1f / (exp(-x) + 1f);
     }
 
-    /** Sum of the lanes in a fixed pairwise order (the same in every execution mode). */
-    public static float sum(FloatVector v) {
-        for (VectorShuffle<Float> s : SWAP) {
-            v = v.add(v.rearrange(s));
+    /**
+     * Sum of tmp[off .. off+L) in index order: the deterministic horizontal sum. Callers store their accumulator
+     * vector there first ({@code acc.intoArray(tmp, off)}); no vector crosses a method boundary, so nothing has to
+     * be boxed when C2 declines to inline.
+     */
+    public static float sumLanes(float[] tmp, int off) {
+        float s = 0f;
+        for (int i = 0; i < L; i++) {
+            s += tmp[off + i];
         }
-        return v.lane(0);
+        return s;
     }
 
-    /** Largest lane (exact, so any order gives the same result). */
-    public static float max(FloatVector v) {
-        return v.reduceLanes(VectorOperators.MAX);
-    }
 }

@@ -11,8 +11,9 @@ import java.util.concurrent.locks.LockSupport;
  * runs a task never changes the result: every kernel writes each output element from exactly one task and does its
  * reductions in a fixed order, so results are bit-identical run to run (and across thread counts).
  *
- * <p>Workers spin briefly after a job (the next kernel usually follows within microseconds), then park. Submitting a
- * job allocates nothing.
+ * <p>Workers spin briefly after a job (the next kernel usually follows within microseconds), then yield, then park;
+ * the submitting thread helps with the tasks and then waits the same way, yielding so that a descheduled worker can
+ * finish when the machine is oversubscribed. Submitting a job allocates nothing.
  */
 public final class WorkerPool {
 
@@ -23,7 +24,9 @@ public final class WorkerPool {
     }
 
     private static final ConcurrentHashMap<Integer, WorkerPool> SHARED = new ConcurrentHashMap<>();
-    private static final long SPIN_NANOS = 200_000;
+    /** Idle workers busy-spin this long after a job, then yield the core until YIELD_NANOS, then park. */
+    private static final long SPIN_NANOS = 50_000;
+    private static final long YIELD_NANOS = 1_000_000;
 
     /** A pool per thread count, shared by every JvmOps of that size (threads are daemons, never stopped). */
     public static WorkerPool shared(int threads) {
@@ -87,8 +90,14 @@ public final class WorkerPool {
             LockSupport.unpark(w);
         }
         work(j, n, gen, scratch[0]);
+        // the last tasks may sit on a thread the OS has descheduled: spin briefly, then give the core away
+        int spins = 0;
         while (done.get() < n) {
-            Thread.onSpinWait();
+            if (++spins < 2000) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield();
+            }
         }
         job = null;
         Throwable f = failure;
@@ -133,8 +142,11 @@ public final class WorkerPool {
             long spinStart = System.nanoTime();
             int spins = 0;
             while (generation == seen) {
-                if (++spins < 64 || System.nanoTime() - spinStart < SPIN_NANOS) {
+                long idle = ++spins < 64 ? 0 : System.nanoTime() - spinStart;
+                if (idle < SPIN_NANOS) {
                     Thread.onSpinWait();
+                } else if (idle < YIELD_NANOS) {
+                    Thread.yield();
                 } else {
                     LockSupport.park(this);
                 }
