@@ -16,7 +16,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A benchmark matrix: models x backends/devices x modes. See runner/CONFIG.md.
+ * A benchmark matrix: models x backends/devices x modes. See the README (Bench configs).
  * <pre>
  * {"name": "matrix",
  *  "models": ["gpt2-tiny.json", {"name": "gpt2-small", "model": "gpt2-small.json", "batch": 1, "seq_len": 128}],

@@ -13,7 +13,7 @@ import java.util.Set;
 
 /**
  * A run config: which model, where, on what data and how to train it. Every field but {@code model} is optional;
- * see runner/CONFIG.md for the reference.
+ * see the README for the reference.
  * <pre>
  * {"name": "gpt2-tiny", "model": {inline model config} | "path to a model config, config.json or a folder",
  *  "backend": "auto", "task": "train" | "forward",
