@@ -1,6 +1,9 @@
 package io.resflow.tornado;
 
 import io.resflow.model.RuntimeFailure;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import uk.ac.manchester.tornado.api.TornadoProfilerResult;
@@ -10,47 +13,53 @@ import uk.ac.manchester.tornado.api.TornadoProfilerResult;
  * runs as plain Java (unless -Dtornado.recover.bailout=False), and a launch the driver rejects (e.g. OpenCL -54, a
  * global size that is not a multiple of the local size) only prints a line and leaves the outputs untouched. Both
  * leave a device kernel time of 0 in the profiler (the plan must run withProfiler), per graph and per task.
+ *
+ * <p>A graph's profile log grows by one entry per task and execution, so each check reads only what was appended
+ * since the previous one.
  */
 final class DeviceChecks {
     private static final Pattern TASK_TIME =
             Pattern.compile("\"([\\w-]+\\.[\\w-]+)\": \\{[^{}]*?\"TASK_KERNEL_TIME\": \"(-?\\d+)\"");
 
-    private DeviceChecks() {
+    private final String device;
+    private final Map<String, Integer> seen = new HashMap<>();
+
+    DeviceChecks(String device) {
+        this.device = device;
     }
 
     /**
-     * Throws {@link RuntimeFailure} naming the graph (and the task, when {@code perTask}) unless every kernel ran on
-     * the device.
+     * Throws {@link RuntimeFailure} naming the graph unless its kernels ran on the device in this execution; with
+     * {@code perTask} every task is checked on its own, and the tasks' times are returned (else an empty map).
      */
-    static void requireRan(String graph, TornadoProfilerResult prof, String device, boolean perTask) {
+    Map<String, Long> requireRan(String graph, TornadoProfilerResult prof, boolean perTask) {
         if (prof.getDeviceKernelTime() <= 0) {
             throw new RuntimeFailure("TornadoVM graph '" + graph + "' did not run on device " + device
                     + " (device kernel time 0: a fallback to Java or a failed launch)");
         }
+        Map<String, Long> times = new LinkedHashMap<>();
         if (!perTask) {
-            return;
+            return times;
         }
         String log = prof.getProfileLog();
-        Matcher m = TASK_TIME.matcher(log == null ? "" : log);
-        int tasks = 0;
+        if (log == null) {
+            log = "";
+        }
+        int from = Math.max(0, Math.min(seen.getOrDefault(graph, 0), log.length()) - 64);
+        Matcher m = TASK_TIME.matcher(log).region(from, log.length());
         while (m.find()) {
-            tasks++;
-            if (Long.parseLong(m.group(2)) <= 0) {
-                throw new RuntimeFailure("TornadoVM task '" + m.group(1) + "' of graph '" + graph
+            times.put(m.group(1), Long.parseLong(m.group(2)));
+        }
+        seen.put(graph, log.length());
+        if (times.isEmpty()) {
+            throw new RuntimeFailure("TornadoVM graph '" + graph + "': the profile has no per-task kernel times");
+        }
+        for (var e : times.entrySet()) {
+            if (e.getValue() <= 0) {
+                throw new RuntimeFailure("TornadoVM task '" + e.getKey() + "' of graph '" + graph
                         + "' did not run on device " + device + " (kernel time 0: a fallback to Java or a failed launch)");
             }
         }
-        if (tasks == 0) {
-            throw new RuntimeFailure("TornadoVM graph '" + graph + "': the profile has no per-task kernel times");
-        }
-    }
-
-    /** Adds each task's kernel time in this execution to {@code into} (for -Dresflow.tornado.profile). */
-    static void addTaskTimes(TornadoProfilerResult prof, java.util.Map<String, Long> into) {
-        String log = prof.getProfileLog();
-        Matcher m = TASK_TIME.matcher(log == null ? "" : log);
-        while (m.find()) {
-            into.merge(m.group(1), Long.parseLong(m.group(2)), Long::sum);
-        }
+        return times;
     }
 }

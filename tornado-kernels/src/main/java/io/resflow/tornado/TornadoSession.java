@@ -105,6 +105,7 @@ public final class TornadoSession implements Session {
     private final FloatArray hyper = new FloatArray(AdamWKernels.SIZE);
 
     private final Map<String, Long> taskTime = new java.util.TreeMap<>();
+    private final DeviceChecks checks;
     private TornadoExecutionPlan plan;
     private final Map<String, Integer> graphIndex = new LinkedHashMap<>();
     private final Set<String> executed = new java.util.HashSet<>();
@@ -128,6 +129,7 @@ public final class TornadoSession implements Session {
         this.strict = strict;
         this.d = new DeviceLayout(config, batch, seqLen);
         this.shapes = new LaunchShapes(device);
+        this.checks = new DeviceChecks(device.getDeviceName());
         this.skipAlpha = switch (config.residual()) {
             case NONE -> 0f;
             case DEEPNORM -> (float) Math.pow(2.0 * config.nLayer(), 0.25);
@@ -470,9 +472,9 @@ public final class TornadoSession implements Session {
             throw new RuntimeFailure("TornadoVM graph '" + graph + "' failed on " + device.getDeviceName() + ": " + e, e);
         }
         TornadoProfilerResult prof = result.getProfilerResult();
-        DeviceChecks.requireRan(graph, prof, device.getDeviceName(), first || strict);
+        Map<String, Long> times = checks.requireRan(graph, prof, first || strict || PROFILE);
         if (PROFILE) {
-            DeviceChecks.addTaskTimes(prof, taskTime);
+            times.forEach((task, ns) -> taskTime.merge(task, ns, Long::sum));
         }
         stepIn += prof.getTotalBytesCopyIn();
         stepOut += prof.getTotalBytesCopyOut();

@@ -48,7 +48,7 @@ class DeviceChecksTest {
     @Test
     void paddedLaunchPasses() {
         TornadoProfilerResult prof = runZero("padded", 112, 16);
-        assertDoesNotThrow(() -> DeviceChecks.requireRan("padded", prof, "test device", true));
+        assertDoesNotThrow(() -> new DeviceChecks("test device").requireRan("padded", prof, true));
     }
 
     @Test
@@ -56,7 +56,7 @@ class DeviceChecksTest {
         var run = NativeStdout.capture(() -> runZero("unpadded", 100, 16));
         assertFalse(run.errorLines().isEmpty(), "the driver's error line was not captured");
         RuntimeFailure e = assertThrows(RuntimeFailure.class,
-                () -> DeviceChecks.requireRan("unpadded", run.value(), "test device", true));
+                () -> new DeviceChecks("test device").requireRan("unpadded", run.value(), true));
         assertTrue(e.getMessage().contains("unpadded"), e.getMessage());
     }
 }
