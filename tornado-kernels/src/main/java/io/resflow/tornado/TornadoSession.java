@@ -714,7 +714,6 @@ public final class TornadoSession implements Session {
     private void closePlan() {
         if (plan != null) {
             try {
-                plan.freeDeviceMemory();
                 plan.close();
             } catch (Exception e) {
                 throw new RuntimeFailure("closing the TornadoVM plan failed: " + e, e);

@@ -28,7 +28,8 @@ import java.util.SplittableRandom;
  *
  * <pre>
  * java @$TORNADOVM_HOME/tornado-argfile -Xmx12g --add-modules jdk.incubator.vector -cp CLASSPATH \
- *     io.resflow.tornado.bench.TornadoBenchmark [--device 0:0] [--steps 3] [--batch 4] [--seq 64] [--layers 12] [--no-jvm]
+ *     io.resflow.tornado.bench.TornadoBenchmark [--device 0:0] [--steps 3] [--batch 4] [--seq 64] [--layers 12]
+ *     [--no-jvm] [--no-tornado]
  * </pre>
  */
 public final class TornadoBenchmark {
@@ -42,6 +43,7 @@ public final class TornadoBenchmark {
         int T = 64;
         int layers = 12;
         boolean jvm = true;
+        boolean tornado = true;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--device" -> device = args[++i];
@@ -50,6 +52,7 @@ public final class TornadoBenchmark {
                 case "--seq" -> T = Integer.parseInt(args[++i]);
                 case "--layers" -> layers = Integer.parseInt(args[++i]);
                 case "--no-jvm" -> jvm = false;
+                case "--no-tornado" -> tornado = false;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
@@ -62,7 +65,9 @@ public final class TornadoBenchmark {
         int[] y = tokens(B * T, cfg.vocabSize(), 2);
 
         List<String> lines = new ArrayList<>();
-        lines.add(run(provider("tornado").create(device), cfg, init, B, T, x, y, steps));
+        if (tornado) {
+            lines.add(run(provider("tornado").create(device), cfg, init, B, T, x, y, steps));
+        }
         if (jvm) {
             BackendProvider p = provider("jvm");
             lines.add(p == null ? "jvm: backend not on the class path, skipped"
