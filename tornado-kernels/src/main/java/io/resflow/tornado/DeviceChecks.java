@@ -57,7 +57,8 @@ final class DeviceChecks {
         for (var e : times.entrySet()) {
             if (e.getValue() <= 0) {
                 throw new RuntimeFailure("TornadoVM task '" + e.getKey() + "' of graph '" + graph
-                        + "' did not run on device " + device + " (kernel time 0: a fallback to Java or a failed launch)");
+                        + "' did not run on device " + device
+                        + " (kernel time 0: a fallback to Java or a failed launch)");
             }
         }
         return times;

@@ -39,8 +39,8 @@ final class GraphSpec {
     private final List<Object> underDemand = new ArrayList<>();
 
     /**
-     * @param anchor a shared buffer every graph of the plan declares, so that any two graphs have a declaration for each
-     *     other, whatever order they run in
+     * @param anchor a shared buffer every graph of the plan declares, so that any two graphs have a declaration for
+     *     each other, whatever order they run in
      */
     GraphSpec(String name, Object anchor) {
         this.name = name;

@@ -83,7 +83,8 @@ final class LaunchShapes {
 
     /** A 2D grid over an x by y output where each work-item computes {@code tx x ty} outputs. */
     WorkerGrid tiles(int x, int y, int tx, int ty) {
-        WorkerGrid2D g = new WorkerGrid2D(roundUp((x + tx - 1) / tx, tileLocalX), roundUp((y + ty - 1) / ty, tileLocalY));
+        WorkerGrid2D g = new WorkerGrid2D(roundUp((x + tx - 1) / tx, tileLocalX),
+                roundUp((y + ty - 1) / ty, tileLocalY));
         g.setLocalWork(tileLocalX, tileLocalY, 1);
         return g;
     }

@@ -65,8 +65,8 @@ public final class TornadoBackendProvider implements BackendProvider {
             if (e instanceof RuntimeFailure rf) {
                 throw rf;
             }
-            throw new RuntimeFailure("TornadoVM is not available in this JVM (start it with @$TORNADOVM_HOME/tornado-argfile): "
-                    + e, e);
+            throw new RuntimeFailure("TornadoVM is not available in this JVM (start it with "
+                    + "@$TORNADOVM_HOME/tornado-argfile): " + e, e);
         }
     }
 

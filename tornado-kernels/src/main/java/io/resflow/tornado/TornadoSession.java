@@ -118,7 +118,8 @@ public final class TornadoSession implements Session {
 
     TornadoSession(ModelConfig config, Params init, int batch, int seqLen, TornadoDevice device, boolean strict) {
         if (seqLen > config.maxSeqLen()) {
-            throw new BadInputException("seq_len " + seqLen + " is longer than the model's max_seq_len " + config.maxSeqLen());
+            throw new BadInputException("seq_len " + seqLen + " is longer than the model's max_seq_len "
+                    + config.maxSeqLen());
         }
         if (batch <= 0 || seqLen <= 0) {
             throw new BadInputException("batch and seq_len must be positive, got " + batch + " and " + seqLen);
@@ -249,8 +250,8 @@ public final class TornadoSession implements Session {
 
     private void matmul(GraphSpec s, String task, IntArray layer, int out, int in, int w, int b, int aStride,
             int pStride, int cIn, int cOut) {
-        s.task(task, shapes.tiles(cOut, d.N, MatmulKernels.TILE, MatmulKernels.TILE), MatmulKernels::forward, act, p, layer,
-                Args.of(out, in, w, b, aStride, pStride, d.N, cIn, cOut));
+        s.task(task, shapes.tiles(cOut, d.N, MatmulKernels.TILE, MatmulKernels.TILE), MatmulKernels::forward, act, p,
+                layer, Args.of(out, in, w, b, aStride, pStride, d.N, cIn, cOut));
     }
 
     /**
@@ -469,7 +470,8 @@ public final class TornadoSession implements Session {
         try {
             result = plan.withGraph(index).execute();
         } catch (RuntimeException e) {
-            throw new RuntimeFailure("TornadoVM graph '" + graph + "' failed on " + device.getDeviceName() + ": " + e, e);
+            throw new RuntimeFailure("TornadoVM graph '" + graph + "' failed on " + device.getDeviceName() + ": " + e,
+                    e);
         }
         TornadoProfilerResult prof = result.getProfilerResult();
         Map<String, Long> times = checks.requireRan(graph, prof, first || strict || PROFILE);

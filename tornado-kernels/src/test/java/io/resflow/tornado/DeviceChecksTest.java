@@ -53,8 +53,10 @@ class DeviceChecksTest {
 
     @Test
     void rejectedLaunchIsAnError() {
-        var run = NativeStdout.capture(() -> runZero("unpadded", 100, 16));
+        var run = NativeStdout.capture(() -> runZero("unpadded", 100, 16), false);
         assertFalse(run.errorLines().isEmpty(), "the driver's error line was not captured");
+        String first = run.errorLines().getFirst().replace("ERROR", "error");
+        System.out.println("provoked and captured as expected: " + first);
         RuntimeFailure e = assertThrows(RuntimeFailure.class,
                 () -> new DeviceChecks("test device").requireRan("unpadded", run.value(), true));
         assertTrue(e.getMessage().contains("unpadded"), e.getMessage());

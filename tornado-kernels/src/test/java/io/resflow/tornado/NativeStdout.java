@@ -44,6 +44,11 @@ final class NativeStdout {
     }
 
     static <T> Captured<T> capture(Supplier<T> body) {
+        return capture(body, true);
+    }
+
+    /** With {@code echo} false the captured text is only returned (for output a test provokes on purpose). */
+    static <T> Captured<T> capture(Supplier<T> body, boolean echo) {
         Path file;
         try {
             file = Files.createTempFile("resflow-native-stdout", ".txt");
@@ -79,7 +84,9 @@ final class NativeStdout {
         try {
             String text = Files.readString(file, StandardCharsets.UTF_8);
             Files.deleteIfExists(file);
-            System.out.print(text);
+            if (echo) {
+                System.out.print(text);
+            }
             return new Captured<>(value, text);
         } catch (IOException e) {
             throw new IllegalStateException(e);

@@ -64,7 +64,8 @@ class TornadoBackendTest {
         assertTrue(report.passed(), report.summary() + "\n" + report.table());
     }
 
-    static ModelConfig gpt2(int layers, int heads, int headDim, int ff, int vocab, Residual r, boolean tied, long seed) {
+    static ModelConfig gpt2(int layers, int heads, int headDim, int ff, int vocab, Residual r, boolean tied,
+            long seed) {
         return new ModelConfig(Family.GPT2, layers, heads * headDim, heads, heads, headDim, ff, vocab, 32,
                 Norm.LAYERNORM, 1e-5, Activation.GELU_TANH, Positions.LEARNED, 10000, tied, r, seed);
     }

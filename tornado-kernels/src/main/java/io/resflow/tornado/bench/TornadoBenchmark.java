@@ -77,7 +77,8 @@ public final class TornadoBenchmark {
         lines.forEach(System.out::println);
     }
 
-    private static String run(Backend backend, ModelConfig cfg, Params init, int B, int T, int[] x, int[] y, int steps) {
+    private static String run(Backend backend, ModelConfig cfg, Params init, int B, int T, int[] x, int[] y,
+            int steps) {
         System.out.println("== " + backend.id() + ": " + backend.description());
         AdamW opt = AdamW.of(0.0);
         long t0 = System.nanoTime();
@@ -93,7 +94,8 @@ public final class TornadoBenchmark {
                 double loss = step(s, opt, x, y);
                 times[i] = (System.nanoTime() - a) / 1e9;
                 String bytes = s instanceof TornadoSession ts
-                        ? String.format(Locale.ROOT, ", %d B in / %d B out", ts.lastStepBytes()[0], ts.lastStepBytes()[1])
+                        ? String.format(Locale.ROOT, ", %d B in / %d B out", ts.lastStepBytes()[0],
+                                ts.lastStepBytes()[1])
                         : "";
                 System.out.printf(Locale.ROOT, "  step %d: %.2f s, loss %.4f%s%n", i + 1, times[i], loss, bytes);
             }

@@ -21,7 +21,8 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * All three write (=) their part of dqkv.
  */
 public final class AttentionKernels {
-    public static final int OUT = 0, PROBS = 1, QKV = 2, ASTRIDE = 3, B = 4, T = 5, NH = 6, NKV = 7, HD = 8, DS = 9, DQKV = 10;
+    public static final int OUT = 0, PROBS = 1, QKV = 2, ASTRIDE = 3, B = 4, T = 5, NH = 6, NKV = 7, HD = 8, DS = 9,
+            DQKV = 10;
 
     private AttentionKernels() {
     }

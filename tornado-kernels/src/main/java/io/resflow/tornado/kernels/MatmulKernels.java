@@ -12,7 +12,8 @@ import uk.ac.manchester.tornado.api.types.vectors.Float8;
  * dimension contiguous in memory):
  * <ul>
  * <li>{@link #forward}: out (N,OC) = inp (N,C) W^T + b;</li>
- * <li>{@link #backwardInput}: dinp (N,C) = or += dout (N,OC) (W^T)^T, with W^T (C,OC) made by {@link #transposeWeight};</li>
+ * <li>{@link #backwardInput}: dinp (N,C) = or += dout (N,OC) (W^T)^T, with W^T (C,OC) made by
+ * {@link #transposeWeight};</li>
  * <li>{@link #backwardWeight}: dW (OC,C) = dout^T (OC,N) (inp^T)^T, both made by {@link #transposeActivation} /
  * {@link #transposeScratch};</li>
  * <li>{@link #backwardBias}: db (OC) = sum over rows of dout.</li>
@@ -55,7 +56,8 @@ public final class MatmulKernels {
     }
 
     private static float hsum(Float8 v) {
-        return ((v.getS0() + v.getS4()) + (v.getS1() + v.getS5())) + ((v.getS2() + v.getS6()) + (v.getS3() + v.getS7()));
+        return ((v.getS0() + v.getS4()) + (v.getS1() + v.getS5()))
+                + ((v.getS2() + v.getS6()) + (v.getS3() + v.getS7()));
     }
 
     // act: inp (N,C); p: W (OC,C), b (OC) or F_B < 0 -> act: out (N,OC).
