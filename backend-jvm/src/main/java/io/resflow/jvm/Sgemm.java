@@ -14,9 +14,13 @@ import jdk.incubator.vector.VectorSpecies;
  *   dW       (OC,C)     += dout^T inp        A(i=o, k=n) = dout[n][o] (packed), B(k=n, j=c) = inp[n][c]
  * </pre>
  * The micro-kernel keeps an MR x NR tile (4 rows x 4 vectors, 16 accumulators) in registers and, per k, broadcasts
- * 4 scalars of A and loads 4 vectors of a packed B panel (kc x NR, zero-padded past the last column), so it issues 16
- * FMAs per 8 loads. B panels live in per-thread scratch (L1/L2 sized); A is read in place when its rows are
- * contiguous, and packed per row group (MC x kc) when it is not.
+ * 4 scalars of A and loads 4 vectors of a packed B panel (kc x NR), so it issues 16 FMAs per 8 loads; it is a single
+ * branch-free loop (bias initialisation and partial panels are handled outside it, the latter through a full-width
+ * scratch tile). B panels (KC x NR, zero-padded past the last column) live in per-thread scratch; the forward's are
+ * transposed from W in 16 x 16 register blocks ({@link Transpose}). A is read in place when its rows are contiguous
+ * and packed per row group (MC x kc) when it is not (dW). Tasks are (row group, panel group) pairs sized so that every
+ * thread gets work; for long K there is one panel group per thread, so A is streamed from memory only once per
+ * thread.
  *
  * <p>Determinism: an output element is computed by one task, with k blocks in increasing order and k increasing
  * within a block, whatever the partitioning; so results do not depend on the thread count or on scheduling.
@@ -26,9 +30,8 @@ public final class Sgemm {
     static final int L = SP.length();
     static final int MR = 4;
     static final int NR = 4 * L;
-    static final int KC = Integer.getInteger("resflow.kc", 256);
-    static final int MC = Integer.getInteger("resflow.mc", 256);
-
+    static final int KC = 384;
+    static final int MC = 256;
 
     private Sgemm() {
     }
@@ -92,6 +95,14 @@ public final class Sgemm {
             int pg = Math.min(panels, Math.max(1, (want + rowGroups - 1) / rowGroups));
             panelsPerGroup = (panels + pg - 1) / pg;
             panelGroups = (panels + panelsPerGroup - 1) / panelsPerGroup;
+            // prefer a task count that is a multiple of the thread count (equal tasks then finish together)
+            for (int ppg = panelsPerGroup; ppg > 1 && (rowGroups * panelGroups) % threads != 0; ppg--) {
+                int groups = (panels + ppg - 1) / ppg;
+                if ((rowGroups * groups) % threads == 0 && panels % ppg == 0) {
+                    panelsPerGroup = ppg;
+                    panelGroups = groups;
+                }
+            }
             return rowGroups * panelGroups;
         }
 
@@ -109,14 +120,6 @@ public final class Sgemm {
 
     static int roundUp(int x, int r) {
         return (x + r - 1) / r * r;
-    }
-
-    /** Single-threaded GEMM over the whole problem (tests, tiny shapes). */
-    public static void gemm(Job j, Scratch s) {
-        j.prepare(1);
-        if (j.m > 0 && j.n > 0) {
-            run(j, 0, j.m, 0, j.panels, s);
-        }
     }
 
     private static void run(Job j, int i0, int i1, int p0, int p1, Scratch s) {
@@ -138,11 +141,12 @@ public final class Sgemm {
         }
         int kcMax = Math.min(KC, K);
         int apSize = j.packA ? roundUp(rows, MR) * kcMax : 0;
-        float[] buf = s.get(Scratch.GEMM_PACK, kcMax * NR + apSize);
         int apBase = kcMax * NR;
+        int tileBase = apBase + apSize;
+        float[] buf = s.get(Scratch.GEMM_PACK, tileBase + MR * NR);
         for (int k0 = 0; k0 < K; k0 += KC) {
             int kc = Math.min(KC, K - k0);
-            boolean load = j.accumulate || k0 > 0;
+            boolean first = !j.accumulate && k0 == 0;
             float[] a;
             int aBase;
             int aSi;
@@ -166,15 +170,59 @@ public final class Sgemm {
                 int j0 = p * NR;
                 int nc = Math.min(NR, j.n - j0);
                 packB(j, k0, kc, j0, nc, buf);
+                if (first) {
+                    initRows(j.c, j.ldc, i0, i1, j0, nc, j.bias);
+                }
                 int i = i0;
                 int ao = aBase;
-                for (; i + MR <= i1; i += MR, ao += aBlk) {
-                    kernel4(a, ao, aSi, aSk, buf, kc, j.c, i * j.ldc + j0, j.ldc, nc, load ? null : j.bias, j0, load);
+                if (nc == NR) {
+                    for (; i + MR <= i1; i += MR, ao += aBlk) {
+                        kernel4(a, ao, aSi, aSk, buf, kc, j.c, i * j.ldc + j0, j.ldc);
+                    }
+                } else {
+                    // a partial panel goes through a full-width tile, so the kernel never needs masks
+                    for (; i + MR <= i1; i += MR, ao += aBlk) {
+                        tileIn(j.c, i * j.ldc + j0, j.ldc, MR, nc, buf, tileBase);
+                        kernel4(a, ao, aSi, aSk, buf, kc, buf, tileBase, NR);
+                        tileOut(buf, tileBase, MR, nc, j.c, i * j.ldc + j0, j.ldc);
+                    }
                 }
                 for (; i < i1; i++) {
                     int aoi = j.packA ? ao + (i - (i1 - (i1 - i0) % MR)) : aBase + (i - i0) * j.aSi;
-                    kernel1(a, aoi, aSk, buf, kc, j.c, i * j.ldc + j0, nc, load ? null : j.bias, j0, load);
+                    tileIn(j.c, i * j.ldc + j0, j.ldc, 1, nc, buf, tileBase);
+                    kernel1(a, aoi, aSk, buf, kc, buf, tileBase);
+                    tileOut(buf, tileBase, 1, nc, j.c, i * j.ldc + j0, j.ldc);
                 }
+            }
+        }
+    }
+
+    /** C rows [i0,i1), columns [j0, j0+nc) = bias (or zero). */
+    private static void initRows(float[] c, int ldc, int i0, int i1, int j0, int nc, float[] bias) {
+        for (int i = i0; i < i1; i++) {
+            int o = i * ldc + j0;
+            for (int v = 0; v < nc; v += L) {
+                VectorMask<Float> m = SP.indexInRange(v, nc);
+                FloatVector x = bias == null ? FloatVector.zero(SP) : FloatVector.fromArray(SP, bias, j0 + v, m);
+                x.intoArray(c, o + v, m);
+            }
+        }
+    }
+
+    /** tile[rows x NR] = C block (rows x nc), zero-padded to NR columns. */
+    private static void tileIn(float[] c, int co, int ldc, int rows, int nc, float[] t, int to) {
+        for (int r = 0; r < rows; r++) {
+            for (int v = 0; v < NR; v += L) {
+                FloatVector.fromArray(SP, c, co + r * ldc + v, SP.indexInRange(v, nc)).intoArray(t, to + r * NR + v);
+            }
+        }
+    }
+
+    /** C block (rows x nc) = the first nc columns of tile[rows x NR]. */
+    private static void tileOut(float[] t, int to, int rows, int nc, float[] c, int co, int ldc) {
+        for (int r = 0; r < rows; r++) {
+            for (int v = 0; v < nc; v += L) {
+                FloatVector.fromArray(SP, t, to + r * NR + v).intoArray(c, co + r * ldc + v, SP.indexInRange(v, nc));
             }
         }
     }
@@ -274,44 +322,28 @@ public final class Sgemm {
     }
 
     /**
-     * The 4 x NR micro-kernel. Tile rows read A at a[ao + r*aSi + k*aSk]; the tile starts at c[co] with row stride
-     * ldc and nc valid columns. load: start from C, else from bias (or zero).
+     * The 4 x NR micro-kernel: C[4 x NR] += A[4 x kc] B[kc x NR]. Tile rows read A at a[ao + r*aSi + k*aSk]; the C
+     * tile starts at c[co] with row stride ldc and is full (partial panels go through a scratch tile). One straight
+     * loop with no branches, so its compiled form does not depend on which shapes ran first.
      */
-    static void kernel4(float[] a, int ao, int aSi, int aSk, float[] bp, int kc, float[] c, int co, int ldc, int nc,
-            float[] bias, int j0, boolean load) {
-        VectorMask<Float> m0 = SP.indexInRange(0, nc);
-        VectorMask<Float> m1 = SP.indexInRange(L, nc);
-        VectorMask<Float> m2 = SP.indexInRange(2 * L, nc);
-        VectorMask<Float> m3 = SP.indexInRange(3 * L, nc);
-        FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
-        if (load) {
-            int r0 = co, r1 = co + ldc, r2 = co + 2 * ldc, r3 = co + 3 * ldc;
-            c00 = FloatVector.fromArray(SP, c, r0, m0);
-            c01 = FloatVector.fromArray(SP, c, r0 + L, m1);
-            c02 = FloatVector.fromArray(SP, c, r0 + 2 * L, m2);
-            c03 = FloatVector.fromArray(SP, c, r0 + 3 * L, m3);
-            c10 = FloatVector.fromArray(SP, c, r1, m0);
-            c11 = FloatVector.fromArray(SP, c, r1 + L, m1);
-            c12 = FloatVector.fromArray(SP, c, r1 + 2 * L, m2);
-            c13 = FloatVector.fromArray(SP, c, r1 + 3 * L, m3);
-            c20 = FloatVector.fromArray(SP, c, r2, m0);
-            c21 = FloatVector.fromArray(SP, c, r2 + L, m1);
-            c22 = FloatVector.fromArray(SP, c, r2 + 2 * L, m2);
-            c23 = FloatVector.fromArray(SP, c, r2 + 3 * L, m3);
-            c30 = FloatVector.fromArray(SP, c, r3, m0);
-            c31 = FloatVector.fromArray(SP, c, r3 + L, m1);
-            c32 = FloatVector.fromArray(SP, c, r3 + 2 * L, m2);
-            c33 = FloatVector.fromArray(SP, c, r3 + 3 * L, m3);
-        } else if (bias != null) {
-            c00 = c10 = c20 = c30 = FloatVector.fromArray(SP, bias, j0, m0);
-            c01 = c11 = c21 = c31 = FloatVector.fromArray(SP, bias, j0 + L, m1);
-            c02 = c12 = c22 = c32 = FloatVector.fromArray(SP, bias, j0 + 2 * L, m2);
-            c03 = c13 = c23 = c33 = FloatVector.fromArray(SP, bias, j0 + 3 * L, m3);
-        } else {
-            FloatVector z = FloatVector.zero(SP);
-            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = z;
-            c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = z;
-        }
+    static void kernel4(float[] a, int ao, int aSi, int aSk, float[] bp, int kc, float[] c, int co, int ldc) {
+        int r0 = co, r1 = co + ldc, r2 = co + 2 * ldc, r3 = co + 3 * ldc;
+        FloatVector c00 = FloatVector.fromArray(SP, c, r0);
+        FloatVector c01 = FloatVector.fromArray(SP, c, r0 + L);
+        FloatVector c02 = FloatVector.fromArray(SP, c, r0 + 2 * L);
+        FloatVector c03 = FloatVector.fromArray(SP, c, r0 + 3 * L);
+        FloatVector c10 = FloatVector.fromArray(SP, c, r1);
+        FloatVector c11 = FloatVector.fromArray(SP, c, r1 + L);
+        FloatVector c12 = FloatVector.fromArray(SP, c, r1 + 2 * L);
+        FloatVector c13 = FloatVector.fromArray(SP, c, r1 + 3 * L);
+        FloatVector c20 = FloatVector.fromArray(SP, c, r2);
+        FloatVector c21 = FloatVector.fromArray(SP, c, r2 + L);
+        FloatVector c22 = FloatVector.fromArray(SP, c, r2 + 2 * L);
+        FloatVector c23 = FloatVector.fromArray(SP, c, r2 + 3 * L);
+        FloatVector c30 = FloatVector.fromArray(SP, c, r3);
+        FloatVector c31 = FloatVector.fromArray(SP, c, r3 + L);
+        FloatVector c32 = FloatVector.fromArray(SP, c, r3 + 2 * L);
+        FloatVector c33 = FloatVector.fromArray(SP, c, r3 + 3 * L);
         int bo = 0;
         for (int k = 0; k < kc; k++, bo += NR, ao += aSk) {
             FloatVector b0 = FloatVector.fromArray(SP, bp, bo);
@@ -339,46 +371,30 @@ public final class Sgemm {
             c32 = x.fma(b2, c32);
             c33 = x.fma(b3, c33);
         }
-        int r0 = co, r1 = co + ldc, r2 = co + 2 * ldc, r3 = co + 3 * ldc;
-        c00.intoArray(c, r0, m0);
-        c01.intoArray(c, r0 + L, m1);
-        c02.intoArray(c, r0 + 2 * L, m2);
-        c03.intoArray(c, r0 + 3 * L, m3);
-        c10.intoArray(c, r1, m0);
-        c11.intoArray(c, r1 + L, m1);
-        c12.intoArray(c, r1 + 2 * L, m2);
-        c13.intoArray(c, r1 + 3 * L, m3);
-        c20.intoArray(c, r2, m0);
-        c21.intoArray(c, r2 + L, m1);
-        c22.intoArray(c, r2 + 2 * L, m2);
-        c23.intoArray(c, r2 + 3 * L, m3);
-        c30.intoArray(c, r3, m0);
-        c31.intoArray(c, r3 + L, m1);
-        c32.intoArray(c, r3 + 2 * L, m2);
-        c33.intoArray(c, r3 + 3 * L, m3);
+        c00.intoArray(c, r0);
+        c01.intoArray(c, r0 + L);
+        c02.intoArray(c, r0 + 2 * L);
+        c03.intoArray(c, r0 + 3 * L);
+        c10.intoArray(c, r1);
+        c11.intoArray(c, r1 + L);
+        c12.intoArray(c, r1 + 2 * L);
+        c13.intoArray(c, r1 + 3 * L);
+        c20.intoArray(c, r2);
+        c21.intoArray(c, r2 + L);
+        c22.intoArray(c, r2 + 2 * L);
+        c23.intoArray(c, r2 + 3 * L);
+        c30.intoArray(c, r3);
+        c31.intoArray(c, r3 + L);
+        c32.intoArray(c, r3 + 2 * L);
+        c33.intoArray(c, r3 + 3 * L);
     }
 
-    /** The 1 x NR kernel for the last rows of a group. */
-    static void kernel1(float[] a, int ao, int aSk, float[] bp, int kc, float[] c, int co, int nc, float[] bias,
-            int j0, boolean load) {
-        VectorMask<Float> m0 = SP.indexInRange(0, nc);
-        VectorMask<Float> m1 = SP.indexInRange(L, nc);
-        VectorMask<Float> m2 = SP.indexInRange(2 * L, nc);
-        VectorMask<Float> m3 = SP.indexInRange(3 * L, nc);
-        FloatVector c0, c1, c2, c3;
-        if (load) {
-            c0 = FloatVector.fromArray(SP, c, co, m0);
-            c1 = FloatVector.fromArray(SP, c, co + L, m1);
-            c2 = FloatVector.fromArray(SP, c, co + 2 * L, m2);
-            c3 = FloatVector.fromArray(SP, c, co + 3 * L, m3);
-        } else if (bias != null) {
-            c0 = FloatVector.fromArray(SP, bias, j0, m0);
-            c1 = FloatVector.fromArray(SP, bias, j0 + L, m1);
-            c2 = FloatVector.fromArray(SP, bias, j0 + 2 * L, m2);
-            c3 = FloatVector.fromArray(SP, bias, j0 + 3 * L, m3);
-        } else {
-            c0 = c1 = c2 = c3 = FloatVector.zero(SP);
-        }
+    /** The 1 x NR kernel for the last rows of a group, on a full-width tile. */
+    static void kernel1(float[] a, int ao, int aSk, float[] bp, int kc, float[] c, int co) {
+        FloatVector c0 = FloatVector.fromArray(SP, c, co);
+        FloatVector c1 = FloatVector.fromArray(SP, c, co + L);
+        FloatVector c2 = FloatVector.fromArray(SP, c, co + 2 * L);
+        FloatVector c3 = FloatVector.fromArray(SP, c, co + 3 * L);
         int bo = 0;
         for (int k = 0; k < kc; k++, bo += NR, ao += aSk) {
             FloatVector x = FloatVector.broadcast(SP, a[ao]);
@@ -387,9 +403,9 @@ public final class Sgemm {
             c2 = x.fma(FloatVector.fromArray(SP, bp, bo + 2 * L), c2);
             c3 = x.fma(FloatVector.fromArray(SP, bp, bo + 3 * L), c3);
         }
-        c0.intoArray(c, co, m0);
-        c1.intoArray(c, co + L, m1);
-        c2.intoArray(c, co + 2 * L, m2);
-        c3.intoArray(c, co + 3 * L, m3);
+        c0.intoArray(c, co);
+        c1.intoArray(c, co + L);
+        c2.intoArray(c, co + 2 * L);
+        c3.intoArray(c, co + 3 * L);
     }
 }
