@@ -101,7 +101,7 @@ public final class TornadoBackendProvider implements BackendProvider {
                 String detail = dev.getDeviceType().name().toLowerCase(Locale.ROOT) + ", "
                         + String.format(Locale.ROOT, "%.1f GiB global memory", mem / (1024.0 * 1024 * 1024)) + ", "
                         + dev.getPhysicalDevice().getDeviceMaxComputeUnits() + " compute units";
-                out.add(new DeviceInfo("tornado:" + b + ":" + i, kind, dev.getDeviceName(), detail));
+                out.add(new DeviceInfo("tornado:" + b + ":" + i, kind, dev.getPhysicalDevice().getDeviceName(), detail));
             }
         }
         return out;
