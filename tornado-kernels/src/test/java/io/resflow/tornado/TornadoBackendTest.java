@@ -98,6 +98,44 @@ class TornadoBackendTest {
         cmp.assertPassed(name);
     }
 
+    /**
+     * restore(): a session given the parameters and AdamW state of another after one step continues exactly like
+     * it (same loss, same parameters and moments after the next step); the recompute option is accepted.
+     */
+    @Test
+    void restoreResumesTraining() {
+        ModelConfig c = llama(2, 32, 4, 2, 8, 44, 97, Residual.PRE, false, 21);
+        int B = 2;
+        int T = 5;
+        var init = io.resflow.model.Initializer.init(c);
+        int[] x = ReferenceComparison.tokens(B * T, c.vocabSize(), 3);
+        int[] y = ReferenceComparison.tokens(B * T, c.vocabSize(), 4);
+        var opt = new io.resflow.engine.AdamW(0.9, 0.95, 1e-8, 0.1);
+        clean("restore", () -> {
+            try (TornadoSession a = backend.open(c, init, B, T, io.resflow.engine.SessionOptions.DEFAULT);
+                    TornadoSession b = backend.open(c, init, B, T, new io.resflow.engine.SessionOptions(true))) {
+                a.forward(x, y);
+                a.backward();
+                a.step(opt, 1e-3, 1.0);
+                b.restore(a.params(), a.optimizerState());
+                assertEquals(1, b.optimizerState().step());
+                double la = a.forward(x, y);
+                double lb = b.forward(x, y);
+                assertEquals(la, lb, 0.0, "loss after restore");
+                a.backward();
+                b.backward();
+                a.step(opt, 1e-3, 1.0);
+                b.step(opt, 1e-3, 1.0);
+                ReferenceComparison cmp = new ReferenceComparison();
+                cmp.params("param.", b.params(), a.params());
+                cmp.params("m.", b.optimizerState().m(), a.optimizerState().m());
+                cmp.params("v.", b.optimizerState().v(), a.optimizerState().v());
+                cmp.assertPassed("restore");
+            }
+            return null;
+        });
+    }
+
     @Test
     void providerIsRegisteredAndListsDevices() {
         BackendProvider p = ServiceLoader.load(BackendProvider.class).stream().map(ServiceLoader.Provider::get)
