@@ -42,6 +42,7 @@ import uk.ac.manchester.tornado.api.TornadoExecutionResult;
 import uk.ac.manchester.tornado.api.TornadoProfilerResult;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.ProfilerMode;
+import uk.ac.manchester.tornado.api.exceptions.TornadoOutOfMemoryException;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
@@ -136,6 +137,7 @@ public final class TornadoSession implements Session {
             case DEEPNORM -> (float) Math.pow(2.0 * config.nLayer(), 0.25);
             default -> 1f;
         };
+        checkFits(device, d);
         p = new FloatArray(d.paramCount);
         g = new FloatArray(d.paramCount);
         mom = new FloatArray(d.paramCount);
@@ -149,6 +151,24 @@ public final class TornadoSession implements Session {
         consts = buildConsts();
         toDevice(init, p);
         buildPlan();
+    }
+
+    /** Each large array is one device buffer: it must fit the device's largest single allocation. */
+    private static void checkFits(TornadoDevice device, DeviceLayout d) {
+        long max = device.getMaxAllocMemory();
+        if (max <= 0) {
+            return;
+        }
+        long[] sizes = {4L * d.paramCount, 4L * d.actSize, 4L * d.dactSize};
+        String[] what = {"parameters", "activations", "activation gradients"};
+        for (int i = 0; i < sizes.length; i++) {
+            if (sizes[i] > max) {
+                throw new BadInputException(String.format(java.util.Locale.ROOT,
+                        "the %s need one device buffer of %.2f GiB but %s allows at most %.2f GiB per buffer; "
+                                + "use a smaller batch, sequence or model", what[i], sizes[i] / 1073741824.0,
+                        device.getDeviceName(), max / 1073741824.0));
+            }
+        }
     }
 
     private FloatArray buildConsts() {
@@ -469,6 +489,13 @@ public final class TornadoSession implements Session {
         TornadoExecutionResult result;
         try {
             result = plan.withGraph(index).execute();
+        } catch (TornadoOutOfMemoryException e) {
+            throw new BadInputException(String.format(java.util.Locale.ROOT,
+                    "the model does not fit the device memory TornadoVM allows on %s (%s, %.1f GiB of buffers): use a "
+                            + "smaller batch, sequence or model, or raise -Dtornado.device.memory (default 4GB)",
+                    device.getDeviceName(),
+                    e.getMessage().replaceAll("\\u001B\\[[0-9;]*m", "").replaceAll("\\s+", " ").strip(),
+                    4.0 * ((long) d.paramCount * 4 + d.actSize + d.dactSize) / 1073741824.0), e);
         } catch (RuntimeException e) {
             throw new RuntimeFailure("TornadoVM graph '" + graph + "' failed on " + device.getDeviceName() + ": " + e,
                     e);
