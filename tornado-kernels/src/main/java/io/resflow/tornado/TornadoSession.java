@@ -29,11 +29,14 @@ import io.resflow.tornado.kernels.SumSquaresKernels;
 import io.resflow.tornado.kernels.SwiGluKernels;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import uk.ac.manchester.tornado.api.DataRange;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
@@ -105,11 +108,11 @@ public final class TornadoSession implements Session {
     private final FloatArray normOut = new FloatArray(1);
     private final FloatArray hyper = new FloatArray(AdamWKernels.SIZE);
 
-    private final Map<String, Long> taskTime = new java.util.TreeMap<>();
+    private final Map<String, Long> taskTime = new TreeMap<>();
     private final DeviceChecks checks;
     private TornadoExecutionPlan plan;
     private final Map<String, Integer> graphIndex = new LinkedHashMap<>();
-    private final Set<String> executed = new java.util.HashSet<>();
+    private final Set<String> executed = new HashSet<>();
     private int step;
     private boolean haveForward;
     private boolean haveTargets;
@@ -163,7 +166,7 @@ public final class TornadoSession implements Session {
         String[] what = {"parameters", "activations", "activation gradients"};
         for (int i = 0; i < sizes.length; i++) {
             if (sizes[i] > max) {
-                throw new BadInputException(String.format(java.util.Locale.ROOT,
+                throw new BadInputException(String.format(Locale.ROOT,
                         "the %s need one device buffer of %.2f GiB but %s allows at most %.2f GiB per buffer; "
                                 + "use a smaller batch, sequence or model", what[i], sizes[i] / 1073741824.0,
                         device.getDeviceName(), max / 1073741824.0));
@@ -490,7 +493,7 @@ public final class TornadoSession implements Session {
         try {
             result = plan.withGraph(index).execute();
         } catch (TornadoOutOfMemoryException e) {
-            throw new BadInputException(String.format(java.util.Locale.ROOT,
+            throw new BadInputException(String.format(Locale.ROOT,
                     "the model does not fit the device memory TornadoVM allows on %s (%s, %.1f GiB of buffers): use a "
                             + "smaller batch, sequence or model, or raise -Dtornado.device.memory (default 4GB)",
                     device.getDeviceName(),
@@ -763,7 +766,7 @@ public final class TornadoSession implements Session {
             long total = taskTime.values().stream().mapToLong(Long::longValue).sum();
             System.out.println("[resflow-tornado] device kernel time per task (all executions):");
             taskTime.entrySet().stream().sorted(Map.Entry.<String, Long>comparingByValue().reversed())
-                    .forEach(e -> System.out.printf(java.util.Locale.ROOT, "  %-28s %9.1f ms %5.1f%%%n", e.getKey(),
+                    .forEach(e -> System.out.printf(Locale.ROOT, "  %-28s %9.1f ms %5.1f%%%n", e.getKey(),
                             e.getValue() / 1e6, 100.0 * e.getValue() / total));
         }
         closePlan();
