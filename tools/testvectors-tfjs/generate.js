@@ -80,7 +80,7 @@ const PRESETS = {
     batch: 2, seq_len: 9, seed: 102,
   },
   'gpt2-deep-104': {
-    config: gpt2Config({ n_layer: 104, n_embd: 16, n_head: 2, vocab_size: 64, n_positions: 16 }),
+    config: gpt2Config({ n_layer: 104, n_embd: 12, n_head: 2, vocab_size: 64, n_positions: 16 }),
     prefix: 'transformer.', batch: 1, seq_len: 8, seed: 103,
   },
 };
