@@ -13,7 +13,8 @@ public final class Scratch {
     public static final int ATT_DV = 5;
     public static final int ATT_ROW2 = 6;
     public static final int LANES = 7;
-    private static final int SLOTS = 8;
+    public static final int GEMM_TILE = 8;
+    private static final int SLOTS = 9;
 
     private final float[][] buffers = new float[SLOTS][];
 

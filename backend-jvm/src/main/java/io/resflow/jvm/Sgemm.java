@@ -142,8 +142,8 @@ public final class Sgemm {
         int kcMax = Math.min(KC, K);
         int apSize = j.packA ? roundUp(rows, MR) * kcMax : 0;
         int apBase = kcMax * NR;
-        int tileBase = apBase + apSize;
-        float[] buf = s.get(Scratch.GEMM_PACK, tileBase + MR * NR);
+        float[] buf = s.get(Scratch.GEMM_PACK, apBase + apSize);
+        float[] tile = s.get(Scratch.GEMM_TILE, MR * NR);
         for (int k0 = 0; k0 < K; k0 += KC) {
             int kc = Math.min(KC, K - k0);
             boolean first = !j.accumulate && k0 == 0;
@@ -175,23 +175,14 @@ public final class Sgemm {
                 }
                 int i = i0;
                 int ao = aBase;
-                if (nc == NR) {
-                    for (; i + MR <= i1; i += MR, ao += aBlk) {
-                        kernel4(a, ao, aSi, aSk, buf, kc, j.c, i * j.ldc + j0, j.ldc);
-                    }
-                } else {
-                    // a partial panel goes through a full-width tile, so the kernel never needs masks
-                    for (; i + MR <= i1; i += MR, ao += aBlk) {
-                        tileIn(j.c, i * j.ldc + j0, j.ldc, MR, nc, buf, tileBase);
-                        kernel4(a, ao, aSi, aSk, buf, kc, buf, tileBase, NR);
-                        tileOut(buf, tileBase, MR, nc, j.c, i * j.ldc + j0, j.ldc);
-                    }
+                for (; i + MR <= i1; i += MR, ao += aBlk) {
+                    kernel4(a, ao, aSi, aSk, buf, kc, tile);
+                    addTile(tile, MR, j.c, i * j.ldc + j0, j.ldc, nc);
                 }
                 for (; i < i1; i++) {
                     int aoi = j.packA ? ao + (i - (i1 - (i1 - i0) % MR)) : aBase + (i - i0) * j.aSi;
-                    tileIn(j.c, i * j.ldc + j0, j.ldc, 1, nc, buf, tileBase);
-                    kernel1(a, aoi, aSk, buf, kc, buf, tileBase);
-                    tileOut(buf, tileBase, 1, nc, j.c, i * j.ldc + j0, j.ldc);
+                    kernel1(a, aoi, aSk, buf, kc, tile);
+                    addTile(tile, 1, j.c, i * j.ldc + j0, j.ldc, nc);
                 }
             }
         }
@@ -209,20 +200,13 @@ public final class Sgemm {
         }
     }
 
-    /** tile[rows x NR] = C block (rows x nc), zero-padded to NR columns. */
-    private static void tileIn(float[] c, int co, int ldc, int rows, int nc, float[] t, int to) {
+    /** C block (rows x nc) += the first nc columns of t[rows x NR]. */
+    private static void addTile(float[] t, int rows, float[] c, int co, int ldc, int nc) {
         for (int r = 0; r < rows; r++) {
-            for (int v = 0; v < NR; v += L) {
-                FloatVector.fromArray(SP, c, co + r * ldc + v, SP.indexInRange(v, nc)).intoArray(t, to + r * NR + v);
-            }
-        }
-    }
-
-    /** C block (rows x nc) = the first nc columns of tile[rows x NR]. */
-    private static void tileOut(float[] t, int to, int rows, int nc, float[] c, int co, int ldc) {
-        for (int r = 0; r < rows; r++) {
+            int o = co + r * ldc;
             for (int v = 0; v < nc; v += L) {
-                FloatVector.fromArray(SP, t, to + r * NR + v).intoArray(c, co + r * ldc + v, SP.indexInRange(v, nc));
+                VectorMask<Float> m = SP.indexInRange(v, nc);
+                FloatVector.fromArray(SP, t, r * NR + v).add(FloatVector.fromArray(SP, c, o + v, m)).intoArray(c, o + v, m);
             }
         }
     }
@@ -322,30 +306,14 @@ public final class Sgemm {
     }
 
     /**
-     * The 4 x NR micro-kernel: C[4 x NR] += A[4 x kc] B[kc x NR]. Tile rows read A at a[ao + r*aSi + k*aSk]; the C
-     * tile starts at c[co] with row stride ldc and is full (partial panels go through a scratch tile). One straight
-     * loop with no branches, so its compiled form does not depend on which shapes ran first.
+     * The 4 x NR micro-kernel: t[4 x NR] = A[4 x kc] B[kc x NR] (16 accumulators from zero; the caller adds the tile
+     * to C). Rows read A at a[ao + r*aSi + k*aSk]. One straight loop with no branches, so its compiled form does not
+     * depend on which shapes ran first; and small enough for C1 at every tier (see README: a kernel C1 compiles at
+     * tier 2 but not at tier 3 can be left in C1 code for good).
      */
-    static void kernel4(float[] a, int ao, int aSi, int aSk, float[] bp, int kc, float[] c, int co, int ldc) {
-        // all-true masks: with masked tile loads/stores C2 (JDK 25) compiles a ~8% faster loop than with plain ones
-        VectorMask<Float> m = SP.maskAll(true);
-        int r0 = co, r1 = co + ldc, r2 = co + 2 * ldc, r3 = co + 3 * ldc;
-        FloatVector c00 = FloatVector.fromArray(SP, c, r0, m);
-        FloatVector c01 = FloatVector.fromArray(SP, c, r0 + L, m);
-        FloatVector c02 = FloatVector.fromArray(SP, c, r0 + 2 * L, m);
-        FloatVector c03 = FloatVector.fromArray(SP, c, r0 + 3 * L, m);
-        FloatVector c10 = FloatVector.fromArray(SP, c, r1, m);
-        FloatVector c11 = FloatVector.fromArray(SP, c, r1 + L, m);
-        FloatVector c12 = FloatVector.fromArray(SP, c, r1 + 2 * L, m);
-        FloatVector c13 = FloatVector.fromArray(SP, c, r1 + 3 * L, m);
-        FloatVector c20 = FloatVector.fromArray(SP, c, r2, m);
-        FloatVector c21 = FloatVector.fromArray(SP, c, r2 + L, m);
-        FloatVector c22 = FloatVector.fromArray(SP, c, r2 + 2 * L, m);
-        FloatVector c23 = FloatVector.fromArray(SP, c, r2 + 3 * L, m);
-        FloatVector c30 = FloatVector.fromArray(SP, c, r3, m);
-        FloatVector c31 = FloatVector.fromArray(SP, c, r3 + L, m);
-        FloatVector c32 = FloatVector.fromArray(SP, c, r3 + 2 * L, m);
-        FloatVector c33 = FloatVector.fromArray(SP, c, r3 + 3 * L, m);
+    static void kernel4(float[] a, int ao, int aSi, int aSk, float[] bp, int kc, float[] t) {
+        FloatVector c00 = FloatVector.zero(SP), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00;
+        FloatVector c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
         int bo = 0;
         for (int k = 0; k < kc; k++, bo += NR, ao += aSk) {
             FloatVector b0 = FloatVector.fromArray(SP, bp, bo);
@@ -373,30 +341,27 @@ public final class Sgemm {
             c32 = x.fma(b2, c32);
             c33 = x.fma(b3, c33);
         }
-        c00.intoArray(c, r0, m);
-        c01.intoArray(c, r0 + L, m);
-        c02.intoArray(c, r0 + 2 * L, m);
-        c03.intoArray(c, r0 + 3 * L, m);
-        c10.intoArray(c, r1, m);
-        c11.intoArray(c, r1 + L, m);
-        c12.intoArray(c, r1 + 2 * L, m);
-        c13.intoArray(c, r1 + 3 * L, m);
-        c20.intoArray(c, r2, m);
-        c21.intoArray(c, r2 + L, m);
-        c22.intoArray(c, r2 + 2 * L, m);
-        c23.intoArray(c, r2 + 3 * L, m);
-        c30.intoArray(c, r3, m);
-        c31.intoArray(c, r3 + L, m);
-        c32.intoArray(c, r3 + 2 * L, m);
-        c33.intoArray(c, r3 + 3 * L, m);
+        c00.intoArray(t, 0 * L);
+        c01.intoArray(t, 1 * L);
+        c02.intoArray(t, 2 * L);
+        c03.intoArray(t, 3 * L);
+        c10.intoArray(t, 4 * L);
+        c11.intoArray(t, 5 * L);
+        c12.intoArray(t, 6 * L);
+        c13.intoArray(t, 7 * L);
+        c20.intoArray(t, 8 * L);
+        c21.intoArray(t, 9 * L);
+        c22.intoArray(t, 10 * L);
+        c23.intoArray(t, 11 * L);
+        c30.intoArray(t, 12 * L);
+        c31.intoArray(t, 13 * L);
+        c32.intoArray(t, 14 * L);
+        c33.intoArray(t, 15 * L);
     }
 
-    /** The 1 x NR kernel for the last rows of a group, on a full-width tile. */
-    static void kernel1(float[] a, int ao, int aSk, float[] bp, int kc, float[] c, int co) {
-        FloatVector c0 = FloatVector.fromArray(SP, c, co);
-        FloatVector c1 = FloatVector.fromArray(SP, c, co + L);
-        FloatVector c2 = FloatVector.fromArray(SP, c, co + 2 * L);
-        FloatVector c3 = FloatVector.fromArray(SP, c, co + 3 * L);
+    /** The 1 x NR kernel for the last rows of a group: t[0 .. NR) = A[1 x kc] B[kc x NR]. */
+    static void kernel1(float[] a, int ao, int aSk, float[] bp, int kc, float[] t) {
+        FloatVector c0 = FloatVector.zero(SP), c1 = c0, c2 = c0, c3 = c0;
         int bo = 0;
         for (int k = 0; k < kc; k++, bo += NR, ao += aSk) {
             FloatVector x = FloatVector.broadcast(SP, a[ao]);
@@ -405,9 +370,9 @@ public final class Sgemm {
             c2 = x.fma(FloatVector.fromArray(SP, bp, bo + 2 * L), c2);
             c3 = x.fma(FloatVector.fromArray(SP, bp, bo + 3 * L), c3);
         }
-        c0.intoArray(c, co);
-        c1.intoArray(c, co + L);
-        c2.intoArray(c, co + 2 * L);
-        c3.intoArray(c, co + 3 * L);
+        c0.intoArray(t, 0);
+        c1.intoArray(t, L);
+        c2.intoArray(t, 2 * L);
+        c3.intoArray(t, 3 * L);
     }
 }
