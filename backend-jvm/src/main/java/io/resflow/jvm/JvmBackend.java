@@ -33,7 +33,7 @@ public final class JvmBackend implements Backend {
 
     @Override
     public String description() {
-        return "jvm: " + new JvmOps(threads).describe();
+        return "jvm: " + JvmOps.describe(threads);
     }
 
     @Override

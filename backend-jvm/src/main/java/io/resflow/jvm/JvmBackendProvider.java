@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
-import jdk.incubator.vector.FloatVector;
 
 /**
  * Registers the {@code jvm} backend. Spec: {@code jvm} (all cores) or {@code jvm:<threads>}.
@@ -40,10 +39,7 @@ public final class JvmBackendProvider implements BackendProvider {
 
     @Override
     public List<DeviceInfo> devices() {
-        int threads = Runtime.getRuntime().availableProcessors();
-        int lanes = FloatVector.SPECIES_PREFERRED.length();
-        String detail = threads + " threads, FloatVector " + FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit ("
-                + lanes + " lanes)";
+        String detail = JvmOps.describe(Runtime.getRuntime().availableProcessors());
         return List.of(new DeviceInfo("jvm", "cpu", cpuModel(), detail));
     }
 

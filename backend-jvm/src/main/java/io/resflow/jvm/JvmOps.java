@@ -67,6 +67,11 @@ public final class JvmOps implements Ops {
 
     @Override
     public String describe() {
+        return describe(threads);
+    }
+
+    /** e.g. "2 threads, FloatVector 512-bit (16 lanes)". */
+    public static String describe(int threads) {
         return threads + " threads, FloatVector " + SP.vectorBitSize() + "-bit (" + L + " lanes)";
     }
 
@@ -100,6 +105,7 @@ public final class JvmOps implements Ops {
         pool.run(j, j.tasks);
     }
 
+    /** Once per step: plain loops (C2 vectorises them; rarely-run Vector API code would stay slow for long). */
     private static final class EmbedFwd extends WorkerPool.Job {
         float[] out, wte, wpe;
         int[] tokens;
@@ -109,21 +115,16 @@ public final class JvmOps implements Ops {
         public void task(int i, Scratch s) {
             int r0 = (int) ((long) rows * i / tasks);
             int r1 = (int) ((long) rows * (i + 1) / tasks);
-            int bound = SP.loopBound(C);
             for (int r = r0; r < r1; r++) {
                 int o = r * C;
                 int tok = tokens[r] * C;
-                int pos = (r % T) * C;
-                int c = 0;
-                for (; c < bound; c += L) {
-                    FloatVector v = FloatVector.fromArray(SP, wte, tok + c);
-                    if (wpe != null) {
-                        v = v.add(FloatVector.fromArray(SP, wpe, pos + c));
+                if (wpe == null) {
+                    System.arraycopy(wte, tok, out, o, C);
+                } else {
+                    int pos = (r % T) * C;
+                    for (int c = 0; c < C; c++) {
+                        out[o + c] = wte[tok + c] + wpe[pos + c];
                     }
-                    v.intoArray(out, o + c);
-                }
-                for (; c < C; c++) {
-                    out[o + c] = wpe == null ? wte[tok + c] : wte[tok + c] + wpe[pos + c];
                 }
             }
         }
@@ -164,16 +165,10 @@ public final class JvmOps implements Ops {
         }
     }
 
-    /** dst[d + c] += src[s + c] for c in [c0, c1). */
+    /** dst[d + c] += src[s + c] for c in [c0, c1) (a plain loop, see EmbedFwd). */
     static void addRow(float[] dst, int d, float[] src, int s, int c0, int c1) {
-        int c = c0;
-        for (; c + L <= c1; c += L) {
-            FloatVector.fromArray(SP, dst, d + c).add(FloatVector.fromArray(SP, src, s + c)).intoArray(dst, d + c);
-        }
-        if (c < c1) {
-            VectorMask<Float> m = SP.indexInRange(c, c1);
-            FloatVector.fromArray(SP, dst, d + c, m).add(FloatVector.fromArray(SP, src, s + c, m))
-                    .intoArray(dst, d + c, m);
+        for (int c = c0; c < c1; c++) {
+            dst[d + c] += src[s + c];
         }
     }
 
@@ -480,9 +475,10 @@ public final class JvmOps implements Ops {
         ropeSin = new float[T * half];
         for (int t = 0; t < T; t++) {
             for (int j = 0; j < half; j++) {
-                double angle = t * Math.pow(theta, -2.0 * j / hd);
-                ropeCos[t * half + j] = (float) Math.cos(angle);
-                ropeSin[t * half + j] = (float) Math.sin(angle);
+                // StrictMath: the same bits whether this runs interpreted or compiled
+                double angle = t * StrictMath.pow(theta, -2.0 * j / hd);
+                ropeCos[t * half + j] = (float) StrictMath.cos(angle);
+                ropeSin[t * half + j] = (float) StrictMath.sin(angle);
             }
         }
         ropeT = T;
@@ -900,7 +896,7 @@ public final class JvmOps implements Ops {
             for (; v < V; v++) {
                 probs[o + v] *= inv;
             }
-            losses[r] = (float) (Math.log(total) + max - logits[o + targets[r]]);
+            losses[r] = (float) (StrictMath.log(total) + max - logits[o + targets[r]]);
         }
 
         private void backwardRow(int r) {
@@ -937,8 +933,8 @@ public final class JvmOps implements Ops {
         j.eps = eps;
         j.wd = wd;
         j.gradScale = gradScale;
-        j.invC1 = (float) (1.0 / (1.0 - Math.pow(b1, t)));
-        j.invC2 = (float) (1.0 / (1.0 - Math.pow(b2, t)));
+        j.invC1 = (float) (1.0 / (1.0 - StrictMath.pow(b1, t)));
+        j.invC2 = (float) (1.0 / (1.0 - StrictMath.pow(b2, t)));
         pool.run(j, (n + CHUNK - 1) / CHUNK);
     }
 

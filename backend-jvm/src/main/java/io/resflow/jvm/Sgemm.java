@@ -142,8 +142,11 @@ public final class Sgemm {
         int kcMax = Math.min(KC, K);
         int apSize = j.packA ? roundUp(rows, MR) * kcMax : 0;
         int apBase = kcMax * NR;
-        float[] buf = s.get(Scratch.GEMM_PACK, apBase + apSize);
+        int tailBase = apBase + apSize; // zero-padded MR-row sliver for the last rows % MR (unpacked A)
+        float[] buf = s.get(Scratch.GEMM_PACK, tailBase + MR * kcMax);
         float[] tile = s.get(Scratch.GEMM_TILE, MR * NR);
+        int full = i0 + rows / MR * MR;
+        int tail = i1 - full;
         for (int k0 = 0; k0 < K; k0 += KC) {
             int kc = Math.min(KC, K - k0);
             boolean first = !j.accumulate && k0 == 0;
@@ -152,6 +155,7 @@ public final class Sgemm {
             int aSi;
             int aSk;
             int aBlk; // offset between consecutive MR-row blocks
+            int tailA; // where the tail sliver starts in a (rows interleaved, stride MR)
             if (j.packA) {
                 packA(j, i0, i1, k0, kc, buf, apBase);
                 a = buf;
@@ -159,12 +163,17 @@ public final class Sgemm {
                 aSi = 1;
                 aSk = MR;
                 aBlk = MR * kc;
+                tailA = apBase + (rows / MR) * MR * kc;
             } else {
                 a = j.a;
                 aBase = j.aOff + i0 * j.aSi + k0 * j.aSk;
                 aSi = j.aSi;
                 aSk = j.aSk;
                 aBlk = MR * j.aSi;
+                tailA = tailBase;
+                if (tail > 0) {
+                    packSliver(j, full, i1, k0, kc, buf, tailBase);
+                }
             }
             for (int p = p0; p < p1; p++) {
                 int j0 = p * NR;
@@ -173,16 +182,32 @@ public final class Sgemm {
                 if (first) {
                     initRows(j.c, j.ldc, i0, i1, j0, nc, j.bias);
                 }
-                int i = i0;
                 int ao = aBase;
-                for (; i + MR <= i1; i += MR, ao += aBlk) {
+                for (int i = i0; i < full; i += MR, ao += aBlk) {
                     kernel4(a, ao, aSi, aSk, buf, kc, tile);
                     addTile(tile, MR, j.c, i * j.ldc + j0, j.ldc, nc);
                 }
-                for (; i < i1; i++) {
-                    int aoi = j.packA ? ao + (i - (i1 - (i1 - i0) % MR)) : aBase + (i - i0) * j.aSi;
-                    kernel1(a, aoi, aSk, buf, kc, tile);
-                    addTile(tile, 1, j.c, i * j.ldc + j0, j.ldc, nc);
+                if (tail > 0) {
+                    // the same kernel on a zero-padded sliver, so that no rarely-run (slow to JIT) code is involved
+                    kernel4(buf, tailA, 1, MR, buf, kc, tile);
+                    addTile(tile, tail, j.c, full * j.ldc + j0, j.ldc, nc);
+                }
+            }
+        }
+    }
+
+    /** The rows [r0, r1) (fewer than MR) of A for k in [k0, k0+kc) as one MR-interleaved sliver, zero rows after. */
+    private static void packSliver(Job j, int r0, int r1, int k0, int kc, float[] dst, int base) {
+        for (int r = 0; r < MR; r++) {
+            int d = base + r;
+            if (r0 + r < r1) {
+                int src = j.aOff + (r0 + r) * j.aSi + k0 * j.aSk;
+                for (int kk = 0; kk < kc; kk++, src += j.aSk, d += MR) {
+                    dst[d] = j.a[src];
+                }
+            } else {
+                for (int kk = 0; kk < kc; kk++, d += MR) {
+                    dst[d] = 0f;
                 }
             }
         }
@@ -238,13 +263,21 @@ public final class Sgemm {
                 }
             }
         }
-        // remaining rows (< MR): packed one row at a time with stride MR (read back by kernel1 with aSk = MR)
-        int dst0 = base + blk * MR * kc;
-        for (int r = full; r < rows; r++) {
-            int src = j.aOff + (i0 + r) * aSi + k0 * aSk;
-            int dst = dst0 + (r - full);
-            for (int kk = 0; kk < kc; kk++, src += aSk, dst += MR) {
-                ap[dst] = a[src];
+        // remaining rows (< MR): one more sliver, zero rows after the last
+        if (full < rows) {
+            int dst0 = base + blk * MR * kc;
+            for (int r = full; r < full + MR; r++) {
+                int dst = dst0 + (r - full);
+                if (r < rows) {
+                    int src = j.aOff + (i0 + r) * aSi + k0 * aSk;
+                    for (int kk = 0; kk < kc; kk++, src += aSk, dst += MR) {
+                        ap[dst] = a[src];
+                    }
+                } else {
+                    for (int kk = 0; kk < kc; kk++, dst += MR) {
+                        ap[dst] = 0f;
+                    }
+                }
             }
         }
     }
@@ -357,22 +390,5 @@ public final class Sgemm {
         c31.intoArray(t, 13 * L);
         c32.intoArray(t, 14 * L);
         c33.intoArray(t, 15 * L);
-    }
-
-    /** The 1 x NR kernel for the last rows of a group: t[0 .. NR) = A[1 x kc] B[kc x NR]. */
-    static void kernel1(float[] a, int ao, int aSk, float[] bp, int kc, float[] t) {
-        FloatVector c0 = FloatVector.zero(SP), c1 = c0, c2 = c0, c3 = c0;
-        int bo = 0;
-        for (int k = 0; k < kc; k++, bo += NR, ao += aSk) {
-            FloatVector x = FloatVector.broadcast(SP, a[ao]);
-            c0 = x.fma(FloatVector.fromArray(SP, bp, bo), c0);
-            c1 = x.fma(FloatVector.fromArray(SP, bp, bo + L), c1);
-            c2 = x.fma(FloatVector.fromArray(SP, bp, bo + 2 * L), c2);
-            c3 = x.fma(FloatVector.fromArray(SP, bp, bo + 3 * L), c3);
-        }
-        c0.intoArray(t, 0);
-        c1.intoArray(t, L);
-        c2.intoArray(t, 2 * L);
-        c3.intoArray(t, 3 * L);
     }
 }

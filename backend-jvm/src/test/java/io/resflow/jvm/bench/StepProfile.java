@@ -208,6 +208,16 @@ public final class StepProfile {
         }
     }
 
+    /** Bytes allocated so far by all live threads (HotSpot's per-thread TLAB accounting). */
+    static long allocatedBytes() {
+        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (long b : mx.getThreadAllocatedBytes(mx.getAllThreadIds())) {
+            sum += Math.max(0, b);
+        }
+        return sum;
+    }
+
     public static void main(String[] args) {
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 6;
         int threads = args.length > 1 ? Integer.parseInt(args[1]) : Runtime.getRuntime().availableProcessors();
@@ -227,10 +237,12 @@ public final class StepProfile {
             long fwd = 0;
             long bwd = 0;
             long upd = 0;
+            long alloc0 = 0;
             for (int i = 0; i < steps; i++) {
                 if (i == warm) {
                     ops.t.clear();
                     fwd = bwd = upd = 0;
+                    alloc0 = allocatedBytes();
                 }
                 long t0 = System.nanoTime();
                 s.forward(x, y);
@@ -247,6 +259,7 @@ public final class StepProfile {
                         (t2 - t1) / 1e6, (t3 - t2) / 1e6);
             }
             int n = steps - warm;
+            long alloc = allocatedBytes() - alloc0;
             double total = (fwd + bwd + upd) / 1e6 / n;
             System.out.printf("%nmean of %d steps: fwd %.1f ms, bwd %.1f ms, update %.1f ms, step %.1f ms, %.1f GFLOP/s%n",
                     n, fwd / 1e6 / n, bwd / 1e6 / n, upd / 1e6 / n, total,
@@ -258,6 +271,8 @@ public final class StepProfile {
                 System.out.printf("  %-36s %8.2f ms/step  (%d calls)%n", e.getKey(), ms, e.getValue()[1] / n);
             }
             System.out.printf("  %-36s %8.2f ms/step%n", "engine (outside Ops)", total - opsSum);
+            System.out.printf("heap allocated per step, all threads: %d bytes (includes this profiler's own bookkeeping)%n",
+                    alloc / n);
         }
     }
 }
