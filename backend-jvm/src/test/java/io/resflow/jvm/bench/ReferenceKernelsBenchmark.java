@@ -1,0 +1,196 @@
+package io.resflow.jvm.bench;
+
+import io.resflow.reference.Attention;
+import io.resflow.reference.CrossEntropy;
+import io.resflow.reference.LayerNorm;
+import io.resflow.reference.Matmul;
+import io.resflow.reference.RmsNorm;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * The reference ops ({@code io.resflow.reference}: scalar, single-threaded, double accumulation; the oracle every
+ * backend is checked against), timed the same way as the backends' kernels. One JMH operation is 1000 FLOP (matmuls,
+ * attention) or 1000 bytes (norms, cross-entropy) and the unit is ops/us, so the score reads as GFLOP/s or GB/s.
+ * Microseconds per call = ops per call ({@code @OperationsPerInvocation}) / score.
+ *
+ * <p>Shapes are smaller than the backends' (the reference is 2-3 orders of magnitude slower): matmul N x C x OC =
+ * 64 x 768 x 768 (forward, dinp, dW; 2 N C OC FLOPs each); attention B=4, T=64, 12 heads of 64, causal (4 hd FLOPs
+ * per (t, s) pair forward, 8 hd backward); LayerNorm / RMSNorm 256 x 768; cross-entropy 32 rows x 50257 (forward and
+ * backward). Bytes: every array the op reads or writes, once. The backward ops accumulate (+=), as in the reference.
+ */
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Fork(1)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@State(Scope.Benchmark)
+public class ReferenceKernelsBenchmark {
+    static final int MN = 64;
+    static final int MC = 768;
+    static final int MOC = 768;
+    static final int B = 4;
+    static final int T = 64;
+    static final int NH = 12;
+    static final int HD = 64;
+    static final int N = 256;
+    static final int C = 768;
+    static final int CE_N = 32;
+    static final int V = 50257;
+    static final float EPS = 1e-5f;
+
+    static final int MM_KFLOP = (int) (2L * MN * MC * MOC / 1000);
+    static final long PAIRS = (long) B * NH * T * (T + 1) / 2;
+    static final int ATT_FWD_KFLOP = (int) (4L * HD * PAIRS / 1000);
+    static final int ATT_BWD_KFLOP = (int) (8L * HD * PAIRS / 1000);
+    /** LayerNorm forward: read x, w, b; write y, mean, rstd. */
+    static final int LN_FWD_KB = (int) (4L * (2L * N * C + 2L * C + 2L * N) / 1000);
+    /** LayerNorm backward: read x, dy, w, mean, rstd; dx, dw, db read and written (+=). */
+    static final int LN_BWD_KB = (int) (4L * (4L * N * C + C + 4L * C + 2L * N) / 1000);
+    /** RMSNorm forward: read x, w; write y, rstd. */
+    static final int RMS_FWD_KB = (int) (4L * (2L * N * C + C + N) / 1000);
+    /** RMSNorm backward: read x, dy, w, rstd; dx, dw read and written (+=). */
+    static final int RMS_BWD_KB = (int) (4L * (4L * N * C + C + 2L * C + N) / 1000);
+    /** Cross-entropy forward (read logits, targets; write probs, losses) + backward (read probs, targets; dlogits
+     *  read and written, +=). */
+    static final int CE_KB = (int) (4L * (4L * CE_N * V + CE_N + CE_N + CE_N) / 1000);
+
+    float[] inp, w, b, out, dout, dinp, dw;
+    float[] qkv, att, probs, dAtt, dqkv;
+    float[] x, lnW, lnB, y, mean, rstd, rmsRstd, dy, dx, dLnW, dLnB;
+    float[] logits, ceProbs, losses, dlogits;
+    int[] targets;
+
+    static float[] rand(int n, long seed, double lo, double hi) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) (lo + (hi - lo) * r.nextDouble());
+        }
+        return a;
+    }
+
+    @Setup
+    public void setup() {
+        inp = rand(MN * MC, 1, -1, 1);
+        w = rand(MOC * MC, 2, -0.1, 0.1);
+        b = rand(MOC, 3, -0.1, 0.1);
+        dout = rand(MN * MOC, 4, -1, 1);
+        out = new float[MN * MOC];
+        dinp = new float[MN * MC];
+        dw = new float[MOC * MC];
+
+        qkv = rand(B * T * 3 * NH * HD, 5, -1, 1);
+        att = new float[B * T * NH * HD];
+        probs = new float[(int) Attention.stateSize(B, T, NH)];
+        Attention.forward(att, probs, qkv, B, T, NH, NH, HD);
+        dAtt = rand(att.length, 6, -1, 1);
+        dqkv = new float[qkv.length];
+
+        x = rand(N * C, 7, -1.5, 2.5);
+        lnW = rand(C, 8, 0.5, 1.5);
+        lnB = rand(C, 9, -0.5, 0.5);
+        dy = rand(N * C, 10, -1, 1);
+        y = new float[N * C];
+        mean = new float[N];
+        rstd = new float[N];
+        LayerNorm.forward(y, mean, rstd, x, lnW, lnB, N, C, EPS);
+        rmsRstd = new float[N];
+        RmsNorm.forward(y, rmsRstd, x, lnW, N, C, EPS);
+        dx = new float[N * C];
+        dLnW = new float[C];
+        dLnB = new float[C];
+
+        logits = rand(CE_N * V, 11, -4, 4);
+        targets = new int[CE_N];
+        SplittableRandom r = new SplittableRandom(12);
+        for (int i = 0; i < CE_N; i++) {
+            targets[i] = r.nextInt(V);
+        }
+        ceProbs = new float[CE_N * V];
+        losses = new float[CE_N];
+        dlogits = new float[CE_N * V];
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(MM_KFLOP)
+    public float[] matmulForward() {
+        Matmul.forward(out, inp, w, b, MN, MC, MOC);
+        return out;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(MM_KFLOP)
+    public float[] matmulBackwardInput() {
+        Matmul.backward(dinp, null, null, dout, inp, w, MN, MC, MOC);
+        return dinp;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(MM_KFLOP)
+    public float[] matmulBackwardWeight() {
+        Matmul.backward(null, dw, null, dout, inp, w, MN, MC, MOC);
+        return dw;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(ATT_FWD_KFLOP)
+    public float[] attentionForward() {
+        Attention.forward(att, probs, qkv, B, T, NH, NH, HD);
+        return att;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(ATT_BWD_KFLOP)
+    public float[] attentionBackward() {
+        Attention.backward(dqkv, dAtt, qkv, probs, B, T, NH, NH, HD);
+        return dqkv;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(LN_FWD_KB)
+    public float[] layerNormForward() {
+        LayerNorm.forward(y, mean, rstd, x, lnW, lnB, N, C, EPS);
+        return y;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(LN_BWD_KB)
+    public float[] layerNormBackward() {
+        LayerNorm.backward(dx, dLnW, dLnB, dy, x, lnW, mean, rstd, N, C);
+        return dx;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(RMS_FWD_KB)
+    public float[] rmsNormForward() {
+        RmsNorm.forward(y, rmsRstd, x, lnW, N, C, EPS);
+        return y;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(RMS_BWD_KB)
+    public float[] rmsNormBackward() {
+        RmsNorm.backward(dx, dLnW, dy, x, lnW, rmsRstd, N, C);
+        return dx;
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(CE_KB)
+    public float[] crossEntropy() {
+        CrossEntropy.forward(losses, ceProbs, logits, targets, CE_N, V);
+        CrossEntropy.backward(dlogits, ceProbs, targets, CE_N, V);
+        return dlogits;
+    }
+}
