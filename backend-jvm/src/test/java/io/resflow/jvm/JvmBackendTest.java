@@ -14,7 +14,6 @@ import io.resflow.engine.Backends;
 import io.resflow.engine.DeviceInfo;
 import io.resflow.model.BadInputException;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.ServiceLoader;
@@ -52,20 +51,10 @@ class JvmBackendTest {
         assertTrue(b.description().contains("FloatVector"), b.description());
     }
 
-    static List<Path> folders() throws IOException {
-        Path root = Path.of("..", "testvectors");
-        if (!Files.isDirectory(root)) {
-            root = Path.of("testvectors");
-        }
-        try (Stream<Path> s = Files.list(root)) {
-            return s.filter(p -> Files.exists(p.resolve("vectors.safetensors"))).sorted().toList();
-        }
-    }
-
     /** The README's budget for float32 backends is 1e-3; the jvm backend meets the reference's 1e-4. */
     @TestFactory
     Stream<DynamicTest> testVectors() throws IOException {
-        List<Path> dirs = folders();
+        List<Path> dirs = io.resflow.check.TestVectors.folders(Path.of("..", "testvectors"));
         assertFalse(dirs.isEmpty(), "no test-vector folders found");
         return dirs.stream().map(dir -> DynamicTest.dynamicTest(dir.getFileName().toString(), () -> {
             CheckReport r = VectorCheck.run(dir, new JvmBackend(2), 1e-4);

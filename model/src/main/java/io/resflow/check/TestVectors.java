@@ -37,6 +37,20 @@ public record TestVectors(
         double lr,
         AdamW adamw) {
 
+    /** Whether dir looks like a test-vector folder (it holds vectors.safetensors). */
+    public static boolean isFolder(Path dir) {
+        return Files.isRegularFile(dir.resolve("vectors.safetensors"));
+    }
+
+    /** The test-vector folders directly under {@code root}, sorted by name. */
+    public static java.util.List<Path> folders(Path root) {
+        try (java.util.stream.Stream<Path> s = Files.list(root)) {
+            return s.filter(TestVectors::isFolder).sorted().toList();
+        } catch (java.io.IOException e) {
+            throw new BadInputException(root + ": cannot list test-vector folders: " + e.getMessage());
+        }
+    }
+
     public static TestVectors load(Path dir) {
         if (!Files.isDirectory(dir)) {
             throw new BadInputException(dir + ": not a test-vector folder (no such directory)");

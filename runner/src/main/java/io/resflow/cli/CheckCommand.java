@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
                 + "the folder's oracle values (rule of testvectors/README.md).",
                 "Exit 0 when all pass, 1 when any fails, 2 on bad input."})
 final class CheckCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "DIR", arity = "1..*", description = "Test-vector folder(s): config.json, model.safetensors, vectors.safetensors, vectors.json.")
+    @Parameters(paramLabel = "DIR", arity = "1..*", description = "Test-vector folder(s): config.json, model.safetensors, vectors.safetensors, vectors.json; a folder of such folders (e.g. testvectors) checks each.")
     Path[] dirs;
 
     @Option(names = {"-b", "--backend"}, defaultValue = "reference",
@@ -44,7 +44,18 @@ final class CheckCommand implements Callable<Integer> {
         Backend b = Backends.resolve(backend);
         double tol = eps != null ? eps : (b.id().equals("reference") ? 1e-4 : 1e-3);
         boolean all = true;
+        java.util.List<Path> folders = new java.util.ArrayList<>();
         for (Path dir : dirs) {
+            boolean parent = java.nio.file.Files.isDirectory(dir) && !TestVectors.isFolder(dir)
+                    && !java.nio.file.Files.exists(dir.resolve("config.json"));
+            java.util.List<Path> inside = parent ? TestVectors.folders(dir) : java.util.List.of();
+            if (inside.isEmpty()) {
+                folders.add(dir);
+            } else {
+                folders.addAll(inside);
+            }
+        }
+        for (Path dir : folders) {
             TestVectors tv = TestVectors.load(dir);
             checkBatch(tv);
             CheckReport report = VectorCheck.run(tv, b, tol);
@@ -53,7 +64,7 @@ final class CheckCommand implements Callable<Integer> {
             out.println(report.summary());
             all &= report.passed();
         }
-        if (dirs.length > 1) {
+        if (folders.size() > 1) {
             out.println(all ? "check: all folders passed" : "check: FAILED");
         }
         return all ? Main.OK : Main.CHECK_FAILED;

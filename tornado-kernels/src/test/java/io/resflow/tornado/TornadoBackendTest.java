@@ -17,7 +17,6 @@ import io.resflow.model.Norm;
 import io.resflow.model.Positions;
 import io.resflow.model.Residual;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.ServiceLoader;
@@ -51,9 +50,7 @@ class TornadoBackendTest {
     }
 
     static Stream<Path> vectorFolders() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("..", "testvectors"))) {
-            return s.filter(p -> Files.isRegularFile(p.resolve("vectors.safetensors"))).sorted().toList().stream();
-        }
+        return io.resflow.check.TestVectors.folders(Path.of("..", "testvectors")).stream();
     }
 
     @ParameterizedTest(name = "{0}")
