@@ -51,6 +51,10 @@ public final class Engine implements Session {
     private boolean haveForward;
     private boolean haveTargets;
     private final double[] streamGradNorms; // ||dL/dh_k|| for k = 0 .. 2L, from the last backward
+    private final Slots[] paramSlots; // per sub-block, the parameter arrays it uses
+    private final Slots[] gradSlots; // and their gradients
+    private final Slots lnfParams;
+    private final Slots lnfGrads;
 
     // backward scratch
     private final float[] dlogits;
@@ -119,6 +123,36 @@ public final class Engine implements Session {
         this.dFc = new float[N * c.fcDim()];
         this.dAct = new float[N * c.dFf()];
         this.streamGradNorms = new double[sub + 1];
+        this.paramSlots = new Slots[sub];
+        this.gradSlots = new Slots[sub];
+        for (int k = 0; k < sub; k++) {
+            paramSlots[k] = Slots.of(params, k);
+            gradSlots[k] = Slots.of(grads, k);
+        }
+        this.lnfParams = Slots.norm(params, "lnf");
+        this.lnfGrads = Slots.norm(grads, "lnf");
+    }
+
+    /**
+     * The arrays one sub-block reads (or whose gradients it writes), looked up by name once, so that the hot path
+     * builds no names and allocates nothing. Parameters and gradients are updated in place, so the arrays stay valid.
+     * w1/b1 is the block's input projection (qkv or fc), w2/b2 its output projection (attn_proj or mlp_proj).
+     */
+    private record Slots(float[] normW, float[] normB, float[] w1, float[] b1, float[] w2, float[] b2, float[] gate) {
+        static Slots of(Params p, int k) {
+            String pre = "h." + (k / 2) + ".";
+            boolean attn = k % 2 == 0;
+            String norm = pre + (attn ? "ln1" : "ln2");
+            String in = pre + (attn ? "qkv" : "fc");
+            String out = pre + (attn ? "attn_proj" : "mlp_proj");
+            return new Slots(p.dataOrNull(norm + ".w"), p.dataOrNull(norm + ".b"), p.data(in + ".w"),
+                    p.dataOrNull(in + ".b"), p.data(out + ".w"), p.dataOrNull(out + ".b"),
+                    p.dataOrNull(pre + (attn ? "attn_alpha" : "mlp_alpha")));
+        }
+
+        static Slots norm(Params p, String name) {
+            return new Slots(p.data(name + ".w"), p.dataOrNull(name + ".b"), null, null, null, null, null);
+        }
     }
 
     private static Params zerosLike(Params p) {
@@ -169,38 +203,26 @@ public final class Engine implements Session {
         return recompute ? blocks[k % 2] : blocks[k];
     }
 
-    private static String prefix(int k) {
-        return "h." + (k / 2) + ".";
-    }
-
-    private static String normName(int k) {
-        return prefix(k) + (k % 2 == 0 ? "ln1" : "ln2");
-    }
-
     private float gate(int k) {
-        if (c.residual() != Residual.REZERO) {
-            return 1f;
-        }
-        return params.data(prefix(k) + (k % 2 == 0 ? "attn_alpha" : "mlp_alpha"))[0];
+        return c.residual() == Residual.REZERO ? paramSlots[k].gate()[0] : 1f;
     }
 
     // ---- norms (layernorm or rmsnorm as the config says) ----
 
-    private void normForward(float[] out, float[] mean, float[] rstd, float[] in, String name) {
+    private void normForward(float[] out, float[] mean, float[] rstd, float[] in, Slots p) {
         float eps = (float) c.normEps();
         if (c.norm() == Norm.LAYERNORM) {
-            ops.layerNormForward(out, mean, rstd, in, params.data(name + ".w"), params.dataOrNull(name + ".b"), N, C, eps);
+            ops.layerNormForward(out, mean, rstd, in, p.normW(), p.normB(), N, C, eps);
         } else {
-            ops.rmsNormForward(out, rstd, in, params.data(name + ".w"), N, C, eps);
+            ops.rmsNormForward(out, rstd, in, p.normW(), N, C, eps);
         }
     }
 
-    private void normBackward(float[] dIn, float[] dOut, float[] in, float[] mean, float[] rstd, String name) {
+    private void normBackward(float[] dIn, float[] dOut, float[] in, float[] mean, float[] rstd, Slots p, Slots g) {
         if (c.norm() == Norm.LAYERNORM) {
-            ops.layerNormBackward(dIn, grads.data(name + ".w"), grads.dataOrNull(name + ".b"), dOut, in,
-                    params.data(name + ".w"), mean, rstd, N, C);
+            ops.layerNormBackward(dIn, g.normW(), g.normB(), dOut, in, p.normW(), mean, rstd, N, C);
         } else {
-            ops.rmsNormBackward(dIn, grads.data(name + ".w"), dOut, in, params.data(name + ".w"), rstd, N, C);
+            ops.rmsNormBackward(dIn, g.normW(), dOut, in, p.normW(), rstd, N, C);
         }
     }
 
@@ -219,7 +241,7 @@ public final class Engine implements Session {
         for (int k = 0; k < 2 * c.nLayer(); k++) {
             forwardBlock(k);
         }
-        normForward(lnf, lnfMean, lnfRstd, h[2 * c.nLayer()], "lnf");
+        normForward(lnf, lnfMean, lnfRstd, h[2 * c.nLayer()], lnfParams);
         ops.matmulForward(logits, lnf, head(params), null, N, C, V);
         haveForward = true;
         if (!haveTargets) {
@@ -248,28 +270,26 @@ public final class Engine implements Session {
         Block a = block(k);
         float[] in = h[k];
         float[] u = in;
+        Slots p = paramSlots[k];
         if (a.nb != null) {
-            normForward(a.nb, a.nbMean, a.nbRstd, in, normName(k));
+            normForward(a.nb, a.nbMean, a.nbRstd, in, p);
             u = a.nb;
         }
-        String p = prefix(k);
         if (a.attn) {
-            ops.matmulForward(a.qkv, u, params.data(p + "qkv.w"), params.dataOrNull(p + "qkv.b"), N, C, c.qkvDim());
+            ops.matmulForward(a.qkv, u, p.w1(), p.b1(), N, C, c.qkvDim());
             if (!c.learnedPositions()) {
                 ops.ropeForward(a.qkv, B, T, c.nHead(), c.nKvHead(), c.headDim(), c.ropeTheta());
             }
             ops.attentionForward(a.att, a.attState, a.qkv, B, T, c.nHead(), c.nKvHead(), c.headDim());
-            ops.matmulForward(a.f, a.att, params.data(p + "attn_proj.w"), params.dataOrNull(p + "attn_proj.b"), N,
-                    c.qDim(), C);
+            ops.matmulForward(a.f, a.att, p.w2(), p.b2(), N, c.qDim(), C);
         } else {
-            ops.matmulForward(a.fc, u, params.data(p + "fc.w"), params.dataOrNull(p + "fc.b"), N, C, c.fcDim());
+            ops.matmulForward(a.fc, u, p.w1(), p.b1(), N, C, c.fcDim());
             activationForward(a);
-            ops.matmulForward(a.f, a.act, params.data(p + "mlp_proj.w"), params.dataOrNull(p + "mlp_proj.b"), N,
-                    c.dFf(), C);
+            ops.matmulForward(a.f, a.act, p.w2(), p.b2(), N, c.dFf(), C);
         }
         if (a.sum != null) {
             ops.residualForward(a.sum, in, skipAlpha, a.f, gate(k), N * C);
-            normForward(h[k + 1], a.outMean, a.outRstd, a.sum, normName(k));
+            normForward(h[k + 1], a.outMean, a.outRstd, a.sum, p);
         } else {
             ops.residualForward(h[k + 1], in, skipAlpha, a.f, gate(k), N * C);
         }
@@ -300,7 +320,7 @@ public final class Engine implements Session {
         float[] dOut = dhA;
         float[] dIn = dhB;
         Arrays.fill(dOut, 0f);
-        normBackward(dOut, dlnf, h[sub], lnfMean, lnfRstd, "lnf");
+        normBackward(dOut, dlnf, h[sub], lnfMean, lnfRstd, lnfParams, lnfGrads);
         streamGradNorms[sub] = Math.sqrt(ops.sumSquares(dOut, N * C));
         for (int k = sub - 1; k >= 0; k--) {
             if (recompute) {
@@ -320,17 +340,18 @@ public final class Engine implements Session {
     private void backwardBlock(int k, float[] dOut, float[] dIn) {
         Block a = block(k);
         float[] in = h[k];
+        Slots p = paramSlots[k];
+        Slots g = gradSlots[k];
         float[] d = dOut;
         if (a.sum != null) {
             Arrays.fill(dSum, 0f);
-            normBackward(dSum, dOut, a.sum, a.outMean, a.outRstd, normName(k));
+            normBackward(dSum, dOut, a.sum, a.outMean, a.outRstd, p, g);
             d = dSum;
         }
         Arrays.fill(dF, 0f);
         double dGate = ops.residualBackward(dIn, dF, d, skipAlpha, a.f, gate(k), N * C);
-        String p = prefix(k);
         if (c.residual() == Residual.REZERO) {
-            grads.data(p + (a.attn ? "attn_alpha" : "mlp_alpha"))[0] += (float) dGate;
+            g.gate()[0] += (float) dGate;
         }
         float[] u = a.nb != null ? a.nb : in;
         float[] du = dIn; // without a pre-norm the block's input gradient lands straight in the stream
@@ -340,29 +361,25 @@ public final class Engine implements Session {
         }
         if (a.attn) {
             Arrays.fill(dAtt, 0f);
-            ops.matmulBackward(dAtt, grads.data(p + "attn_proj.w"), grads.dataOrNull(p + "attn_proj.b"), dF, a.att,
-                    params.data(p + "attn_proj.w"), N, c.qDim(), C);
+            ops.matmulBackward(dAtt, g.w2(), g.b2(), dF, a.att, p.w2(), N, c.qDim(), C);
             Arrays.fill(dQkv, 0f);
             ops.attentionBackward(dQkv, dAtt, a.qkv, a.att, a.attState, B, T, c.nHead(), c.nKvHead(), c.headDim());
             if (!c.learnedPositions()) {
                 ops.ropeBackward(dQkv, B, T, c.nHead(), c.nKvHead(), c.headDim(), c.ropeTheta());
             }
-            ops.matmulBackward(du, grads.data(p + "qkv.w"), grads.dataOrNull(p + "qkv.b"), dQkv, u,
-                    params.data(p + "qkv.w"), N, C, c.qkvDim());
+            ops.matmulBackward(du, g.w1(), g.b1(), dQkv, u, p.w1(), N, C, c.qkvDim());
         } else {
             Arrays.fill(dAct, 0f);
-            ops.matmulBackward(dAct, grads.data(p + "mlp_proj.w"), grads.dataOrNull(p + "mlp_proj.b"), dF, a.act,
-                    params.data(p + "mlp_proj.w"), N, c.dFf(), C);
+            ops.matmulBackward(dAct, g.w2(), g.b2(), dF, a.act, p.w2(), N, c.dFf(), C);
             Arrays.fill(dFc, 0f);
             switch (c.activation()) {
                 case GELU_TANH -> ops.geluBackward(dFc, a.fc, dAct, N * c.dFf());
                 case SWIGLU -> ops.swigluBackward(dFc, a.fc, dAct, N, c.dFf());
             }
-            ops.matmulBackward(du, grads.data(p + "fc.w"), grads.dataOrNull(p + "fc.b"), dFc, u,
-                    params.data(p + "fc.w"), N, C, c.fcDim());
+            ops.matmulBackward(du, g.w1(), g.b1(), dFc, u, p.w1(), N, C, c.fcDim());
         }
         if (a.nb != null) {
-            normBackward(dIn, dNorm, in, a.nbMean, a.nbRstd, normName(k));
+            normBackward(dIn, dNorm, in, a.nbMean, a.nbRstd, p, g);
         }
     }
 
@@ -471,7 +488,7 @@ public final class Engine implements Session {
         out.put("embed", h[0]);
         for (int k = 0; k < 2 * c.nLayer(); k++) {
             Block a = block(k);
-            String p = prefix(k);
+            String p = "h." + (k / 2) + ".";
             String kind = a.attn ? "attn" : "mlp";
             if (a.nb != null) {
                 out.put(p + (a.attn ? "ln1" : "ln2"), a.nb);
