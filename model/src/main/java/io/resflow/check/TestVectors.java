@@ -99,6 +99,12 @@ public record TestVectors(
                 grads.put(hfName, v.floats(require(v, "grad." + hfName, vfile).name()));
                 after.put(hfName, v.floats(require(v, "after_step1." + hfName, vfile).name()));
             }
+            if (T > config.maxSeqLen()) {
+                throw new BadInputException(vfile + ": tensor 'inputs' has sequence length " + T + ", longer than "
+                        + dir.resolve("config.json") + " max_seq_len " + config.maxSeqLen());
+            }
+            checkIds(vfile, "inputs", inputs, config.vocabSize());
+            checkIds(vfile, "targets", targets, config.vocabSize());
             double[] losses = v.has("losses_after_steps") ? v.doubles("losses_after_steps") : new double[0];
             return new TestVectors(dir, config, params, prefix, B, T, inputs, targets, logits, loss, grads, after, losses,
                     lr, adamw);
@@ -110,6 +116,15 @@ public record TestVectors(
             throw new BadInputException(file + ": missing tensor '" + name + "'");
         }
         return f.info(name);
+    }
+
+    private static void checkIds(Path file, String tensor, int[] ids, int vocab) {
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new BadInputException(file + ": tensor '" + tensor + "' has token id " + ids[i] + " at index " + i
+                        + ", out of range for vocab_size " + vocab);
+            }
+        }
     }
 
     private static double number(JsonNode node, String field, Path file) {
