@@ -16,6 +16,7 @@ import io.resflow.model.Positions;
 import io.resflow.model.Residual;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -106,8 +107,15 @@ class DeterminismTest {
             compiled = hash(run(llama(), 2, 1, 5));
         }
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "-Xint", "--add-modules", "jdk.incubator.vector", "-cp",
-                System.getProperty("java.class.path"), DeterminismTest.class.getName(), "2");
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xint", "--add-modules", "jdk.incubator.vector"));
+        // the same vector width as this JVM (the suite also runs with a narrower width forced)
+        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (a.startsWith("-XX:MaxVectorSize=") || a.startsWith("-XX:UseAVX=")) {
+                cmd.add(a);
+            }
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), DeterminismTest.class.getName(), "2"));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.redirectErrorStream(true);
         Process p = pb.start();
         ByteArrayOutputStream out = new ByteArrayOutputStream();

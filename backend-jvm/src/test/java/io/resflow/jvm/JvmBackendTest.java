@@ -40,6 +40,19 @@ class JvmBackendTest {
         assertTrue(d.detail().contains("threads") && d.detail().contains("lanes"), d.detail());
     }
 
+    /** The width a Surefire execution forces (-XX:MaxVectorSize) is the one the kernels get, so that run is not void. */
+    @Test
+    void forcedVectorWidthTakesEffect() {
+        int bytes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorByteSize();
+        System.out.println("jvm tests: FloatVector " + 8 * bytes + "-bit");
+        for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (a.startsWith("-XX:MaxVectorSize=")) {
+                int forced = Integer.parseInt(a.substring(a.indexOf('=') + 1));
+                assertEquals(forced, bytes, "vector width with " + a);
+            }
+        }
+    }
+
     @Test
     void specs() {
         Backend b = Backends.resolve("jvm");

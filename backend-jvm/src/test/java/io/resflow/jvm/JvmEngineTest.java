@@ -23,7 +23,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 /**
  * The whole model: the shared Engine over JvmOps against the Engine over ReferenceOps on seeded random models
  * (GPT-2 and Llama families, every residual scheme, a 128-layer one): loss, logits, every gradient, and every
- * parameter after a few AdamW steps.
+ * parameter's AdamW update over a few steps, each step compared at the same parameters (the reference takes the jvm's
+ * parameters and optimizer state after each update).
  */
 class JvmEngineTest {
     static final double TOL_FWD = 2e-5;
@@ -108,14 +109,13 @@ class JvmEngineTest {
                 assertTrue(el <= TOL_FWD, at + "logits rel_l2 " + el);
                 ref.backward();
                 jvm.backward();
-                // after the first AdamW step the two models differ slightly (see checkUpdate), so later steps get the
-                // float32 budget of testvectors/README.md
-                double tol = step == 0 ? TOL_GRAD : 1e-3;
+                // both engines hold the same parameters at every step compared (see the end of the loop), so the
+                // gradients are two implementations of the same function at the same point
                 double worst = 0;
                 for (var t : ref.grads().tensors()) {
                     double e = relL2(jvm.grads().data(t.name()), t.data());
                     worst = Math.max(worst, e);
-                    assertTrue(e <= tol, at + "grad " + t.name() + " rel_l2 " + e);
+                    assertTrue(e <= TOL_GRAD, at + "grad " + t.name() + " rel_l2 " + e);
                 }
                 System.out.printf("%sloss %.3e logits %.3e worst grad rel_l2 %.3e%n", at, Math.abs(l1 - l2) / l1, el,
                         worst);
@@ -131,6 +131,11 @@ class JvmEngineTest {
                     checkUpdate(at + "update of " + n, jvmBefore.data(n), jvm.params().data(n), refBefore.data(n),
                             t.data(), ref.grads().data(n));
                 }
+                // An AdamW step moves a parameter by about lr * sign(g) wherever g is tiny, so two correct float32
+                // backends whose tiny gradients differ in sign leave the step with slightly different parameters, and
+                // comparing the next step would compare two trajectories. The updates were judged above by the
+                // test-vector rule; now the reference continues from the jvm's parameters and optimizer state.
+                ref.restore(jvm.params(), jvm.optimizerState());
             }
         }
     }
