@@ -24,7 +24,28 @@ final class Attention {
     /** Query rows per forward task. */
     static final int QB = 64;
 
-    private Attention() {
+    private final Exec x;
+    private final Forward fwd = new Forward();
+    private final Backward bwd = new Backward();
+
+    Attention(Exec x) {
+        this.x = x;
+    }
+
+    /** Floats of state kept for the backward: the log-sum-exp per (b, h, t). */
+    static long stateSize(int B, int T, int nh) {
+        return (long) B * nh * T;
+    }
+
+    // qkv (B,T,(nh+2 nkv) hd) -> out (B,T,nh hd), state (B,nh,T) = log-sum-exp; query head h reads kv head h/(nh/nkv)
+    void forward(float[] out, float[] state, float[] qkv, int B, int T, int nh, int nkv, int hd) {
+        x.run(fwd, fwd.set(out, state, qkv, B, T, nh, nkv, hd));
+    }
+
+    // dout (B,T,nh hd) -> dqkv (B,T,(nh+2 nkv) hd) +=
+    void backward(float[] dqkv, float[] dout, float[] qkv, float[] out, float[] state, int B, int T, int nh, int nkv,
+            int hd) {
+        x.run(bwd, bwd.set(dqkv, dout, qkv, out, state, B, T, nh, nkv, hd));
     }
 
     static int roundUp(int x, int r) {
@@ -156,7 +177,7 @@ final class Attention {
         }
     }
 
-    static final class Forward extends WorkerPool.Job {
+    private static final class Forward extends WorkerPool.Job {
         float[] out, state, qkv;
         int B, T, nh, nkv, hd, qBlocks;
 
@@ -284,7 +305,7 @@ final class Attention {
         }
     }
 
-    static final class Backward extends WorkerPool.Job {
+    private static final class Backward extends WorkerPool.Job {
         float[] dqkv, dout, qkv, out, state;
         int B, T, nh, nkv, hd;
 

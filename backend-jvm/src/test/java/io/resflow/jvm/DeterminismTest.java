@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.resflow.engine.AdamW;
 import io.resflow.engine.Engine;
+import io.resflow.engine.Ops;
 import io.resflow.engine.SessionOptions;
 import io.resflow.model.Activation;
 import io.resflow.model.Family;
@@ -126,5 +127,36 @@ class DeterminismTest {
                 () -> new AssertionError("no hash from the child JVM:\n" + text));
         assertEquals(compiled, Long.parseLong(line.substring(5).trim()),
                 "interpreter-only run differs from the compiled run");
+    }
+
+    /** Every multi-task kernel family (GEMM, attention, norms, chunked reductions) with 1, 2 and 3 threads. */
+    @Test
+    void kernelsDoNotDependOnTheThreadCount() {
+        OpCheck ops = new OpCheck() { };
+        int N = 37, C = 300, OC = 131, B = 2, T = 13, nh = 4, nkv = 2, hd = 12;
+        float[] inp = ops.rand(N * C, 1), w = ops.rand(OC * C, 1), b = ops.rand(OC, 1), dout = ops.rand(N * OC, 1);
+        int W = (nh + 2 * nkv) * hd;
+        float[] qkv = ops.rand(B * T * W, 2), adout = ops.rand(B * T * nh * hd, 1);
+        float[] gw = ops.rand(C, 1), gb = ops.rand(C, 1);
+        float[][] first = null;
+        for (Ops jvm : OpCheck.jvms()) {
+            float[] out = new float[N * OC], di = new float[N * C], dw = new float[OC * C], db = new float[OC];
+            jvm.matmulForward(out, inp, w, b, N, C, OC);
+            jvm.matmulBackward(di, dw, db, dout, inp, w, N, C, OC);
+            float[] ao = new float[B * T * nh * hd], st = new float[B * nh * T], dq = new float[B * T * W];
+            jvm.attentionForward(ao, st, qkv, B, T, nh, nkv, hd);
+            jvm.attentionBackward(dq, adout, qkv, ao, st, B, T, nh, nkv, hd);
+            float[] ln = new float[N * C], mean = new float[N], rstd = new float[N], lw = new float[C];
+            jvm.layerNormForward(ln, mean, rstd, inp, gw, gb, N, C, 1e-5f);
+            jvm.layerNormBackward(ln, lw, null, inp, inp, gw, mean, rstd, N, C);
+            float[][] all = {out, di, dw, db, ao, st, dq, ln, lw, {(float) jvm.sumSquares(dw, dw.length)}};
+            if (first == null) {
+                first = all;
+            } else {
+                for (int i = 0; i < all.length; i++) {
+                    assertArrayEquals(first[i], all[i], 0f, "output " + i + " differs between thread counts");
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,88 @@
+package io.resflow.jvm;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * GELU, tanh approximation (the jvm kernels of {@link io.resflow.reference.Gelu}), element-wise over fixed chunks.
+ * gelu(x) = 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): one exp instead of a tanh
+ * (see {@link VMath}).
+ */
+final class Gelu {
+    private static final VectorSpecies<Float> SP = JvmOps.SP;
+    private static final int L = JvmOps.L;
+    private static final float K = (float) Math.sqrt(2.0 / Math.PI);
+    private static final float C3 = 0.044715f;
+
+    private final Exec x;
+    private final Job job = new Job();
+
+    Gelu(Exec x) {
+        this.x = x;
+    }
+
+    // inp (n) -> out (n)
+    void forward(float[] out, float[] inp, int n) {
+        run(false, out, inp, null, n);
+    }
+
+    // dout (n) -> dinp (n) += gelu'(inp) dout
+    void backward(float[] dinp, float[] inp, float[] dout, int n) {
+        run(true, dinp, inp, dout, n);
+    }
+
+    private void run(boolean backward, float[] o, float[] inp, float[] dout, int n) {
+        Job j = job;
+        j.backward = backward;
+        j.o = o;
+        j.inp = inp;
+        j.dout = dout;
+        j.n = n;
+        x.run(j, Exec.chunks(n));
+    }
+
+    private static final class Job extends WorkerPool.Job {
+        boolean backward;
+        float[] o, inp, dout;
+        int n;
+
+        @Override
+        public void task(int t, Scratch s) {
+            int i0 = t * Exec.CHUNK;
+            int i1 = Math.min(n, i0 + Exec.CHUNK);
+            if (backward) {
+                backward(i0, i1);
+            } else {
+                forward(i0, i1);
+            }
+        }
+
+        private void forward(int i0, int i1) {
+            for (int i = i0; i < i1; i += L) {
+                VectorMask<Float> m = SP.indexInRange(i, i1);
+                FloatVector x = FloatVector.fromArray(SP, inp, i, m);
+                FloatVector u2 = x.mul(x).fma(FloatVector.broadcast(SP, C3), FloatVector.broadcast(SP, 1f))
+                        .mul(x).mul(2f * K);
+                x.mul(VMath.sigmoid(u2)).intoArray(o, i, m);
+            }
+        }
+
+        // d gelu/dx = s + x s (1 - s) 2K (1 + 3c x^2), s = sigmoid(2u)
+        private void backward(int i0, int i1) {
+            for (int i = i0; i < i1; i += L) {
+                VectorMask<Float> m = SP.indexInRange(i, i1);
+                FloatVector x = FloatVector.fromArray(SP, inp, i, m);
+                FloatVector x2 = x.mul(x);
+                FloatVector u2 = x2.fma(FloatVector.broadcast(SP, C3), FloatVector.broadcast(SP, 1f))
+                        .mul(x).mul(2f * K);
+                FloatVector sg = VMath.sigmoid(u2);
+                FloatVector du = x2.fma(FloatVector.broadcast(SP, 3f * C3), FloatVector.broadcast(SP, 1f))
+                        .mul(2f * K);
+                FloatVector grad = x.mul(sg).mul(sg.neg().add(1f)).fma(du, sg);
+                FloatVector d = FloatVector.fromArray(SP, dout, i, m);
+                grad.fma(d, FloatVector.fromArray(SP, o, i, m)).intoArray(o, i, m);
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package io.resflow.jvm;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The residual join out = alpha * skip + gate * branch (the jvm kernels of {@link io.resflow.reference.ResidualAdd}),
+ * element-wise over fixed chunks. Backward also returns sum(dout * branch), the gate's gradient, from per-chunk
+ * partial sums added in chunk order (independent of the thread count).
+ */
+final class ResidualAdd {
+    private static final VectorSpecies<Float> SP = JvmOps.SP;
+    private static final int L = JvmOps.L;
+
+    private final Exec x;
+    private final Fwd fwd = new Fwd();
+    private final Bwd bwd = new Bwd();
+
+    ResidualAdd(Exec x) {
+        this.x = x;
+    }
+
+    // skip (n), branch (n) -> out (n) = alpha * skip + gate * branch
+    void forward(float[] out, float[] skip, float alpha, float[] branch, float gate, int n) {
+        Fwd j = fwd;
+        j.out = out;
+        j.skip = skip;
+        j.branch = branch;
+        j.alpha = alpha;
+        j.gate = gate;
+        j.n = n;
+        x.run(j, Exec.chunks(n));
+    }
+
+    // dout (n) -> dskip (n) += alpha dout, dbranch (n) += gate dout (either may be null); returns sum(dout * branch)
+    double backward(float[] dskip, float[] dbranch, float[] dout, float alpha, float[] branch, float gate, int n) {
+        Bwd j = bwd;
+        j.dskip = dskip;
+        j.dbranch = dbranch;
+        j.dout = dout;
+        j.branch = branch;
+        j.alpha = alpha;
+        j.gate = gate;
+        j.n = n;
+        int tasks = Exec.chunks(n);
+        j.partials = x.partials(tasks);
+        x.run(j, tasks);
+        return x.sumPartials(tasks);
+    }
+
+    private static final class Fwd extends WorkerPool.Job {
+        float[] out, skip, branch;
+        float alpha, gate;
+        int n;
+
+        @Override
+        public void task(int t, Scratch s) {
+            int i0 = t * Exec.CHUNK;
+            int i1 = Math.min(n, i0 + Exec.CHUNK);
+            int bound = i0 + SP.loopBound(i1 - i0);
+            int i = i0;
+            if (alpha == 1f && gate == 1f) {
+                for (; i < bound; i += L) {
+                    FloatVector.fromArray(SP, skip, i).add(FloatVector.fromArray(SP, branch, i)).intoArray(out, i);
+                }
+                for (; i < i1; i++) {
+                    out[i] = skip[i] + branch[i];
+                }
+                return;
+            }
+            FloatVector va = FloatVector.broadcast(SP, alpha);
+            FloatVector vg = FloatVector.broadcast(SP, gate);
+            for (; i < bound; i += L) {
+                FloatVector.fromArray(SP, branch, i).mul(vg).add(FloatVector.fromArray(SP, skip, i).mul(va))
+                        .intoArray(out, i);
+            }
+            for (; i < i1; i++) {
+                out[i] = branch[i] * gate + skip[i] * alpha;
+            }
+        }
+    }
+
+    private static final class Bwd extends WorkerPool.Job {
+        float[] dskip, dbranch, dout, branch;
+        float alpha, gate;
+        int n;
+        double[] partials;
+
+        @Override
+        public void task(int t, Scratch s) {
+            int i0 = t * Exec.CHUNK;
+            int i1 = Math.min(n, i0 + Exec.CHUNK);
+            float[] tmp = s.get(Scratch.LANES, L);
+            FloatVector va = FloatVector.broadcast(SP, alpha);
+            FloatVector vg = FloatVector.broadcast(SP, gate);
+            FloatVector acc = FloatVector.zero(SP);
+            int bound = i0 + SP.loopBound(i1 - i0);
+            int i = i0;
+            for (; i < bound; i += L) {
+                FloatVector d = FloatVector.fromArray(SP, dout, i);
+                if (dskip != null) {
+                    d.fma(va, FloatVector.fromArray(SP, dskip, i)).intoArray(dskip, i);
+                }
+                if (dbranch != null) {
+                    d.fma(vg, FloatVector.fromArray(SP, dbranch, i)).intoArray(dbranch, i);
+                }
+                acc = d.fma(FloatVector.fromArray(SP, branch, i), acc);
+            }
+            acc.intoArray(tmp, 0);
+            double sum = VMath.sumLanes(tmp, 0);
+            for (; i < i1; i++) {
+                if (dskip != null) {
+                    dskip[i] = Math.fma(dout[i], alpha, dskip[i]);
+                }
+                if (dbranch != null) {
+                    dbranch[i] = Math.fma(dout[i], gate, dbranch[i]);
+                }
+                sum += (double) dout[i] * branch[i];
+            }
+            partials[t] = sum;
+        }
+    }
+}

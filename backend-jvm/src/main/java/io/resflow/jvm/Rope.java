@@ -1,0 +1,105 @@
+package io.resflow.jvm;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Rotary position embedding, rotate-half form (the jvm kernel of {@link io.resflow.reference.Rope}): row-parallel,
+ * in place, from cos/sin tables computed once per (T, head_dim, theta) with StrictMath (the same bits interpreted or
+ * compiled). Backward is the transposed rotation (sin negated).
+ */
+final class Rope {
+    private static final VectorSpecies<Float> SP = JvmOps.SP;
+    private static final int L = JvmOps.L;
+
+    private final Exec x;
+    private final Job job = new Job();
+
+    Rope(Exec x) {
+        this.x = x;
+    }
+
+    private float[] ropeCos = new float[0];
+    private float[] ropeSin = new float[0];
+    private int ropeT = -1;
+    private int ropeHd = -1;
+    private double ropeTheta = Double.NaN;
+
+    private void ropeTables(int T, int hd, double theta) {
+        if (T == ropeT && hd == ropeHd && theta == ropeTheta) {
+            return;
+        }
+        int half = hd / 2;
+        ropeCos = new float[T * half];
+        ropeSin = new float[T * half];
+        for (int t = 0; t < T; t++) {
+            for (int j = 0; j < half; j++) {
+                // StrictMath: the same bits whether this runs interpreted or compiled
+                double angle = t * StrictMath.pow(theta, -2.0 * j / hd);
+                ropeCos[t * half + j] = (float) StrictMath.cos(angle);
+                ropeSin[t * half + j] = (float) StrictMath.sin(angle);
+            }
+        }
+        ropeT = T;
+        ropeHd = hd;
+        ropeTheta = theta;
+    }
+
+    // qkv (B,T,(nh+2 nkv) hd), in place: rotate-half RoPE on every q and k head (pairs j, j+hd/2)
+    void forward(float[] qkv, int B, int T, int nh, int nkv, int hd, double theta) {
+        rope(qkv, B, T, nh, nkv, hd, theta, false);
+    }
+
+    // dqkv (B,T,(nh+2 nkv) hd), in place: the transposed rotation of the q and k parts
+    void backward(float[] dqkv, int B, int T, int nh, int nkv, int hd, double theta) {
+        rope(dqkv, B, T, nh, nkv, hd, theta, true);
+    }
+
+    private void rope(float[] data, int B, int T, int nh, int nkv, int hd, double theta, boolean transposed) {
+        ropeTables(T, hd, theta);
+        Job j = job;
+        j.x = data;
+        j.cos = ropeCos;
+        j.sin = ropeSin;
+        j.T = T;
+        j.heads = nh + nkv;
+        j.hd = hd;
+        j.width = (nh + 2 * nkv) * hd;
+        j.rows = B * T;
+        j.transposed = transposed;
+        j.tasks = x.rowTasks(j.rows, (long) j.heads * hd);
+        x.run(j, j.tasks);
+    }
+
+    private static final class Job extends WorkerPool.Job {
+        float[] x, cos, sin;
+        int T, heads, hd, width, rows, tasks;
+        boolean transposed;
+
+        @Override
+        public void task(int i, Scratch s) {
+            int r0 = (int) ((long) rows * i / tasks);
+            int r1 = (int) ((long) rows * (i + 1) / tasks);
+            int half = hd / 2;
+            for (int r = r0; r < r1; r++) {
+                int tab = (r % T) * half;
+                for (int h = 0; h < heads; h++) {
+                    int base = r * width + h * hd;
+                    for (int j = 0; j < half; j += L) {
+                        VectorMask<Float> m = SP.indexInRange(j, half);
+                        FloatVector a = FloatVector.fromArray(SP, x, base + j, m);
+                        FloatVector c = FloatVector.fromArray(SP, x, base + half + j, m);
+                        FloatVector cs = FloatVector.fromArray(SP, cos, tab + j, m);
+                        FloatVector sn = FloatVector.fromArray(SP, sin, tab + j, m);
+                        if (transposed) {
+                            sn = sn.neg();
+                        }
+                        a.mul(cs).sub(c.mul(sn)).intoArray(x, base + j, m);
+                        c.mul(cs).add(a.mul(sn)).intoArray(x, base + half + j, m);
+                    }
+                }
+            }
+        }
+    }
+}
