@@ -129,7 +129,7 @@ def build(a):
         cfg = AutoConfig.from_pretrained(a.model)
         has_weights = any(os.path.exists(os.path.join(a.model, f))
                           for f in ("model.safetensors", "pytorch_model.bin"))
-        kw = dict(attn_implementation="eager", torch_dtype=torch.float32)
+        kw = dict(attn_implementation="eager", dtype=torch.float32)
         for k in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "attention_dropout"):
             if hasattr(cfg, k):
                 setattr(cfg, k, 0.0)
@@ -143,7 +143,7 @@ def build(a):
     if have_transformers() and not a.plain:
         from transformers import AutoModelForCausalLM, GPT2Config
         cfg = GPT2Config(**GPT2_SMALL, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=True)
-        m = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", torch_dtype=torch.float32)
+        m = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", dtype=torch.float32)
         return m, "hf-gpt2", cfg.vocab_size, cfg.n_positions, dict(GPT2_SMALL)
     if a.mode == "generate":
         raise SystemExit("--mode generate needs transformers (HF generate with its KV cache)")

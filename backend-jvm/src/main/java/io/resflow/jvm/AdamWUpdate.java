@@ -1,12 +1,12 @@
 package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The optimizer's passes over every parameter (the jvm kernels of {@link io.resflow.reference.AdamWUpdate}): the sum
- * of squares for the global gradient norm, and the AdamW update itself, both over fixed chunks. Both are bound by
+ * of squares for the global gradient norm, the AdamW update itself, and the clearing of the gradients before a
+ * backward, all over fixed chunks. Both are bound by
  * memory bandwidth (the update reads p, g, m, v and writes p, m, v: 28 bytes per parameter).
  */
 final class AdamWUpdate {
@@ -16,6 +16,7 @@ final class AdamWUpdate {
     private final Exec x;
     private final Update update = new Update();
     private final SumSquares sumSquares = new SumSquares();
+    private final Zero zero = new Zero();
 
     AdamWUpdate(Exec x) {
         this.x = x;
@@ -41,6 +42,18 @@ final class AdamWUpdate {
         j.gradScale = gradScale;
         j.invC1 = (float) (1.0 / (1.0 - StrictMath.pow(b1, t)));
         j.invC2 = (float) (1.0 / (1.0 - StrictMath.pow(b2, t)));
+        x.run(j, Exec.chunks(n));
+    }
+
+    /** a[0..n) = 0 over fixed chunks (clearing the gradients is a pass over every parameter too). */
+    void zero(float[] a, int n) {
+        if (n < 4 * Exec.CHUNK) {
+            java.util.Arrays.fill(a, 0, n, 0f);
+            return;
+        }
+        Zero j = zero;
+        j.a = a;
+        j.n = n;
         x.run(j, Exec.chunks(n));
     }
 
@@ -74,17 +87,40 @@ final class AdamWUpdate {
             FloatVector veps = FloatVector.broadcast(SP, eps);
             FloatVector vwd = FloatVector.broadcast(SP, wd);
             FloatVector vlr = FloatVector.broadcast(SP, -lr);
-            for (int i = i0; i < i1; i += L) {
-                VectorMask<Float> k = SP.indexInRange(i, i1);
-                FloatVector gr = FloatVector.fromArray(SP, g, i, k).mul(vgs);
-                FloatVector mi = FloatVector.fromArray(SP, m, i, k).mul(vb1).add(gr.mul(va1));
-                FloatVector vi = FloatVector.fromArray(SP, v, i, k).mul(vb2).add(gr.mul(gr).mul(va2));
-                mi.intoArray(m, i, k);
-                vi.intoArray(v, i, k);
-                FloatVector pi = FloatVector.fromArray(SP, p, i, k);
+            // unmasked vectors (masked loads and stores are slow on AVX2), then the scalar twin for the tail: the same
+            // IEEE operations in the same order, so every element gets the same bits either way
+            int bound = i0 + SP.loopBound(i1 - i0);
+            int i = i0;
+            for (; i < bound; i += L) {
+                FloatVector gr = FloatVector.fromArray(SP, g, i).mul(vgs);
+                FloatVector mi = FloatVector.fromArray(SP, m, i).mul(vb1).add(gr.mul(va1));
+                FloatVector vi = FloatVector.fromArray(SP, v, i).mul(vb2).add(gr.mul(gr).mul(va2));
+                mi.intoArray(m, i);
+                vi.intoArray(v, i);
+                FloatVector pi = FloatVector.fromArray(SP, p, i);
                 FloatVector upd = mi.mul(vc1).div(vi.mul(vc2).sqrt().add(veps)).add(pi.mul(vwd));
-                upd.fma(vlr, pi).intoArray(p, i, k);
+                upd.fma(vlr, pi).intoArray(p, i);
             }
+            for (; i < i1; i++) {
+                float gr = g[i] * gradScale;
+                float mi = m[i] * b1 + gr * (1f - b1);
+                float vi = v[i] * b2 + gr * gr * (1f - b2);
+                m[i] = mi;
+                v[i] = vi;
+                float upd = mi * invC1 / ((float) Math.sqrt(vi * invC2) + eps) + p[i] * wd;
+                p[i] = Math.fma(upd, -lr, p[i]);
+            }
+        }
+    }
+
+    private static final class Zero extends WorkerPool.Job {
+        float[] a;
+        int n;
+
+        @Override
+        public void task(int t, Scratch s) {
+            int i0 = t * Exec.CHUNK;
+            java.util.Arrays.fill(a, i0, Math.min(n, i0 + Exec.CHUNK), 0f);
         }
     }
 

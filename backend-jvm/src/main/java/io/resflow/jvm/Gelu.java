@@ -1,7 +1,6 @@
 package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -58,21 +57,30 @@ final class Gelu {
             }
         }
 
+        // unmasked vectors, then the scalar twin for the tail (same operations, same bits; masked loads and
+        // stores are slow on AVX2)
         private void forward(int i0, int i1) {
-            for (int i = i0; i < i1; i += L) {
-                VectorMask<Float> m = SP.indexInRange(i, i1);
-                FloatVector x = FloatVector.fromArray(SP, inp, i, m);
+            int bound = i0 + SP.loopBound(i1 - i0);
+            int i = i0;
+            for (; i < bound; i += L) {
+                FloatVector x = FloatVector.fromArray(SP, inp, i);
                 FloatVector u2 = x.mul(x).fma(FloatVector.broadcast(SP, C3), FloatVector.broadcast(SP, 1f))
                         .mul(x).mul(2f * K);
-                x.mul(VMath.sigmoid(u2)).intoArray(o, i, m);
+                x.mul(VMath.sigmoid(u2)).intoArray(o, i);
+            }
+            for (; i < i1; i++) {
+                float x = inp[i];
+                float u2 = Math.fma(x * x, C3, 1f) * x * (2f * K);
+                o[i] = x * VMath.sigmoid(u2);
             }
         }
 
         // d gelu/dx = s + x s (1 - s) 2K (1 + 3c x^2), s = sigmoid(2u)
         private void backward(int i0, int i1) {
-            for (int i = i0; i < i1; i += L) {
-                VectorMask<Float> m = SP.indexInRange(i, i1);
-                FloatVector x = FloatVector.fromArray(SP, inp, i, m);
+            int bound = i0 + SP.loopBound(i1 - i0);
+            int i = i0;
+            for (; i < bound; i += L) {
+                FloatVector x = FloatVector.fromArray(SP, inp, i);
                 FloatVector x2 = x.mul(x);
                 FloatVector u2 = x2.fma(FloatVector.broadcast(SP, C3), FloatVector.broadcast(SP, 1f))
                         .mul(x).mul(2f * K);
@@ -80,8 +88,17 @@ final class Gelu {
                 FloatVector du = x2.fma(FloatVector.broadcast(SP, 3f * C3), FloatVector.broadcast(SP, 1f))
                         .mul(2f * K);
                 FloatVector grad = x.mul(sg).mul(sg.neg().add(1f)).fma(du, sg);
-                FloatVector d = FloatVector.fromArray(SP, dout, i, m);
-                grad.fma(d, FloatVector.fromArray(SP, o, i, m)).intoArray(o, i, m);
+                FloatVector d = FloatVector.fromArray(SP, dout, i);
+                grad.fma(d, FloatVector.fromArray(SP, o, i)).intoArray(o, i);
+            }
+            for (; i < i1; i++) {
+                float x = inp[i];
+                float x2 = x * x;
+                float u2 = Math.fma(x2, C3, 1f) * x * (2f * K);
+                float sg = VMath.sigmoid(u2);
+                float du = Math.fma(x2, 3f * C3, 1f) * (2f * K);
+                float grad = Math.fma(x * sg * (-sg + 1f), du, sg);
+                o[i] = Math.fma(grad, dout[i], o[i]);
             }
         }
     }

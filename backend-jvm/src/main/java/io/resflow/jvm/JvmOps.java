@@ -195,4 +195,9 @@ public final class JvmOps implements Ops {
     public double sumSquares(float[] g, int n) {
         return adamW.sumSquares(g, n);
     }
+
+    @Override
+    public void zero(float[] a, int n) {
+        adamW.zero(a, n);
+    }
 }

@@ -28,10 +28,44 @@ import jdk.incubator.vector.VectorSpecies;
 public final class Sgemm {
     static final VectorSpecies<Float> SP = FloatVector.SPECIES_PREFERRED;
     static final int L = SP.length();
-    static final int MR = 4;
-    static final int NR = 4 * L;
-    static final int KC = 384;
+    /** The register tile, MR rows x NV vectors (see {@link Tile}). */
+    static final Tile TILE = Tile.choose(CpuShape.HOST);
+    static final int MR = TILE.mr();
+    static final int NV = TILE.nv();
+    static final int NR = NV * L;
+    static final int KC = TILE.kc();
     static final int MC = 256;
+
+    /**
+     * The register tile and the k block. The micro-kernel holds MR x NV accumulators, NV vectors of B and one
+     * broadcast of A in registers, so MR * NV + NV + 1 must not exceed the vector registers, or C2 spills
+     * accumulators to the stack on every k (measured on AVX2: the 4 x 4 tile, 21 registers, ran at about half the
+     * FMA peak). Per k it issues MR * NV FMAs for NV loads + MR broadcasts; the wider the tile the fewer loads per FMA.
+     * <ul>
+     *   <li>32 registers (AVX-512, NEON, SVE): 4 x 4 (16 accumulators, 21 registers).</li>
+     *   <li>16 registers (AVX2, SSE): 6 x 2 (12 accumulators, 15 registers; OpenBLAS's Haswell SGEMM uses the same
+     *       shape).</li>
+     * </ul>
+     * KC: the packed B panel (KC x NR floats) is re-read for every MR rows of a task and the A block (up to MC x KC)
+     * for every panel, so both should stay in the core's L2 with room for the C tile and the streamed operand:
+     * KC = L2 / 4 / (4 NR) (a quarter of L2 for the panel), rounded down to a multiple of 32, within [128, 512].
+     * 512 KiB L2 with NR = 16 gives 512; 1 MiB with NR = 64 gives 512 (384 had been tuned there). On the AVX2
+     * machine KC 256, 384 and 512 measured the same within the noise; 128 was 5-10% slower (more C tile passes).
+     * {@code -Dresflow.jvm.tile=4x4|6x2} and {@code -Dresflow.jvm.kc=N} override the choice (the suite runs both
+     * tiles on every machine).
+     */
+    record Tile(int mr, int nv, int kc) {
+        static Tile choose(CpuShape cpu) {
+            String forced = System.getProperty("resflow.jvm.tile", "");
+            boolean wide = forced.isEmpty() ? cpu.vectorRegisters() >= 32 : forced.equals("4x4");
+            int mr = wide ? 4 : 6;
+            int nv = wide ? 4 : 2;
+            long nr = (long) nv * cpu.lanes();
+            int kc = (int) Math.max(128, Math.min(512, cpu.l2() / 4 / (4 * nr) / 32 * 32));
+            kc = Integer.getInteger("resflow.jvm.kc", kc);
+            return new Tile(mr, nv, kc);
+        }
+    }
 
     private Sgemm() {
     }
@@ -184,12 +218,12 @@ public final class Sgemm {
                 }
                 int ao = aBase;
                 for (int i = i0; i < full; i += MR, ao += aBlk) {
-                    kernel4(a, ao, aSi, aSk, buf, kc, tile);
+                    kernel(a, ao, aSi, aSk, buf, kc, tile);
                     addTile(tile, MR, j.c, i * j.ldc + j0, j.ldc, nc);
                 }
                 if (tail > 0) {
                     // the same kernel on a zero-padded sliver, so that no rarely-run (slow to JIT) code is involved
-                    kernel4(buf, tailA, 1, MR, buf, kc, tile);
+                    kernel(buf, tailA, 1, MR, buf, kc, tile);
                     addTile(tile, tail, j.c, full * j.ldc + j0, j.ldc, nc);
                 }
             }
@@ -247,19 +281,9 @@ public final class Sgemm {
         for (int r = 0; r < full; r += MR, blk++) {
             int dst = base + blk * MR * kc;
             int src = j.aOff + (i0 + r) * aSi + k0 * aSk;
-            if (aSi == 1) {
-                for (int kk = 0; kk < kc; kk++, src += aSk, dst += MR) {
-                    ap[dst] = a[src];
-                    ap[dst + 1] = a[src + 1];
-                    ap[dst + 2] = a[src + 2];
-                    ap[dst + 3] = a[src + 3];
-                }
-            } else {
-                for (int kk = 0; kk < kc; kk++, src += aSk, dst += MR) {
-                    ap[dst] = a[src];
-                    ap[dst + 1] = a[src + aSi];
-                    ap[dst + 2] = a[src + 2 * aSi];
-                    ap[dst + 3] = a[src + 3 * aSi];
+            for (int kk = 0; kk < kc; kk++, src += aSk, dst += MR) {
+                for (int q = 0; q < MR; q++) {
+                    ap[dst + q] = a[src + q * aSi];
                 }
             }
         }
@@ -338,13 +362,66 @@ public final class Sgemm {
         }
     }
 
+    /** t[MR x NR] = A[MR x kc] B[kc x NR] with the tile's micro-kernel (a constant choice: C2 keeps one branch). */
+    static void kernel(float[] a, int ao, int aSi, int aSk, float[] bp, int kc, float[] t) {
+        if (NV == 4) {
+            kernel4x4(a, ao, aSi, aSk, bp, kc, t);
+        } else {
+            kernel6x2(a, ao, aSi, aSk, bp, kc, t);
+        }
+    }
+
     /**
-     * The 4 x NR micro-kernel: t[4 x NR] = A[4 x kc] B[kc x NR] (16 accumulators from zero; the caller adds the tile
+     * The 6 x 2-vector micro-kernel for 16 vector registers: 12 accumulators from zero, 2 loads of B and 6 broadcasts
+     * of A per k for 12 FMAs; same contract as {@link #kernel4x4}.
+     */
+    static void kernel6x2(float[] a, int ao, int aSi, int aSk, float[] bp, int kc, float[] t) {
+        FloatVector c00 = FloatVector.zero(SP), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+        FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        int bo = 0;
+        for (int k = 0; k < kc; k++, bo += 2 * L, ao += aSk) {
+            FloatVector b0 = FloatVector.fromArray(SP, bp, bo);
+            FloatVector b1 = FloatVector.fromArray(SP, bp, bo + L);
+            FloatVector x = FloatVector.broadcast(SP, a[ao]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(SP, a[ao + aSi]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(SP, a[ao + 2 * aSi]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(SP, a[ao + 3 * aSi]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(SP, a[ao + 4 * aSi]);
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(SP, a[ao + 5 * aSi]);
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+        }
+        c00.intoArray(t, 0 * L);
+        c01.intoArray(t, 1 * L);
+        c10.intoArray(t, 2 * L);
+        c11.intoArray(t, 3 * L);
+        c20.intoArray(t, 4 * L);
+        c21.intoArray(t, 5 * L);
+        c30.intoArray(t, 6 * L);
+        c31.intoArray(t, 7 * L);
+        c40.intoArray(t, 8 * L);
+        c41.intoArray(t, 9 * L);
+        c50.intoArray(t, 10 * L);
+        c51.intoArray(t, 11 * L);
+    }
+
+    /**
+     * The 4 x 4-vector micro-kernel for 32 vector registers: t[4 x NR] = A[4 x kc] B[kc x NR] (16 accumulators from zero; the caller adds the tile
      * to C). Rows read A at a[ao + r*aSi + k*aSk]. One straight loop with no branches, so its compiled form does not
      * depend on which shapes ran first; and small enough for C1 at every tier (see README: a kernel C1 compiles at
      * tier 2 but not at tier 3 can be left in C1 code for good).
      */
-    static void kernel4(float[] a, int ao, int aSi, int aSk, float[] bp, int kc, float[] t) {
+    static void kernel4x4(float[] a, int ao, int aSi, int aSk, float[] bp, int kc, float[] t) {
         FloatVector c00 = FloatVector.zero(SP), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00;
         FloatVector c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
         int bo = 0;

@@ -310,9 +310,9 @@ public final class Engine implements Session {
             throw new IllegalStateException("backward() needs a forward() with targets first");
         }
         for (var t : grads.tensors()) {
-            Arrays.fill(t.data(), 0f);
+            ops.zero(t.data(), t.size());
         }
-        Arrays.fill(dlogits, 0f);
+        ops.zero(dlogits, dlogits.length);
         ops.crossEntropyBackward(dlogits, probs, targets, N, V);
         Arrays.fill(dlnf, 0f);
         ops.matmulBackward(dlnf, head(grads), null, dlogits, lnf, head(params), N, C, V);

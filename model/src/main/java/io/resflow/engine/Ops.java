@@ -87,4 +87,9 @@ public interface Ops {
 
     /** Sum of squares of g, accumulated in double (for the global gradient norm). */
     double sumSquares(float[] g, int n);
+
+    /** a[0..n) = 0: the Engine clears the gradients (hundreds of MB for GPT-2) with it, so a backend may use threads. */
+    default void zero(float[] a, int n) {
+        java.util.Arrays.fill(a, 0, n, 0f);
+    }
 }

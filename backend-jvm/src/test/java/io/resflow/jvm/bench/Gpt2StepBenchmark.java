@@ -30,7 +30,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * One GPT-2 small (124M) training step on the jvm backend, B=4, T=64, seeded weights from Initializer: forward (with
  * the loss), backward, update (global gradient norm + AdamW), and the whole step. FLOPs per step =
  * 6 * params * tokens + attention (12 * n_layer * d_model * T per token, the PaLM count), printed at the end of the
- * trial; efficiency = FLOPs / step time / FMA peak (FmaPeakBenchmark.fmaPeakAllCores).
+ * trial; {@link JmhTable} gives GFLOP/s and the fraction of the FMA peak measured in the same run.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -57,6 +57,22 @@ public class Gpt2StepBenchmark {
     public static double flopsPerStep(ModelConfig c, int b, int t) {
         double tokens = (double) b * t;
         return 6.0 * c.parameterCount() * tokens + 12.0 * c.nLayer() * c.dModel() * t * tokens;
+    }
+
+    /**
+     * FLOPs of a call: forward 2 N D + attention, backward twice that, the step three times (6 N D + attention);
+     * update: bytes (reads p, g, m, v and writes p, m, v once; plus the gradient-norm pass over g).
+     */
+    public static Work work(String method, java.util.Map<String, String> params) {
+        ModelConfig c = gpt2Small();
+        double step = flopsPerStep(c, B, T);
+        return switch (method) {
+            case "forward" -> Work.flops(step / 3);
+            case "backward" -> Work.flops(2 * step / 3);
+            case "update" -> Work.bytes(4.0 * 8 * c.parameterCount());
+            case "step" -> Work.flops(step);
+            default -> throw new IllegalArgumentException(method);
+        };
     }
 
     @Setup(Level.Trial)

@@ -9,16 +9,15 @@ import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The non-GEMM kernels at GPT-2 small sizes on all cores (microseconds per call): fused attention forward / backward
- * (12 heads of 64; B x T = 4 x 64 as in the training-step benchmark, and 1 x 1024), LayerNorm (256 x 768) and the
- * fused cross-entropy over the 50257-token vocabulary (256 rows).
+ * The memory-bound kernels at GPT-2 small sizes on all cores (microseconds per call, GB/s through {@link JmhTable}):
+ * LayerNorm (256 x 768) and the fused cross-entropy over the 50257-token vocabulary (256 rows). Attention is in
+ * {@link AttentionBenchmark}.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -27,23 +26,26 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @State(Scope.Benchmark)
 public class KernelsBenchmark {
-    static final int NH = 12;
-    static final int HD = 64;
     static final int C = 768;
     static final int V = 50257;
 
-    /** Attention batch x sequence length. */
-    @Param({"4x64", "1x1024"})
-    public String bt;
-
-    int B;
-    int T;
     int N;
     JvmOps ops;
-    float[] qkv, att, attState, dAtt, dQkv;
     float[] x, lnOut, mean, rstd, lnW, lnB, dLn, dx, dLnW, dLnB;
     float[] logits, probs, losses, dlogits;
     int[] targets;
+
+    /** Bytes each call must move: every array it reads or writes, once (read-modify-write counts twice). */
+    public static Work work(String method, java.util.Map<String, String> params) {
+        double n = 256;
+        return Work.bytes(4 * switch (method) {
+            case "layerNormForward" -> 2 * n * C + 2 * C + 2 * n;
+            case "layerNormBackward" -> 4 * n * C + C + 4 * C + 2 * n;
+            case "crossEntropyForward" -> 2 * n * V + 2 * n;
+            case "crossEntropyBackward" -> 3 * n * V + n;
+            default -> throw new IllegalArgumentException(method);
+        });
+    }
 
     static float[] rand(int n, long seed, double scale) {
         SplittableRandom r = new SplittableRandom(seed);
@@ -56,18 +58,8 @@ public class KernelsBenchmark {
 
     @Setup
     public void setup() {
-        String[] p = bt.split("x");
-        B = Integer.parseInt(p[0]);
-        T = Integer.parseInt(p[1]);
-        N = 256; // rows of the norm and cross-entropy benchmarks (the training step's B*T)
+        N = 256; // rows: the training step's B*T
         ops = new JvmOps();
-        int width = 3 * NH * HD;
-        qkv = rand(B * T * width, 1, 1);
-        att = new float[B * T * NH * HD];
-        attState = new float[(int) ops.attentionStateSize(B, T, NH)];
-        dAtt = rand(B * T * NH * HD, 2, 1);
-        dQkv = new float[B * T * width];
-        ops.attentionForward(att, attState, qkv, B, T, NH, NH, HD);
         x = rand(N * C, 3, 1);
         lnOut = new float[N * C];
         mean = new float[N];
@@ -89,18 +81,6 @@ public class KernelsBenchmark {
             targets[i] = r.nextInt(V);
         }
         ops.crossEntropyForward(losses, probs, logits, targets, N, V);
-    }
-
-    @Benchmark
-    public float[] attentionForward() {
-        ops.attentionForward(att, attState, qkv, B, T, NH, NH, HD);
-        return att;
-    }
-
-    @Benchmark
-    public float[] attentionBackward() {
-        ops.attentionBackward(dQkv, dAtt, qkv, att, attState, B, T, NH, NH, HD);
-        return dQkv;
     }
 
     @Benchmark

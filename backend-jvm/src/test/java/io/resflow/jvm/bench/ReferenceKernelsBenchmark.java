@@ -12,7 +12,6 @@ import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
@@ -21,16 +20,15 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The reference ops ({@code io.resflow.reference}: scalar, single-threaded, double accumulation; the oracle every
- * backend is checked against), timed the same way as the backends' kernels. One JMH operation is 1000 FLOP (matmuls,
- * attention) or 1000 bytes (norms, cross-entropy) and the unit is ops/us, so the score reads as GFLOP/s or GB/s.
- * Microseconds per call = ops per call ({@code @OperationsPerInvocation}) / score.
+ * backend is checked against), timed the same way as the backends' kernels: microseconds per call, and through
+ * {@link #work} and {@link JmhTable} GFLOP/s (matmuls, attention) or GB/s (norms, cross-entropy).
  *
  * <p>Shapes are smaller than the backends' (the reference is 2-3 orders of magnitude slower): matmul N x C x OC =
  * 64 x 768 x 768 (forward, dinp, dW; 2 N C OC FLOPs each); attention B=4, T=64, 12 heads of 64, causal (4 hd FLOPs
  * per (t, s) pair forward, 8 hd backward); LayerNorm / RMSNorm 256 x 768; cross-entropy 32 rows x 50257 (forward and
  * backward). Bytes: every array the op reads or writes, once. The backward ops accumulate (+=), as in the reference.
  */
-@BenchmarkMode(Mode.Throughput)
+@BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Fork(1)
 @Warmup(iterations = 3, time = 1)
@@ -65,6 +63,23 @@ public class ReferenceKernelsBenchmark {
     /** Cross-entropy forward (read logits, targets; write probs, losses) + backward (read probs, targets; dlogits
      *  read and written, +=). */
     static final int CE_KB = (int) (4L * (4L * CE_N * V + CE_N + CE_N + CE_N) / 1000);
+
+    /** FLOPs or bytes of one call (see {@link Work}). */
+    public static Work work(String method, java.util.Map<String, String> params) {
+        return switch (method) {
+            case "matmulForward" -> Work.flops(1000.0 * MM_KFLOP);
+            case "matmulBackwardInput" -> Work.flops(1000.0 * MM_KFLOP);
+            case "matmulBackwardWeight" -> Work.flops(1000.0 * MM_KFLOP);
+            case "attentionForward" -> Work.flops(1000.0 * ATT_FWD_KFLOP);
+            case "attentionBackward" -> Work.flops(1000.0 * ATT_BWD_KFLOP);
+            case "layerNormForward" -> Work.bytes(1000.0 * LN_FWD_KB);
+            case "layerNormBackward" -> Work.bytes(1000.0 * LN_BWD_KB);
+            case "rmsNormForward" -> Work.bytes(1000.0 * RMS_FWD_KB);
+            case "rmsNormBackward" -> Work.bytes(1000.0 * RMS_BWD_KB);
+            case "crossEntropy" -> Work.bytes(1000.0 * CE_KB);
+            default -> throw new IllegalArgumentException(method);
+        };
+    }
 
     float[] inp, w, b, out, dout, dinp, dw;
     float[] qkv, att, probs, dAtt, dqkv;
@@ -124,70 +139,60 @@ public class ReferenceKernelsBenchmark {
     }
 
     @Benchmark
-    @OperationsPerInvocation(MM_KFLOP)
     public float[] matmulForward() {
         Matmul.forward(out, inp, w, b, MN, MC, MOC);
         return out;
     }
 
     @Benchmark
-    @OperationsPerInvocation(MM_KFLOP)
     public float[] matmulBackwardInput() {
         Matmul.backward(dinp, null, null, dout, inp, w, MN, MC, MOC);
         return dinp;
     }
 
     @Benchmark
-    @OperationsPerInvocation(MM_KFLOP)
     public float[] matmulBackwardWeight() {
         Matmul.backward(null, dw, null, dout, inp, w, MN, MC, MOC);
         return dw;
     }
 
     @Benchmark
-    @OperationsPerInvocation(ATT_FWD_KFLOP)
     public float[] attentionForward() {
         Attention.forward(att, probs, qkv, B, T, NH, NH, HD);
         return att;
     }
 
     @Benchmark
-    @OperationsPerInvocation(ATT_BWD_KFLOP)
     public float[] attentionBackward() {
         Attention.backward(dqkv, dAtt, qkv, probs, B, T, NH, NH, HD);
         return dqkv;
     }
 
     @Benchmark
-    @OperationsPerInvocation(LN_FWD_KB)
     public float[] layerNormForward() {
         LayerNorm.forward(y, mean, rstd, x, lnW, lnB, N, C, EPS);
         return y;
     }
 
     @Benchmark
-    @OperationsPerInvocation(LN_BWD_KB)
     public float[] layerNormBackward() {
         LayerNorm.backward(dx, dLnW, dLnB, dy, x, lnW, mean, rstd, N, C);
         return dx;
     }
 
     @Benchmark
-    @OperationsPerInvocation(RMS_FWD_KB)
     public float[] rmsNormForward() {
         RmsNorm.forward(y, rmsRstd, x, lnW, N, C, EPS);
         return y;
     }
 
     @Benchmark
-    @OperationsPerInvocation(RMS_BWD_KB)
     public float[] rmsNormBackward() {
         RmsNorm.backward(dx, dLnW, dy, x, lnW, rmsRstd, N, C);
         return dx;
     }
 
     @Benchmark
-    @OperationsPerInvocation(CE_KB)
     public float[] crossEntropy() {
         CrossEntropy.forward(losses, ceProbs, logits, targets, CE_N, V);
         CrossEntropy.backward(dlogits, ceProbs, targets, CE_N, V);

@@ -1,6 +1,7 @@
 package io.resflow.jvm.bench;
 
 import io.resflow.jvm.JvmOps;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -8,7 +9,6 @@ import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
@@ -17,21 +17,20 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The three products of a linear layer on all cores, N x C -> OC. Both shapes do 2*256*768*3072 FLOPs, so one op =
- * one FLOP and the ops/ns score reads as GFLOP/s. forward: out = inp W^T + b; backwardInput: dinp += dout W;
- * backwardWeight: dW += dout^T inp.
+ * The three products of every linear layer of GPT-2 124M at B=4, T=64 (N = 256 rows), on all cores, N x C -> OC:
+ * q|k|v 768x2304, attention projection 768x768, MLP up 768x3072 and down 3072x768, and the tied output head
+ * 768x50257. forward: out = inp W^T + b; backwardInput: dinp += dout W; backwardWeight: dW += dout^T inp;
+ * 2 N C OC FLOPs each ({@link JmhTable} turns the time into GFLOP/s and a fraction of the FMA peak).
  */
-@BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xmx4g"})
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @State(Scope.Benchmark)
 public class SgemmBenchmark {
-    static final int FLOPS = 2 * 256 * 768 * 3072;
-
     /** N x C x OC. */
-    @Param({"256x768x3072", "256x3072x768"})
+    @Param({"256x768x2304", "256x768x768", "256x768x3072", "256x3072x768", "256x768x50257"})
     public String shape;
 
     int N;
@@ -39,6 +38,19 @@ public class SgemmBenchmark {
     int OC;
     float[] inp, w, b, out, dout, dinp, dw;
     JvmOps ops;
+
+    static int[] dims(String shape) {
+        String[] p = shape.split("x");
+        return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2])};
+    }
+
+    /** 2 N C OC FLOPs; bytes: the three matrices once (what a call must at least move). */
+    public static Work work(String method, Map<String, String> params) {
+        int[] d = dims(params.get("shape"));
+        double n = d[0], c = d[1], oc = d[2];
+        double bytes = 4 * (n * c + c * oc + n * oc) * (method.equals("forward") ? 1 : 1.5);
+        return new Work(2 * n * c * oc, bytes);
+    }
 
     static float[] rand(int n, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
@@ -51,13 +63,10 @@ public class SgemmBenchmark {
 
     @Setup
     public void setup() {
-        String[] p = shape.split("x");
-        N = Integer.parseInt(p[0]);
-        C = Integer.parseInt(p[1]);
-        OC = Integer.parseInt(p[2]);
-        if (2L * N * C * OC != FLOPS) {
-            throw new IllegalArgumentException("FLOP count of " + shape + " is not " + FLOPS);
-        }
+        int[] d = dims(shape);
+        N = d[0];
+        C = d[1];
+        OC = d[2];
         inp = rand(N * C, 1);
         w = rand(OC * C, 2);
         b = rand(OC, 3);
@@ -69,21 +78,18 @@ public class SgemmBenchmark {
     }
 
     @Benchmark
-    @OperationsPerInvocation(FLOPS)
     public float[] forward() {
         ops.matmulForward(out, inp, w, b, N, C, OC);
         return out;
     }
 
     @Benchmark
-    @OperationsPerInvocation(FLOPS)
     public float[] backwardInput() {
         ops.matmulBackward(dinp, null, null, dout, inp, w, N, C, OC);
         return dinp;
     }
 
     @Benchmark
-    @OperationsPerInvocation(FLOPS)
     public float[] backwardWeight() {
         ops.matmulBackward(null, dw, null, dout, inp, w, N, C, OC);
         return dw;

@@ -206,6 +206,13 @@ public final class StepProfile {
             add("sumSquares", t0);
             return r;
         }
+
+        @Override
+        public void zero(float[] a, int n) {
+            long t0 = System.nanoTime();
+            d.zero(a, n);
+            add("zero", t0);
+        }
     }
 
     /** Bytes allocated so far by all live threads (HotSpot's per-thread TLAB accounting). */

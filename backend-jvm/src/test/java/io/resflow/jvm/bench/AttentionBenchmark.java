@@ -1,0 +1,100 @@
+package io.resflow.jvm.bench;
+
+import io.resflow.jvm.JvmOps;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * The fused causal attention of GPT-2 small (12 heads of 64) on all cores, at B x T = 4 x 64 (the training-step
+ * shape) and 1 x 1024: forward, backward, and both (one training step's attention). FLOPs count the causal products
+ * only, as the runner's {@code Flops} does: forward 2 products (q k^T, P v) of 2 hd FLOPs per (query, key) pair with
+ * key <= query, backward 4 products.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@State(Scope.Benchmark)
+public class AttentionBenchmark {
+    static final int NH = 12;
+    static final int HD = 64;
+
+    /** Batch x sequence length. */
+    @Param({"4x64", "1x1024"})
+    public String bt;
+
+    int B;
+    int T;
+    JvmOps ops;
+    float[] qkv, att, state, dAtt, dQkv;
+
+    public static Work work(String method, Map<String, String> params) {
+        String[] p = params.get("bt").split("x");
+        double b = Integer.parseInt(p[0]);
+        double t = Integer.parseInt(p[1]);
+        double pairs = b * NH * t * (t + 1) / 2;
+        double fwd = 2 * 2 * HD * pairs;
+        return Work.flops(switch (method) {
+            case "forward" -> fwd;
+            case "backward" -> 2 * fwd;
+            case "forwardBackward" -> 3 * fwd;
+            default -> throw new IllegalArgumentException(method);
+        });
+    }
+
+    static float[] rand(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) (r.nextDouble() * 2 - 1);
+        }
+        return a;
+    }
+
+    @Setup
+    public void setup() {
+        String[] p = bt.split("x");
+        B = Integer.parseInt(p[0]);
+        T = Integer.parseInt(p[1]);
+        ops = new JvmOps();
+        int width = 3 * NH * HD;
+        qkv = rand(B * T * width, 1);
+        att = new float[B * T * NH * HD];
+        state = new float[(int) ops.attentionStateSize(B, T, NH)];
+        dAtt = rand(B * T * NH * HD, 2);
+        dQkv = new float[B * T * width];
+        ops.attentionForward(att, state, qkv, B, T, NH, NH, HD);
+    }
+
+    @Benchmark
+    public float[] forward() {
+        ops.attentionForward(att, state, qkv, B, T, NH, NH, HD);
+        return att;
+    }
+
+    @Benchmark
+    public float[] backward() {
+        ops.attentionBackward(dQkv, dAtt, qkv, att, state, B, T, NH, NH, HD);
+        return dQkv;
+    }
+
+    @Benchmark
+    public float[] forwardBackward() {
+        ops.attentionForward(att, state, qkv, B, T, NH, NH, HD);
+        ops.attentionBackward(dQkv, dAtt, qkv, att, state, B, T, NH, NH, HD);
+        return dQkv;
+    }
+}
