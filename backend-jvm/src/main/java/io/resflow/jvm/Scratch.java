@@ -6,15 +6,24 @@ package io.resflow.jvm;
  */
 public final class Scratch {
     public static final int GEMM_PACK = 0;
-    public static final int ATT_KT = 1;
-    public static final int ATT_VT = 2;
-    public static final int ATT_ROW = 3;
-    public static final int ATT_DK = 4;
-    public static final int ATT_DV = 5;
-    public static final int ATT_ROW2 = 6;
-    public static final int LANES = 7;
-    public static final int GEMM_TILE = 8;
-    private static final int SLOTS = 9;
+    public static final int GEMM_TILE = 1;
+    public static final int LANES = 2;
+    // attention (see Attention): packed K and V in both layouts, the query-block copies and panels, the score and
+    // score-gradient blocks, per-row statistics, and the key/value gradient accumulators of a backward task
+    public static final int ATT_KT = 3;
+    public static final int ATT_VT = 4;
+    public static final int ATT_K = 5;
+    public static final int ATT_V = 6;
+    public static final int ATT_Q = 7;
+    public static final int ATT_DO = 8;
+    public static final int ATT_QP = 9;
+    public static final int ATT_DOP = 10;
+    public static final int ATT_S = 11;
+    public static final int ATT_DS = 12;
+    public static final int ATT_ROW = 13;
+    public static final int ATT_DK = 14;
+    public static final int ATT_DV = 15;
+    private static final int SLOTS = 16;
 
     private final float[][] buffers = new float[SLOTS][];
 

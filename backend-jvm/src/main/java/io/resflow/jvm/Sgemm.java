@@ -218,12 +218,12 @@ public final class Sgemm {
                 }
                 int ao = aBase;
                 for (int i = i0; i < full; i += MR, ao += aBlk) {
-                    kernel(a, ao, aSi, aSk, buf, kc, tile);
+                    kernel(a, ao, aSi, aSk, buf, 0, kc, tile);
                     addTile(tile, MR, j.c, i * j.ldc + j0, j.ldc, nc);
                 }
                 if (tail > 0) {
                     // the same kernel on a zero-padded sliver, so that no rarely-run (slow to JIT) code is involved
-                    kernel(buf, tailA, 1, MR, buf, kc, tile);
+                    kernel(buf, tailA, 1, MR, buf, 0, kc, tile);
                     addTile(tile, tail, j.c, full * j.ldc + j0, j.ldc, nc);
                 }
             }
@@ -247,10 +247,17 @@ public final class Sgemm {
         }
     }
 
-    /** C rows [i0,i1), columns [j0, j0+nc) = bias (or zero). */
+    /** C rows [i0,i1), columns [j0, j0+nc) = bias (or zero); unmasked for full panels (see addTile). */
     private static void initRows(float[] c, int ldc, int i0, int i1, int j0, int nc, float[] bias) {
         for (int i = i0; i < i1; i++) {
             int o = i * ldc + j0;
+            if (nc == NR) {
+                for (int v = 0; v < NR; v += L) {
+                    FloatVector x = bias == null ? FloatVector.zero(SP) : FloatVector.fromArray(SP, bias, j0 + v);
+                    x.intoArray(c, o + v);
+                }
+                continue;
+            }
             for (int v = 0; v < nc; v += L) {
                 VectorMask<Float> m = SP.indexInRange(v, nc);
                 FloatVector x = bias == null ? FloatVector.zero(SP) : FloatVector.fromArray(SP, bias, j0 + v, m);
@@ -259,8 +266,20 @@ public final class Sgemm {
         }
     }
 
-    /** C block (rows x nc) += the first nc columns of t[rows x NR]. */
+    /**
+     * C block (rows x nc) += the first nc columns of t[rows x NR]. Full panels take unmasked vectors: masked loads and
+     * stores are emulated on AVX2 and made the tile add as costly as a k block of FMAs.
+     */
     private static void addTile(float[] t, int rows, float[] c, int co, int ldc, int nc) {
+        if (nc == NR) {
+            for (int r = 0; r < rows; r++) {
+                int o = co + r * ldc;
+                for (int v = 0; v < NR; v += L) {
+                    FloatVector.fromArray(SP, t, r * NR + v).add(FloatVector.fromArray(SP, c, o + v)).intoArray(c, o + v);
+                }
+            }
+            return;
+        }
         for (int r = 0; r < rows; r++) {
             int o = co + r * ldc;
             for (int v = 0; v < nc; v += L) {
@@ -330,16 +349,17 @@ public final class Sgemm {
             int bSj = j.bSj;
             int bSk = j.bSk;
             int jFull = 0;
-            if (L == 16 && bSk == 1) {
-                // 16 x 16 blocks through registers; the rest (ragged edges) below
-                jFull = nc / 16 * 16;
-                int kFull = kc / 16 * 16;
-                for (int jb = 0; jb < jFull; jb += 16) {
+            int T = Transpose.L;
+            if (bSk == 1) {
+                // T x T blocks (T = the vector length, see Transpose); the ragged edges below
+                jFull = nc / T * T;
+                int kFull = kc / T * T;
+                for (int jb = 0; jb < jFull; jb += T) {
                     int src = j.bOff + (j0 + jb) * bSj + k0;
-                    for (int kb = 0; kb < kFull; kb += 16) {
-                        Transpose.t16(b, src + kb, bSj, bp, kb * NR + jb, NR);
+                    for (int kb = 0; kb < kFull; kb += T) {
+                        Transpose.block(b, src + kb, bSj, bp, kb * NR + jb, NR);
                     }
-                    for (int jj = jb; jj < jb + 16; jj++) {
+                    for (int jj = jb; jj < jb + T; jj++) {
                         int s2 = j.bOff + (j0 + jj) * bSj + k0;
                         for (int kk = kFull; kk < kc; kk++) {
                             bp[kk * NR + jj] = b[s2 + kk];
@@ -362,12 +382,15 @@ public final class Sgemm {
         }
     }
 
-    /** t[MR x NR] = A[MR x kc] B[kc x NR] with the tile's micro-kernel (a constant choice: C2 keeps one branch). */
-    static void kernel(float[] a, int ao, int aSi, int aSk, float[] bp, int kc, float[] t) {
+    /**
+     * t[MR x NR] = A[MR x kc] B[kc x NR] with the tile's micro-kernel (a constant choice: C2 keeps one branch). A(r, k)
+     * = a[ao + r*aSi + k*aSk]; B is a packed panel, B(k, j) = bp[bo + k*NR + j].
+     */
+    static void kernel(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int kc, float[] t) {
         if (NV == 4) {
-            kernel4x4(a, ao, aSi, aSk, bp, kc, t);
+            kernel4x4(a, ao, aSi, aSk, bp, bo, kc, t);
         } else {
-            kernel6x2(a, ao, aSi, aSk, bp, kc, t);
+            kernel6x2(a, ao, aSi, aSk, bp, bo, kc, t);
         }
     }
 
@@ -375,10 +398,9 @@ public final class Sgemm {
      * The 6 x 2-vector micro-kernel for 16 vector registers: 12 accumulators from zero, 2 loads of B and 6 broadcasts
      * of A per k for 12 FMAs; same contract as {@link #kernel4x4}.
      */
-    static void kernel6x2(float[] a, int ao, int aSi, int aSk, float[] bp, int kc, float[] t) {
+    static void kernel6x2(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int kc, float[] t) {
         FloatVector c00 = FloatVector.zero(SP), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
         FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-        int bo = 0;
         for (int k = 0; k < kc; k++, bo += 2 * L, ao += aSk) {
             FloatVector b0 = FloatVector.fromArray(SP, bp, bo);
             FloatVector b1 = FloatVector.fromArray(SP, bp, bo + L);
@@ -421,10 +443,9 @@ public final class Sgemm {
      * depend on which shapes ran first; and small enough for C1 at every tier (see README: a kernel C1 compiles at
      * tier 2 but not at tier 3 can be left in C1 code for good).
      */
-    static void kernel4x4(float[] a, int ao, int aSi, int aSk, float[] bp, int kc, float[] t) {
+    static void kernel4x4(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int kc, float[] t) {
         FloatVector c00 = FloatVector.zero(SP), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00;
         FloatVector c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-        int bo = 0;
         for (int k = 0; k < kc; k++, bo += NR, ao += aSk) {
             FloatVector b0 = FloatVector.fromArray(SP, bp, bo);
             FloatVector b1 = FloatVector.fromArray(SP, bp, bo + L);

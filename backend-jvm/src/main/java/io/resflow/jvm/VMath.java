@@ -68,6 +68,37 @@ public final class VMath {
         return y * Float.intBitsToFloat((Float.floatToRawIntBits(t) << 23) + (127 << 23));
     }
 
+    /**
+     * Natural log of a positive normal float, about 1 ulp (Cephes' logf polynomial, written with fma so every
+     * execution mode gives the same bits; StrictMath.log costs as much as a row of attention scores).
+     */
+    public static float log(float x) {
+        int bits = Float.floatToRawIntBits(x);
+        int e = ((bits >>> 23) & 0xff) - 126;
+        float m = Float.intBitsToFloat((bits & 0x007fffff) | 0x3f000000); // x = m 2^e, m in [0.5, 1)
+        float f;
+        if (m < 0.70710678f) {
+            e -= 1;
+            f = m + m - 1f;
+        } else {
+            f = m - 1f;
+        }
+        float z = f * f;
+        float y = 7.0376836292E-2f;
+        y = Math.fma(y, f, -1.1514610310E-1f);
+        y = Math.fma(y, f, 1.1676998740E-1f);
+        y = Math.fma(y, f, -1.2420140846E-1f);
+        y = Math.fma(y, f, 1.4249322787E-1f);
+        y = Math.fma(y, f, -1.6668057665E-1f);
+        y = Math.fma(y, f, 2.0000714765E-1f);
+        y = Math.fma(y, f, -2.4999993993E-1f);
+        y = Math.fma(y, f, 3.3333331174E-1f);
+        y = y * f * z;
+        y = Math.fma(e, LN2_LO, y);
+        y = Math.fma(-0.5f, z, y);
+        return Math.fma(e, LN2_HI, f + y);
+    }
+
     /** 1 / (1 + e^-x). */
     public static FloatVector sigmoid(FloatVector x) {
         return FloatVector.broadcast(SP, 1f).div(exp(x.neg()).add(1f));
