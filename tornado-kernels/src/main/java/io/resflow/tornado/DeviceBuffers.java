@@ -19,7 +19,8 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * <li>{@code p}, {@code g}, {@code mom}, {@code vel}: parameters, gradients and AdamW's moments (ParamLayout order);</li>
  * <li>{@code act}, {@code dact}: activations and backward scratch;</li>
  * <li>{@code consts}: the model's scalars (norm eps, skip weight, attention scale, 1/N) and the RoPE tables;</li>
- * <li>{@code partials}: the first pass of the two-pass gradient-norm reduction;</li>
+ * <li>{@code partials}: the first pass of the two-pass gradient-norm reduction (sized for the most work-groups a
+ * launch may have; the device's shapes use the first {@code reduceGroups});</li>
  * <li>{@code tok}: the device token array [inputs | targets | first occurrences];</li>
  * <li>{@code zero}: a 1-int array holding 0, the layer index of tensors that are not per layer, and the anchor every
  * graph declares ({@link GraphSpec}).</li>
@@ -41,7 +42,8 @@ final class DeviceBuffers {
     final IntArray tok;
     final IntArray zero;
 
-    DeviceBuffers(ModelConfig c, DeviceLayout d, int reduceGroups) {
+    /** Allocates every array (host and, on first use, device memory): check the layout's sizes first. */
+    DeviceBuffers(ModelConfig c, DeviceLayout d) {
         this.d = d;
         p = new FloatArray(d.paramCount);
         g = new FloatArray(d.paramCount);
@@ -49,8 +51,8 @@ final class DeviceBuffers {
         vel = new FloatArray(d.paramCount);
         act = new FloatArray(d.actSize);
         dact = new FloatArray(d.dactSize);
-        partials = new FloatArray(reduceGroups);
-        tok = new IntArray(3 * d.N);
+        partials = new FloatArray(d.partialsSize);
+        tok = new IntArray(d.tokSize);
         zero = new IntArray(1);
         consts = buildConsts(c, d);
     }
@@ -66,8 +68,7 @@ final class DeviceBuffers {
 
     private static FloatArray buildConsts(ModelConfig c, DeviceLayout d) {
         int half = c.headDim() / 2;
-        int rope = c.learnedPositions() ? 0 : 2 * d.T * half;
-        FloatArray k = new FloatArray(Consts.ROPE + Math.max(rope, 1));
+        FloatArray k = new FloatArray(d.constsSize);
         k.set(Consts.NORM_EPS, (float) c.normEps());
         k.set(Consts.SKIP_ALPHA, skipAlpha(c));
         k.set(Consts.ATTN_SCALE, (float) (1.0 / Math.sqrt(c.headDim())));

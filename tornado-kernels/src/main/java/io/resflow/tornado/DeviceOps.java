@@ -236,6 +236,12 @@ final class DeviceOps {
 
     // ---------------------------------------------------------------- whole-array ops
 
+    /** act[dst + l dstStride ..] = act[src + l srcStride ..], N*C floats (a residual-stream tensor). */
+    void copyStream(GraphSpec s, String task, IntArray layer, int dst, int dstStride, int src, int srcStride) {
+        s.task(task, shapes.elements((long) d.N * d.C), MemoryKernels::copy, b.act, layer,
+                Args.of(dst, dstStride, src, srcStride, d.N * d.C));
+    }
+
     /** g[off .. off+n) = 0. */
     void zeroGrad(GraphSpec s, String task, int off, int n) {
         s.task(task, shapes.elements(n), MemoryKernels::zero, b.g, Args.of(off, n));

@@ -36,8 +36,12 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
  * ({@link #lastStepBytes()}).
  *
  * <p>{@link #activations()} returns the same names as the reference engine (embed, h.i.ln1, h.i.attn_out,
- * h.i.resid_mid, h.i.ln2, h.i.mlp_out, h.i.resid_out, lnf, logits), copied from the device. The recompute option is
- * accepted and ignored: every activation is kept on the device.
+ * h.i.resid_mid, h.i.ln2, h.i.mlp_out, h.i.resid_out, lnf, logits), copied from the device.
+ *
+ * <p>With recompute (as {@code Engine} does it) only each block's input h_k stays on the device: the forward pass
+ * computes every block into one shared slab and stores its output in the stream; each block's backward graph first
+ * loads the block's input back into the slab and runs the block again. The same kernels with the same arguments
+ * (only the activation offsets differ) give bit-identical gradients and updates.
  */
 public final class TornadoSession implements Session {
 
@@ -54,7 +58,8 @@ public final class TornadoSession implements Session {
     private boolean haveTargets;
     private long[] lastStep = {0, 0};
 
-    TornadoSession(ModelConfig config, Params init, int batch, int seqLen, TornadoDevice device, boolean strict) {
+    TornadoSession(ModelConfig config, Params init, int batch, int seqLen, boolean recompute, TornadoDevice device,
+            boolean strict) {
         if (seqLen > config.maxSeqLen()) {
             throw new BadInputException("seq_len " + seqLen + " is longer than the model's max_seq_len "
                     + config.maxSeqLen());
@@ -66,36 +71,19 @@ public final class TornadoSession implements Session {
         this.c = config;
         this.device = device;
         this.strict = strict;
-        this.d = new DeviceLayout(config, batch, seqLen);
+        this.d = new DeviceLayout(config, batch, seqLen, recompute);
         LaunchShapes shapes = new LaunchShapes(device);
-        checkFits(device, d);
-        this.buf = new DeviceBuffers(config, d, shapes.reduceGroups);
+        // before anything is allocated: the device bytes the layout needs against what the device and TornadoVM allow
+        DeviceLimits.of(device).requireFits(config, d);
+        d.requireIntOffsets();
+        this.buf = new DeviceBuffers(config, d);
         this.graphs = new TrainingGraphs(config, buf, new DeviceOps(config, buf, shapes));
         buf.upload(init, buf.p);
         this.plan = newPlan();
     }
 
-    /** Each large array is one device buffer: it must fit the device's largest single allocation. */
-    private static void checkFits(TornadoDevice device, DeviceLayout d) {
-        long max = device.getMaxAllocMemory();
-        if (max <= 0) {
-            return;
-        }
-        long[] sizes = {4L * d.paramCount, 4L * d.actSize, 4L * d.dactSize};
-        String[] what = {"parameters", "activations", "activation gradients"};
-        for (int i = 0; i < sizes.length; i++) {
-            if (sizes[i] > max) {
-                throw new BadInputException(String.format(Locale.ROOT,
-                        "the %s need one device buffer of %.2f GiB but %s allows at most %.2f GiB per buffer; "
-                                + "use a smaller batch, sequence or model", what[i], sizes[i] / 1073741824.0,
-                        device.getDeviceName(), max / 1073741824.0));
-            }
-        }
-    }
-
     private GraphPlan newPlan() {
-        return new GraphPlan(device, strict, graphs.specs(), buf.shared(),
-                4L * ((long) d.paramCount * 4 + d.actSize + d.dactSize));
+        return new GraphPlan(device, strict, graphs.specs(), buf.shared(), d.bytes().total());
     }
 
     // ---------------------------------------------------------------- the step
@@ -247,9 +235,10 @@ public final class TornadoSession implements Session {
         plan = newPlan();
     }
 
+    /** Empty with recompute (like the reference engine: the blocks' intermediates are not kept). */
     @Override
     public Map<String, float[]> activations() {
-        if (!haveForward) {
+        if (!haveForward || d.recompute) {
             return Collections.emptyMap();
         }
         FloatArray act = buf.act;
@@ -279,6 +268,24 @@ public final class TornadoSession implements Session {
     }
 
     // ---------------------------------------------------------------- accessors
+
+    /** Parameters, gradients, AdamW state and activations on the device, from the layout's arithmetic. */
+    @Override
+    public Map<String, Long> deviceBytes() {
+        DeviceLayout.Bytes b = d.bytes();
+        Map<String, Long> out = new LinkedHashMap<>();
+        out.put("parameters", b.parameters());
+        out.put("gradients", b.gradients());
+        out.put("optimizer state", b.optimizer());
+        out.put("activations", b.activations());
+        return out;
+    }
+
+    /** Device bytes of everything but parameters, gradients and AdamW state (from the layout's arithmetic). */
+    @Override
+    public long activationBytes() {
+        return d.bytes().activations();
+    }
 
     @Override
     public ModelConfig config() {

@@ -15,9 +15,11 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * owner                      holds every shared buffer (runs before each graph's first execution)
  * embed                      tokens -> h_0
  * attn, mlp   (L times each) one sub-block of layer l = layer[0], mirroring the reference engine's forwardBlock
+ *                            (with recompute: into the shared slab, storing its output in the stream)
  * head / head_infer          final norm, logits, softmax cross-entropy, mean loss -> host / without the loss
  * head_bwd                   dlogits, head matmul backward, final norm backward
- * mlp_bwd, attn_bwd (L times each)  one sub-block's backward, mirroring the engine's backwardBlock
+ * mlp_bwd, attn_bwd (L times each)  one sub-block's backward, mirroring the engine's backwardBlock; with
+ *                            recompute it first loads the block's input from the stream and runs the block again
  * embed_bwd                  token / position embedding gradients
  * grad_norm                  two-pass sum of squares -> host
  * adamw                      one update over the flat parameter array
@@ -80,6 +82,9 @@ final class TrainingGraphs {
         GraphSpec s = new GraphSpec("embed", zero).everyExecution(tokIn);
         ops.loadTokens(s, "tokens", tokIn);
         ops.embed(s, "embed", d.hA);
+        if (d.recompute) {
+            ops.copyStream(s, "store", zero, d.streamAt(0), 0, d.hA, 0);
+        }
         return s;
     }
 
@@ -87,9 +92,27 @@ final class TrainingGraphs {
         return c.residual() == Residual.REZERO ? d.layerParam(attn ? "attn_alpha" : "mlp_alpha") : -1;
     }
 
-    /** One sub-block (attention or MLP) of layer l = layer[0], mirroring the reference engine's forwardBlock. */
+    /**
+     * One sub-block (attention or MLP) of layer l = layer[0]. With recompute the block computes into the shared slab
+     * (aStride 0) and a last task stores its output h_{k+1} into the stream.
+     */
     private GraphSpec blockGraph(String name, boolean attn, IntArray layer) {
         GraphSpec s = new GraphSpec(name, zero).everyExecution(layer);
+        addBlockForward(s, "", attn, layer);
+        if (d.recompute) {
+            int nc = d.N * d.C;
+            // attn of layer l: h_{2l+1} from hM; mlp: h_{2l+2} from the slab's hA (= hA + aStride with aStride 0)
+            ops.copyStream(s, "store", layer, d.streamAt(attn ? 1 : 2), 2 * nc, attn ? d.hM : d.hA, 0);
+        }
+        return s;
+    }
+
+    /**
+     * The tasks of one sub-block's forward, mirroring the reference engine's forwardBlock: reads its input h_k at
+     * hA (attention) or hM (MLP) of layer l's slab and writes h_{k+1} to hM or to the next slab's hA. Task names get
+     * {@code prefix} (a graph's task names must be unique).
+     */
+    private void addBlockForward(GraphSpec s, String prefix, boolean attn, IntArray layer) {
         Residual r = c.residual();
         int as = d.aStride;
         int ps = d.pStride;
@@ -99,37 +122,40 @@ final class TrainingGraphs {
         int nb = attn ? d.nbA : d.nbM;
         int u = in;
         if (r.normBeforeBlock()) {
-            ops.normForward(s, "norm", layer, nb, attn ? d.nbStatsA : d.nbStatsM, in, d.layerParam(ln + ".w"),
-                    d.layerParam(ln + ".b"), as, ps);
+            ops.normForward(s, prefix + "norm", layer, nb, attn ? d.nbStatsA : d.nbStatsM, in,
+                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps);
             u = nb;
         }
         int f = attn ? d.fA : d.fM;
         if (attn) {
-            ops.matmul(s, "qkv", layer, d.qkv, u, d.layerParam("qkv.w"), d.layerParam("qkv.b"), as, ps, d.C,
+            ops.matmul(s, prefix + "qkv", layer, d.qkv, u, d.layerParam("qkv.w"), d.layerParam("qkv.b"), as, ps, d.C,
                     d.qkvDim);
             if (!c.learnedPositions()) {
-                ops.ropeForward(s, "rope", layer, d.qkv, as);
+                ops.ropeForward(s, prefix + "rope", layer, d.qkv, as);
             }
-            ops.attention(s, "attention", layer, d.att, d.probs, d.qkv, as);
-            ops.matmul(s, "proj", layer, f, d.att, d.layerParam("attn_proj.w"), d.layerParam("attn_proj.b"), as, ps,
-                    d.qDim, d.C);
+            ops.attention(s, prefix + "attention", layer, d.att, d.probs, d.qkv, as);
+            ops.matmul(s, prefix + "proj", layer, f, d.att, d.layerParam("attn_proj.w"), d.layerParam("attn_proj.b"),
+                    as, ps, d.qDim, d.C);
         } else {
-            ops.matmul(s, "fc", layer, d.fc, u, d.layerParam("fc.w"), d.layerParam("fc.b"), as, ps, d.C, d.fcDim);
-            ops.activation(s, c.activation() == Activation.SWIGLU ? "swiglu" : "gelu", layer, d.actv,
-                    d.fc, as);
-            ops.matmul(s, "proj", layer, f, d.actv, d.layerParam("mlp_proj.w"), d.layerParam("mlp_proj.b"), as, ps,
-                    d.dFf, d.C);
+            ops.matmul(s, prefix + "fc", layer, d.fc, u, d.layerParam("fc.w"), d.layerParam("fc.b"), as, ps, d.C,
+                    d.fcDim);
+            ops.activation(s, prefix + activationName(), layer, d.actv, d.fc, as);
+            ops.matmul(s, prefix + "proj", layer, f, d.actv, d.layerParam("mlp_proj.w"), d.layerParam("mlp_proj.b"),
+                    as, ps, d.dFf, d.C);
         }
         int gate = gateOffset(attn);
         if (r.normAfterSum()) {
             int sum = attn ? d.sumA : d.sumM;
-            ops.join(s, "join", layer, sum, in, f, gate, as, ps);
-            ops.normForward(s, "post_norm", layer, out, attn ? d.outStatsA : d.outStatsM, sum,
+            ops.join(s, prefix + "join", layer, sum, in, f, gate, as, ps);
+            ops.normForward(s, prefix + "post_norm", layer, out, attn ? d.outStatsA : d.outStatsM, sum,
                     d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps);
         } else {
-            ops.join(s, "join", layer, out, in, f, gate, as, ps);
+            ops.join(s, prefix + "join", layer, out, in, f, gate, as, ps);
         }
-        return s;
+    }
+
+    private String activationName() {
+        return c.activation() == Activation.SWIGLU ? "swiglu" : "gelu";
     }
 
     private int headWeight() {
@@ -166,6 +192,13 @@ final class TrainingGraphs {
      */
     private GraphSpec blockBackwardGraph(String name, boolean attn, IntArray layer) {
         GraphSpec s = new GraphSpec(name, zero).everyExecution(layer);
+        if (d.recompute) {
+            // Engine's recompute: the block's input h_k from the stream into the slab, the block again, then its
+            // backward reads the slab exactly as it would read layer l's own slab without recompute
+            int nc = d.N * d.C;
+            ops.copyStream(s, "load", layer, attn ? d.hA : d.hM, 0, d.streamAt(attn ? 0 : 1), 2 * nc);
+            addBlockForward(s, "re_", attn, layer);
+        }
         Residual r = c.residual();
         int as = d.aStride;
         int ps = d.pStride;
@@ -201,8 +234,7 @@ final class TrainingGraphs {
         } else {
             ops.matmulBackward(s, "proj", layer, d.dAct, false, d.dF, d.actv, d.layerParam("mlp_proj.w"),
                     d.layerParam("mlp_proj.b"), as, ps, d.dFf, d.C);
-            ops.activationBackward(s, c.activation() == Activation.SWIGLU ? "swiglu" : "gelu", layer,
-                    d.dFc, d.dAct, d.fc, as);
+            ops.activationBackward(s, activationName(), layer, d.dFc, d.dAct, d.fc, as);
             ops.matmulBackward(s, "fc", layer, du, !pre, d.dFc, u, d.layerParam("fc.w"), d.layerParam("fc.b"), as, ps,
                     d.C, d.fcDim);
         }
