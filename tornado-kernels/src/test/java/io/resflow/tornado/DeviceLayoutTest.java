@@ -45,8 +45,8 @@ class DeviceLayoutTest {
     }
 
     /**
-     * Prints the README's table (GiB): a 256-layer, d_model-256 model at B=4, T=256 with and without recompute; with
-     * recompute it must fit 24 GiB.
+     * Prints the README's table (GiB): a 256-layer, d_model-256 model at B=4, T=256 and GPT-2 small at B=4, T=64, with
+     * and without recompute; the deep one must fit 24 GiB with recompute.
      */
     @Test
     void deep256WideFits24GiBWithRecompute() {
@@ -60,6 +60,10 @@ class DeviceLayoutTest {
                 c.dModel(), c.parameterCount());
         System.out.println(row(what, on));
         System.out.println(row(what, off));
+        ModelConfig small = ModelConfigs.load(Path.of("..", "configs", "models", "gpt2-small.json"));
+        String gpt2 = String.format(Locale.ROOT, "GPT-2 small, %,d parameters, B=4, T=64", small.parameterCount());
+        System.out.println(row(gpt2, new DeviceLayout(small, 4, 64, true)));
+        System.out.println(row(gpt2, new DeviceLayout(small, 4, 64, false)));
         assertEquals(4L * c.parameterCount(), on.bytes().parameters());
         assertTrue(on.bytes().total() < 24 * GIB, row(what, on));
         assertTrue(off.bytes().activations() > 4 * on.bytes().activations());
