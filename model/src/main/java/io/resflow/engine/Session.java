@@ -45,6 +45,15 @@ public interface Session extends AutoCloseable {
         return -1;
     }
 
+    /**
+     * Bytes this session holds in an accelerator's own memory, by what they hold: "parameters", "gradients",
+     * "optimizer state" and "activations" (the last as {@link #activationBytes()} counts them), in that order. Empty
+     * when the session holds everything in host memory.
+     */
+    default Map<String, Long> deviceBytes() {
+        return Map.of();
+    }
+
     /** Logits (B,T,V) of the last forward. */
     float[] logits();
 

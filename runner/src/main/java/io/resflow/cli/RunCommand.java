@@ -197,7 +197,22 @@ final class RunCommand implements Callable<Integer> {
         pw.printf("memory: peak RSS %.0f MiB, JVM heap peak %.0f MiB%s%n", MemoryStats.peakRssBytes() / 1048576.0,
                 MemoryStats.heapPeakBytes() / 1048576.0, act < 0 ? ""
                         : String.format(", activations %.1f MiB (recompute %s)", act / 1048576.0, rc.recompute() ? "on" : "off"));
+        Map<String, Long> device = s.deviceBytes();
+        if (!device.isEmpty()) {
+            pw.println(deviceLine(device));
+        }
         return Main.OK;
+    }
+
+    /** {@code device memory: parameters 24.5 MiB, ..., activations 41.6 MiB; total 139.6 MiB}. */
+    static String deviceLine(Map<String, Long> bytes) {
+        java.util.StringJoiner parts = new java.util.StringJoiner(", ", "device memory: ", "");
+        long total = 0;
+        for (var e : bytes.entrySet()) {
+            parts.add(String.format("%s %.1f MiB", e.getKey(), e.getValue() / 1048576.0));
+            total += e.getValue();
+        }
+        return parts + String.format("; total %.1f MiB", total / 1048576.0);
     }
 
     private static Path lastGood(Path dir) {

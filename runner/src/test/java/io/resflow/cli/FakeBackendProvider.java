@@ -16,7 +16,8 @@ import java.util.Map;
 
 /**
  * Test-only backends (registered for the runner's tests through META-INF/services): the reference in disguise.
- * {@code fake:opaque} exposes no intermediates; {@code fake:perturb=NAME} adds 0.05 to every entry of parameter
+ * {@code fake:opaque} exposes no intermediates and reports device bytes (as an accelerator backend would: 4 bytes
+ * per parameter for parameters and gradients, 8 for the optimizer state); {@code fake:perturb=NAME} adds 0.05 to every entry of parameter
  * NAME, so everything computed after it diverges from the reference; {@code fake:nangrad=NAME} puts a NaN into the
  * gradient of NAME after every backward pass.
  */
@@ -126,6 +127,23 @@ public final class FakeBackendProvider implements BackendProvider {
 
         public Map<String, float[]> activations() {
             return opaque ? Map.of() : s.activations();
+        }
+
+        public long activationBytes() {
+            return s.activationBytes();
+        }
+
+        public Map<String, Long> deviceBytes() {
+            if (!opaque) {
+                return Map.of();
+            }
+            long p = 4L * s.config().parameterCount();
+            Map<String, Long> out = new java.util.LinkedHashMap<>();
+            out.put("parameters", p);
+            out.put("gradients", p);
+            out.put("optimizer state", 2 * p);
+            out.put("activations", s.activationBytes());
+            return out;
         }
 
         public void close() {

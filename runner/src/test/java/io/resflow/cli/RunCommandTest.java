@@ -46,6 +46,25 @@ class RunCommandTest {
                 .toList();
     }
 
+    /**
+     * The last lines report memory: the activations (with the recompute setting) on the memory line, and for a backend
+     * that holds its tensors on a device, one line with those bytes by kind and their total.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void reportsActivationAndDeviceBytes(boolean recompute) {
+        Path config = Cli.write(tmp.resolve("mem.json"), Cli.tinyRun("\"recompute\": " + recompute));
+        Cli.Result r = Cli.ok("run", config, "--backend", "fake:opaque", "--steps", "1", "--out", tmp.resolve("run"));
+        String flag = recompute ? "on" : "off";
+        assertTrue(r.out().matches("(?s).*\nmemory: peak RSS \\d+ MiB, JVM heap peak \\d+ MiB, activations [0-9.]+ MiB "
+                + "\\(recompute " + flag + "\\)\n.*"), r::toString);
+        // 2 layers, d_model 32, vocab 256: 34,176 parameters, 0.13 MiB as float32
+        assertTrue(r.out().matches("(?s).*\ndevice memory: parameters 0\\.1 MiB, gradients 0\\.1 MiB, optimizer state "
+                + "0\\.3 MiB, activations [0-9.]+ MiB; total [0-9.]+ MiB\n.*"), r::toString);
+        Cli.Result ref = Cli.ok("run", config, "--steps", "1", "--out", tmp.resolve("ref"));
+        assertFalse(ref.out().contains("device memory"), "the reference holds nothing on a device: " + ref);
+    }
+
     @Test
     void trainsAndWritesMetricsAndCheckpoints() throws IOException {
         Path out = tmp.resolve("run");

@@ -4,24 +4,33 @@ import io.resflow.model.BadInputException;
 import io.resflow.model.ModelConfig;
 import io.resflow.model.ParamLayout;
 import io.resflow.model.ParamSpec;
+import io.resflow.tornado.kernels.Consts;
+import io.resflow.tornado.kernels.Reduce;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Where every tensor of a session lives in the few large device arrays.
+ * Where every tensor of a session lives in the few large device arrays, and how many bytes they take. Pure
+ * arithmetic: it needs no device, so a model can be sized before anything is allocated ({@link #bytes()}).
  *
  * <ul>
  * <li>{@code p}, {@code g}, AdamW's m and v: the flat {@link ParamLayout} order. Layer i's tensors sit at the offset of
  * layer 0's plus {@code i * pStride}, since every layer has the same tensors in the same order.</li>
- * <li>{@code act}: one slab of {@code aStride} floats per layer, then a tail. The slab of layer l starts with the
- * residual stream h_{2l} (the attention block's input) and h_{2l+1} (the MLP block's input); the MLP block of layer l
- * writes h_{2l+2} into the next slab, so the last one lands in the tail, which begins with h_{2L}.</li>
+ * <li>{@code act} without recompute: one slab of {@code slabSize} floats per layer ({@code aStride = slabSize}), then
+ * a tail. The slab of layer l starts with the residual stream h_{2l} (the attention block's input, {@code hA}) and
+ * h_{2l+1} (the MLP block's input, {@code hM}); the MLP block of layer l writes h_{2l+2} into the next slab
+ * ({@code hA + aStride}), so the last one lands in the tail, which begins with h_{2L}.</li>
+ * <li>{@code act} with recompute: one slab shared by every layer ({@code aStride = 0}, so the same kernels and
+ * arguments address it), then the stream h_0 .. h_2L ({@code stream}, N*C floats each: h_k at
+ * {@link #streamAt(int) stream + k N C}), then the tail with h_{2L} = the stream's last entry. Only the stream
+ * survives a forward pass; each block's intermediates are recomputed into the slab just before its backward.</li>
  * <li>{@code dact}: backward scratch shared by all layers (the stream gradient ping-pong dA/dB and the block's
  * intermediate gradients) and the transposed operands of the backward matmuls.</li>
  * </ul>
- * Offsets are {@code int}: each array must stay under 2^31 floats.
+ * Offsets are {@code int}: each array must stay under 2^31 floats ({@link #requireIntOffsets()}).
  */
 final class DeviceLayout {
+    final boolean recompute;
     final int B;
     final int T;
     final int N;
@@ -32,7 +41,6 @@ final class DeviceLayout {
     final int qDim;
     final int fcDim;
     final int dFf;
-    final int probsSize;
 
     final Map<String, Integer> paramOffset = new LinkedHashMap<>();
     final int paramCount;
@@ -56,7 +64,12 @@ final class DeviceLayout {
     final int fc;
     final int actv;
     final int fM;
+    /** Floats of one slab. */
+    final int slabSize;
+    /** Distance between the slabs of consecutive layers: slabSize, or 0 with recompute (one shared slab). */
     final int aStride;
+    /** With recompute: where h_0 .. h_2L live (absolute); -1 without. */
+    final int stream;
     // tail (absolute)
     final int hFinal;
     final int lnf;
@@ -84,9 +97,19 @@ final class DeviceLayout {
     final int tX;
     final int dactSize;
 
+    /** Floats of the small arrays: model constants (RoPE tables), reduction partials; ints of the token array. */
+    final int constsSize;
+    final int partialsSize = Reduce.MAX_LOCAL;
+    final int tokSize;
+
+    // the sizes in floats before the int check, so that a model too large to index can still be sized
+    private final long paramFloats;
+    private final long actFloats;
+    private final long dactFloats;
     private long cursor;
 
-    DeviceLayout(ModelConfig c, int batch, int seqLen) {
+    DeviceLayout(ModelConfig c, int batch, int seqLen, boolean recompute) {
+        this.recompute = recompute;
         B = batch;
         T = seqLen;
         N = Math.multiplyExact(batch, seqLen);
@@ -97,17 +120,18 @@ final class DeviceLayout {
         qDim = c.qDim();
         fcDim = c.fcDim();
         dFf = c.dFf();
-        probsSize = checked((long) B * c.nHead() * T * T, "attention probabilities");
+        long probsSize = (long) B * c.nHead() * T * T;
 
         long off = 0;
         for (ParamSpec s : ParamLayout.of(c).specs()) {
             paramOffset.put(s.name(), (int) Math.min(off, Integer.MAX_VALUE));
             off += s.size();
         }
-        paramCount = checked(off, "parameters");
+        paramFloats = off;
+        paramCount = clamp(off);
         pStride = L > 1 ? param("h.1.qkv.w") - param("h.0.qkv.w") : 0;
         for (String name : paramOffset.keySet()) {
-            if (L > 1 && name.startsWith("h.0.")) {
+            if (L > 1 && name.startsWith("h.0.") && off < Integer.MAX_VALUE) {
                 String next = "h.1." + name.substring(4);
                 if (param(next) - param(name) != pStride) {
                     throw new IllegalStateException("parameter layout is not uniform across layers at " + name);
@@ -135,15 +159,25 @@ final class DeviceLayout {
         fc = field((long) N * fcDim, true);
         actv = field((long) N * dFf, true);
         fM = field(nc, true);
-        aStride = checked(cursor, "activations of one layer");
-        cursor = (long) aStride * L;
-        hFinal = field(nc, true);
+        long slab = cursor;
+        slabSize = clamp(slab);
+        if (recompute) {
+            aStride = 0;
+            stream = field((2L * L + 1) * nc, true);
+            hFinal = clamp(stream + 2L * L * nc);
+        } else {
+            aStride = slabSize;
+            cursor = slab * L;
+            stream = -1;
+            hFinal = field(nc, true);
+        }
         lnf = field(nc, true);
         lnfStats = field(2L * N, true);
         logits = field((long) N * V, true);
         ceProbs = field((long) N * V, true);
         losses = field(N, true);
-        actSize = checked(cursor, "activations");
+        actFloats = cursor;
+        actSize = clamp(cursor);
 
         cursor = 0;
         dA = field(nc, true);
@@ -164,7 +198,11 @@ final class DeviceLayout {
         tW = field(Math.max(maxW, (long) C * qDim), true);
         tDout = field((long) N * Math.max(Math.max(V, qkvDim), Math.max(fcDim, C)), true);
         tX = field((long) N * Math.max(Math.max(C, qDim), dFf), true);
-        dactSize = checked(cursor, "activation gradients");
+        dactFloats = cursor;
+        dactSize = clamp(cursor);
+
+        constsSize = Consts.ROPE + Math.max(c.learnedPositions() ? 0 : 2 * T * (c.headDim() / 2), 1);
+        tokSize = 3 * N;
     }
 
     private int field(long size, boolean present) {
@@ -173,15 +211,30 @@ final class DeviceLayout {
         }
         long at = cursor;
         cursor += size;
-        return (int) Math.min(at, Integer.MAX_VALUE);
+        return clamp(at);
     }
 
-    private static int checked(long size, String what) {
-        if (size >= Integer.MAX_VALUE) {
-            throw new BadInputException("the tornado backend indexes each device array with 32-bit ints; the " + what
-                    + " need " + size + " floats. Use a smaller batch, sequence or model");
+    private static int clamp(long v) {
+        return (int) Math.min(v, Integer.MAX_VALUE);
+    }
+
+    /** Offset of h_k (k = 0 .. 2L) in the stream; recompute only. */
+    int streamAt(int k) {
+        return clamp(stream + (long) k * N * C);
+    }
+
+    /** Throws {@link BadInputException} when an array is too large for the kernels' 32-bit indices. */
+    void requireIntOffsets() {
+        long[] sizes = {paramFloats, actFloats, dactFloats};
+        String[] what = {"parameters", "activations", "activation gradients"};
+        for (int i = 0; i < sizes.length; i++) {
+            if (sizes[i] >= Integer.MAX_VALUE) {
+                throw new BadInputException("the tornado backend indexes each device array with 32-bit ints; the "
+                        + what[i] + " need " + sizes[i] + " floats. Use " + (recompute || i != 1 ? ""
+                                : "\"recompute\": true, or ")
+                        + "a smaller batch, sequence or model");
+            }
         }
-        return (int) size;
     }
 
     /** Offset of a parameter (layer 0 for per-layer ones), or -1 when the model has no such tensor. */
@@ -193,5 +246,37 @@ final class DeviceLayout {
     /** Offset of layer 0's tensor {@code h.0.<suffix>}, or -1. */
     int layerParam(String suffix) {
         return param("h.0." + suffix);
+    }
+
+    /**
+     * Device bytes of the session's buffers by what they hold. {@code activations} is everything but parameters,
+     * gradients and AdamW state: act, dact and the small arrays (constants, reduction partials, tokens); the graphs'
+     * own argument arrays (a few KB) are not counted.
+     */
+    record Bytes(long parameters, long gradients, long optimizer, long activations) {
+        long total() {
+            return parameters + gradients + optimizer + activations;
+        }
+    }
+
+    Bytes bytes() {
+        long param = paramBytes();
+        long small = 4L * constsSize + 4L * partialsSize + 4L * tokSize + 4L;
+        return new Bytes(param, param, 2 * param, actBytes() + dactBytes() + small);
+    }
+
+    /** Bytes of one of the parameter-sized buffers (p, g, m, v). */
+    long paramBytes() {
+        return 4 * paramFloats;
+    }
+
+    /** Bytes of the act buffer. */
+    long actBytes() {
+        return 4 * actFloats;
+    }
+
+    /** Bytes of the dact buffer. */
+    long dactBytes() {
+        return 4 * dactFloats;
     }
 }

@@ -480,7 +480,7 @@ public class KernelsBenchmark {
         }
     }
 
-    /** The tasks of TornadoSession.matmulBackward, in its order and with its launch shapes. */
+    /** The tasks of DeviceOps.matmulBackward, in its order and with its launch shapes. */
     public static class MatmulBackwardAll extends MatmulState {
         @Override
         int opsPerCall() {

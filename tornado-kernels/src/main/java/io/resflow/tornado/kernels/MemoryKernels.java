@@ -4,8 +4,10 @@ import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
-/** Fills and the no-op "touch" kernels that give a task graph ownership of device buffers. */
+/** Fills, copies, and the no-op "touch" kernels that give a task graph ownership of device buffers. */
 public final class MemoryKernels {
+    public static final int C_DST = 0, C_DSTRIDE = 1, C_SRC = 2, C_SSTRIDE = 3, C_COUNT = 4;
+
     private MemoryKernels() {
     }
 
@@ -14,6 +16,16 @@ public final class MemoryKernels {
         int i = ctx.globalIdx;
         if (i < m.get(1)) {
             x.set(m.get(0) + i, 0f);
+        }
+    }
+
+    // x[dst + l dstStride + i] = x[src + l srcStride + i] for i < n, l = layer[0]; the two ranges do not overlap.
+    // Launch: n work-items.
+    public static void copy(KernelContext ctx, FloatArray x, IntArray layer, IntArray m) {
+        int i = ctx.globalIdx;
+        if (i < m.get(C_COUNT)) {
+            int l = layer.get(0);
+            x.set(m.get(C_DST) + l * m.get(C_DSTRIDE) + i, x.get(m.get(C_SRC) + l * m.get(C_SSTRIDE) + i));
         }
     }
 

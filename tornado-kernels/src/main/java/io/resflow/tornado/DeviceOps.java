@@ -1,0 +1,263 @@
+package io.resflow.tornado;
+
+import io.resflow.model.ModelConfig;
+import io.resflow.model.Norm;
+import io.resflow.tornado.kernels.AdamWKernels;
+import io.resflow.tornado.kernels.Args;
+import io.resflow.tornado.kernels.AttentionKernels;
+import io.resflow.tornado.kernels.CrossEntropyKernels;
+import io.resflow.tornado.kernels.EmbeddingKernels;
+import io.resflow.tornado.kernels.GeluKernels;
+import io.resflow.tornado.kernels.LayerNormKernels;
+import io.resflow.tornado.kernels.MatmulKernels;
+import io.resflow.tornado.kernels.MemoryKernels;
+import io.resflow.tornado.kernels.ResidualKernels;
+import io.resflow.tornado.kernels.RmsNormKernels;
+import io.resflow.tornado.kernels.RopeKernels;
+import io.resflow.tornado.kernels.SumSquaresKernels;
+import io.resflow.tornado.kernels.SwiGluKernels;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+/**
+ * The one place that says which kernel implements each op: every method adds one op's task(s) to a graph, with the
+ * kernel, its launch shape ({@link LaunchShapes}) and its argument array ({@link Args}, the kernel's own index
+ * constants). The graphs ({@link TrainingGraphs}) say what runs in which order on which tensors and never name a
+ * kernel class; another kernel set (e.g. GPU-shaped local-memory kernels) replaces the bodies here.
+ *
+ * <p>Offsets are those of {@link DeviceLayout}; {@code layer} is the 1-int array holding the layer index l, and
+ * {@code aStride} / {@code pStride} the distances between layers in act and in p, so a kernel reads tensor x of layer
+ * l at {@code x + l * stride} (0 for tensors that are not per layer, with {@code layer} = zero).
+ */
+final class DeviceOps {
+    private final ModelConfig c;
+    private final DeviceLayout d;
+    private final DeviceBuffers b;
+    private final LaunchShapes shapes;
+
+    DeviceOps(ModelConfig c, DeviceBuffers b, LaunchShapes shapes) {
+        this.c = c;
+        this.d = b.d;
+        this.b = b;
+        this.shapes = shapes;
+    }
+
+    LaunchShapes shapes() {
+        return shapes;
+    }
+
+    // ---------------------------------------------------------------- embedding
+
+    /** Host tokens (inputs | targets) into the device token array, with each input's first occurrence. */
+    void loadTokens(GraphSpec s, String task, IntArray tokIn) {
+        s.task(task, shapes.elements(d.N), EmbeddingKernels::loadTokens, tokIn, b.tok, Args.of(d.N));
+    }
+
+    /** act[out] (N,C) = wte[token] (+ wpe[position]). */
+    void embed(GraphSpec s, String task, int out) {
+        s.task(task, shapes.elements((long) d.N * d.C), EmbeddingKernels::forward, b.act, b.p, b.tok,
+                Args.of(out, d.param("wte"), d.param("wpe"), d.T, d.N, d.C));
+    }
+
+    /** g[wte] += scatter of dact[dout] by token (deterministic, no atomics). */
+    void embedBackwardTokens(GraphSpec s, String task, int dout) {
+        s.task(task, shapes.elements((long) d.N * d.C), EmbeddingKernels::backwardTokens, b.g, b.dact, b.tok,
+                Args.of(d.param("wte"), dout, d.N, d.C));
+    }
+
+    /** g[wpe] = sum over the batch of dact[dout]. */
+    void embedBackwardPositions(GraphSpec s, String task, int dout) {
+        s.task(task, shapes.elements((long) d.T * d.C), EmbeddingKernels::backwardPositions, b.g, b.dact,
+                Args.of(d.param("wpe"), dout, d.B, d.T, d.C));
+    }
+
+    // ---------------------------------------------------------------- norms
+
+    /** act[out] = norm(act[in]) with weights w (and bias b for LayerNorm); statistics to act[stat]. */
+    void normForward(GraphSpec s, String task, IntArray layer, int out, int stat, int in, int w, int bias,
+            int aStride, int pStride) {
+        IntArray m = Args.of(out, stat, in, w, bias, aStride, pStride, d.N, d.C);
+        if (c.norm() == Norm.LAYERNORM) {
+            s.task(task, shapes.rows(d.N), LayerNormKernels::forward, b.act, b.p, b.consts, layer, m);
+        } else {
+            s.task(task, shapes.rows(d.N), RmsNormKernels::forward, b.act, b.p, b.consts, layer, m);
+        }
+    }
+
+    /** dact[din] = or += the input gradient of the norm; g[w], g[b] = its parameter gradients. */
+    void normBackward(GraphSpec s, String task, IntArray layer, int din, int dout, int in, int stat, int w, int bias,
+            int aStride, int pStride, boolean accumulate) {
+        IntArray mi = Args.of(din, dout, in, stat, w, aStride, pStride, d.N, d.C, accumulate ? 1 : 0);
+        IntArray mp = Args.of(w, bias, dout, in, stat, aStride, pStride, d.N, d.C);
+        if (c.norm() == Norm.LAYERNORM) {
+            s.task(task + "_in", shapes.rows(d.N), LayerNormKernels::backwardInput, b.dact, b.act, b.p, layer, mi);
+            s.task(task + "_w", shapes.elements(d.C), LayerNormKernels::backwardParams, b.g, b.dact, b.act, layer,
+                    mp);
+        } else {
+            s.task(task + "_in", shapes.rows(d.N), RmsNormKernels::backwardInput, b.dact, b.act, b.p, layer, mi);
+            s.task(task + "_w", shapes.elements(d.C), RmsNormKernels::backwardParams, b.g, b.dact, b.act, layer, mp);
+        }
+    }
+
+    // ---------------------------------------------------------------- linear layers
+
+    /** act[out] (N,cOut) = act[in] (N,cIn) W^T + b (b < 0: no bias). */
+    void matmul(GraphSpec s, String task, IntArray layer, int out, int in, int w, int bias, int aStride, int pStride,
+            int cIn, int cOut) {
+        s.task(task, shapes.tiles(cOut, d.N, MatmulKernels.TILE, MatmulKernels.TILE), MatmulKernels::forward, b.act,
+                b.p, layer, Args.of(out, in, w, bias, aStride, pStride, d.N, cIn, cOut));
+    }
+
+    /**
+     * dinp (dact) = or += dout W; dW = dout^T inp; db = sum dout. The products read both operands along the
+     * reduction, so W, dout and inp are transposed into scratch first (see {@link MatmulKernels}).
+     */
+    void matmulBackward(GraphSpec s, String task, IntArray layer, int din, boolean accumulate, int dout, int in, int w,
+            int bias, int aStride, int pStride, int cIn, int cOut) {
+        int bl = MatmulKernels.BLOCK;
+        int tile = MatmulKernels.TILE;
+        s.task(task + "_wt", shapes.tiles(cIn, cOut, bl, bl), MatmulKernels::transposeWeight, b.dact, b.p, layer,
+                Args.of(d.tW, w, pStride, cOut, cIn));
+        s.task(task + "_in", shapes.tiles(cIn, d.N, tile, tile), MatmulKernels::backwardInput, b.dact,
+                Args.of(din, dout, d.tW, d.N, cIn, cOut, accumulate ? 1 : 0));
+        s.task(task + "_dt", shapes.tiles(cOut, d.N, bl, bl), MatmulKernels::transposeScratch, b.dact,
+                Args.of(d.tDout, dout, 0, d.N, cOut));
+        s.task(task + "_xt", shapes.tiles(cIn, d.N, bl, bl), MatmulKernels::transposeActivation, b.dact, b.act, layer,
+                Args.of(d.tX, in, aStride, d.N, cIn));
+        s.task(task + "_w", shapes.tiles(cIn, cOut, tile, tile), MatmulKernels::backwardWeight, b.g, b.dact, layer,
+                Args.of(w, d.tDout, d.tX, pStride, d.N, cIn, cOut));
+        if (bias >= 0) {
+            s.task(task + "_b", shapes.elements(cOut), MatmulKernels::backwardBias, b.g, b.dact, layer,
+                    Args.of(bias, dout, pStride, d.N, cOut));
+        }
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    private IntArray ropeArgs(int off, int stride, int sign) {
+        return Args.of(off, stride, d.N, d.T, c.nHead() + c.nKvHead(), c.headDim(), d.qkvDim, sign);
+    }
+
+    private long ropeWork() {
+        return (long) d.N * (c.nHead() + c.nKvHead()) * (c.headDim() / 2);
+    }
+
+    /** Rotates the q and k heads of act[qkv] in place (RoPE). */
+    void ropeForward(GraphSpec s, String task, IntArray layer, int qkv, int aStride) {
+        s.task(task, shapes.elements(ropeWork()), RopeKernels::apply, b.act, b.consts, layer,
+                ropeArgs(qkv, aStride, 1));
+    }
+
+    /** Rotates the q and k gradients of dact[dqkv] back (RoPE's transpose). */
+    void ropeBackward(GraphSpec s, String task, int dqkv) {
+        s.task(task, shapes.elements(ropeWork()), RopeKernels::apply, b.dact, b.consts, b.zero,
+                ropeArgs(dqkv, 0, -1));
+    }
+
+    /** Causal attention: act[att] and act[probs] from act[qkv]. */
+    void attention(GraphSpec s, String task, IntArray layer, int att, int probs, int qkv, int aStride) {
+        s.task(task, shapes.elements((long) d.B * c.nHead() * d.T), AttentionKernels::forward, b.act, b.consts, layer,
+                Args.of(att, probs, qkv, aStride, d.B, d.T, c.nHead(), c.nKvHead(), c.headDim(), -1, -1));
+    }
+
+    /** dact[dqkv] from dact[datt] and the forward's act[probs], act[qkv] (dact[ds]: score gradients). */
+    void attentionBackward(GraphSpec s, String task, IntArray layer, int datt, int probs, int qkv, int aStride, int ds,
+            int dqkv) {
+        IntArray m = Args.of(datt, probs, qkv, aStride, d.B, d.T, c.nHead(), c.nKvHead(), c.headDim(), ds, dqkv);
+        s.task(task + "_q", shapes.elements((long) d.B * c.nHead() * d.T), AttentionKernels::backwardQuery, b.dact,
+                b.act, b.consts, layer, m);
+        s.task(task + "_kv", shapes.elements((long) d.B * c.nKvHead() * d.T * c.headDim()),
+                AttentionKernels::backwardKeyValue, b.dact, b.act, layer, m);
+    }
+
+    // ---------------------------------------------------------------- MLP activation
+
+    /** act[out] (N,dFf) = GELU(act[in]) or SwiGLU(act[in] (N,2 dFf)), as the config says. */
+    void activation(GraphSpec s, String task, IntArray layer, int out, int in, int aStride) {
+        switch (c.activation()) {
+            case GELU_TANH -> s.task(task, shapes.elements((long) d.N * d.dFf), GeluKernels::forward, b.act, layer,
+                    Args.of(out, in, aStride, d.N * d.dFf));
+            case SWIGLU -> s.task(task, shapes.elements((long) d.N * d.dFf), SwiGluKernels::forward, b.act, layer,
+                    Args.of(out, in, aStride, d.N, d.dFf));
+        }
+    }
+
+    /** dact[din] = the activation's input gradient from dact[dout] and the forward's act[in]. */
+    void activationBackward(GraphSpec s, String task, IntArray layer, int din, int dout, int in, int aStride) {
+        switch (c.activation()) {
+            case GELU_TANH -> s.task(task, shapes.elements((long) d.N * d.dFf), GeluKernels::backward, b.dact, b.act,
+                    layer, Args.of(din, dout, in, aStride, d.N * d.dFf));
+            case SWIGLU -> s.task(task, shapes.elements((long) d.N * d.dFf), SwiGluKernels::backward, b.dact, b.act,
+                    layer, Args.of(din, dout, in, aStride, d.N, d.dFf));
+        }
+    }
+
+    // ---------------------------------------------------------------- residual join
+
+    /** act[out] = alpha act[skip] + gate act[branch] (gate < 0: 1, else ReZero's scalar in p). */
+    void join(GraphSpec s, String task, IntArray layer, int out, int skip, int branch, int gate, int aStride,
+            int pStride) {
+        s.task(task, shapes.elements((long) d.N * d.C), ResidualKernels::forward, b.act, b.p, b.consts, layer,
+                Args.of(out, skip, branch, gate, aStride, pStride, d.N * d.C));
+    }
+
+    /** dact[dskip] = alpha dact[dout], dact[dbranch] = gate dact[dout]. */
+    void joinBackward(GraphSpec s, String task, IntArray layer, int dskip, int dbranch, int dout, int gate,
+            int pStride) {
+        s.task(task, shapes.elements((long) d.N * d.C), ResidualKernels::backward, b.dact, b.p, b.consts, layer,
+                Args.of(dskip, dbranch, dout, gate, pStride, d.N * d.C));
+    }
+
+    /** g[gate] = sum(dact[dout] act[branch]) (ReZero). */
+    void gateGradient(GraphSpec s, String task, IntArray layer, int gate, int dout, int branch, int aStride,
+            int pStride) {
+        s.task(task, shapes.single(), ResidualKernels::gateGradient, b.g, b.dact, b.act, layer,
+                Args.of(gate, dout, branch, aStride, pStride, d.N * d.C));
+    }
+
+    // ---------------------------------------------------------------- loss
+
+    private IntArray lossArgs() {
+        return Args.of(d.logits, d.ceProbs, d.losses, d.N, d.V, d.dLogits);
+    }
+
+    /** Softmax cross-entropy of act[logits] against the targets (task), and its mean into lossOut (meanTask). */
+    void crossEntropy(GraphSpec s, String task, String meanTask, FloatArray lossOut) {
+        IntArray m = lossArgs();
+        s.task(task, shapes.rows(d.N, shapes.reduceLocal), CrossEntropyKernels::forward, b.act, b.tok, m)
+                .task(meanTask, shapes.single(), CrossEntropyKernels::meanLoss, b.act, lossOut, b.consts, m);
+    }
+
+    /** dact[dLogits] = (probs - onehot) / N. */
+    void crossEntropyBackward(GraphSpec s, String task) {
+        s.task(task, shapes.elements((long) d.N * d.V), CrossEntropyKernels::backward, b.dact, b.act, b.tok, b.consts,
+                lossArgs());
+    }
+
+    // ---------------------------------------------------------------- whole-array ops
+
+    /** act[dst + l dstStride ..] = act[src + l srcStride ..], N*C floats (a residual-stream tensor). */
+    void copyStream(GraphSpec s, String task, IntArray layer, int dst, int dstStride, int src, int srcStride) {
+        s.task(task, shapes.elements((long) d.N * d.C), MemoryKernels::copy, b.act, layer,
+                Args.of(dst, dstStride, src, srcStride, d.N * d.C));
+    }
+
+    /** g[off .. off+n) = 0. */
+    void zeroGrad(GraphSpec s, String task, int off, int n) {
+        s.task(task, shapes.elements(n), MemoryKernels::zero, b.g, Args.of(off, n));
+    }
+
+    /** The sum of squares of every gradient into {@code out} (two passes through {@code partials}). */
+    void sumSquares(GraphSpec s, FloatArray out) {
+        s.task("partials", shapes.rows(shapes.reduceGroups, shapes.reduceLocal), SumSquaresKernels::partials, b.g,
+                b.partials, Args.of(d.paramCount))
+                .task("combine", shapes.single(), SumSquaresKernels::combine, b.partials, out,
+                        Args.of(d.paramCount, shapes.reduceGroups));
+    }
+
+    /** One AdamW update of every parameter; lr, betas, eps, wd, gradient scale and bias corrections in hyper. */
+    void adamw(GraphSpec s, String task, FloatArray hyper) {
+        s.task(task, shapes.elements(d.paramCount), AdamWKernels::update, b.p, b.g, b.mom, b.vel, hyper,
+                Args.of(d.paramCount));
+    }
+}

@@ -1,0 +1,256 @@
+package io.resflow.tornado;
+
+import io.resflow.model.Activation;
+import io.resflow.model.ModelConfig;
+import io.resflow.model.Residual;
+import io.resflow.tornado.kernels.AdamWKernels;
+import java.util.ArrayList;
+import java.util.List;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+/**
+ * The task graphs of a training step, described as {@link GraphSpec}s in the order the plan holds them:
+ * <pre>
+ * owner                      holds every shared buffer (runs before each graph's first execution)
+ * embed                      tokens -> h_0
+ * attn, mlp   (L times each) one sub-block of layer l = layer[0], mirroring the reference engine's forwardBlock
+ *                            (with recompute: into the shared slab, storing its output in the stream)
+ * head / head_infer          final norm, logits, softmax cross-entropy, mean loss -> host / without the loss
+ * head_bwd                   dlogits, head matmul backward, final norm backward
+ * mlp_bwd, attn_bwd (L times each)  one sub-block's backward, mirroring the engine's backwardBlock; with
+ *                            recompute it first loads the block's input from the stream and runs the block again
+ * embed_bwd                  token / position embedding gradients
+ * grad_norm                  two-pass sum of squares -> host
+ * adamw                      one update over the flat parameter array
+ * download                   copies tensors back on demand
+ * </pre>
+ * Owns the graphs' per-call inputs and outputs: the host tokens, the layer index of each per-layer graph, AdamW's
+ * hyper-parameters, the loss and the squared gradient norm. Which kernels implement the ops is {@link DeviceOps}'s.
+ */
+final class TrainingGraphs {
+    private final ModelConfig c;
+    private final DeviceLayout d;
+    private final DeviceBuffers b;
+    private final DeviceOps ops;
+    private final IntArray zero;
+
+    /** inputs | targets from the host (EVERY_EXECUTION). */
+    final IntArray tokIn;
+    final IntArray layerA = new IntArray(1);
+    final IntArray layerM = new IntArray(1);
+    final IntArray layerAB = new IntArray(1);
+    final IntArray layerMB = new IntArray(1);
+    final FloatArray lossOut = new FloatArray(1);
+    final FloatArray normOut = new FloatArray(1);
+    final FloatArray hyper = new FloatArray(AdamWKernels.SIZE);
+
+    TrainingGraphs(ModelConfig c, DeviceBuffers b, DeviceOps ops) {
+        this.c = c;
+        this.d = b.d;
+        this.b = b;
+        this.ops = ops;
+        this.zero = b.zero;
+        this.tokIn = new IntArray(2 * d.N);
+    }
+
+    /** Every graph of the plan, the owner first. */
+    List<GraphSpec> specs() {
+        LaunchShapes shapes = ops.shapes();
+        List<GraphSpec> specs = new ArrayList<>();
+        specs.add(b.ownerGraph(shapes));
+        specs.add(embedGraph());
+        specs.add(blockGraph("attn", true, layerA));
+        specs.add(blockGraph("mlp", false, layerM));
+        specs.add(headGraph("head", true));
+        specs.add(headGraph("head_infer", false));
+        specs.add(headBackwardGraph());
+        specs.add(blockBackwardGraph("mlp_bwd", false, layerMB));
+        specs.add(blockBackwardGraph("attn_bwd", true, layerAB));
+        specs.add(embedBackwardGraph());
+        GraphSpec norm = new GraphSpec("grad_norm", zero).toHost(normOut);
+        ops.sumSquares(norm, normOut);
+        specs.add(norm);
+        GraphSpec adamw = new GraphSpec("adamw", zero).everyExecution(hyper);
+        ops.adamw(adamw, "step", hyper);
+        specs.add(adamw);
+        specs.add(b.downloadGraph(shapes));
+        return specs;
+    }
+
+    private GraphSpec embedGraph() {
+        GraphSpec s = new GraphSpec("embed", zero).everyExecution(tokIn);
+        ops.loadTokens(s, "tokens", tokIn);
+        ops.embed(s, "embed", d.hA);
+        if (d.recompute) {
+            ops.copyStream(s, "store", zero, d.streamAt(0), 0, d.hA, 0);
+        }
+        return s;
+    }
+
+    private int gateOffset(boolean attn) {
+        return c.residual() == Residual.REZERO ? d.layerParam(attn ? "attn_alpha" : "mlp_alpha") : -1;
+    }
+
+    /**
+     * One sub-block (attention or MLP) of layer l = layer[0]. With recompute the block computes into the shared slab
+     * (aStride 0) and a last task stores its output h_{k+1} into the stream.
+     */
+    private GraphSpec blockGraph(String name, boolean attn, IntArray layer) {
+        GraphSpec s = new GraphSpec(name, zero).everyExecution(layer);
+        addBlockForward(s, "", attn, layer);
+        if (d.recompute) {
+            int nc = d.N * d.C;
+            // attn of layer l: h_{2l+1} from hM; mlp: h_{2l+2} from the slab's hA (= hA + aStride with aStride 0)
+            ops.copyStream(s, "store", layer, d.streamAt(attn ? 1 : 2), 2 * nc, attn ? d.hM : d.hA, 0);
+        }
+        return s;
+    }
+
+    /**
+     * The tasks of one sub-block's forward, mirroring the reference engine's forwardBlock: reads its input h_k at
+     * hA (attention) or hM (MLP) of layer l's slab and writes h_{k+1} to hM or to the next slab's hA. Task names get
+     * {@code prefix} (a graph's task names must be unique).
+     */
+    private void addBlockForward(GraphSpec s, String prefix, boolean attn, IntArray layer) {
+        Residual r = c.residual();
+        int as = d.aStride;
+        int ps = d.pStride;
+        String ln = attn ? "ln1" : "ln2";
+        int in = attn ? d.hA : d.hM;
+        int out = attn ? d.hM : d.hA + as; // h_{k+1}: the MLP writes the next layer's slab
+        int nb = attn ? d.nbA : d.nbM;
+        int u = in;
+        if (r.normBeforeBlock()) {
+            ops.normForward(s, prefix + "norm", layer, nb, attn ? d.nbStatsA : d.nbStatsM, in,
+                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps);
+            u = nb;
+        }
+        int f = attn ? d.fA : d.fM;
+        if (attn) {
+            ops.matmul(s, prefix + "qkv", layer, d.qkv, u, d.layerParam("qkv.w"), d.layerParam("qkv.b"), as, ps, d.C,
+                    d.qkvDim);
+            if (!c.learnedPositions()) {
+                ops.ropeForward(s, prefix + "rope", layer, d.qkv, as);
+            }
+            ops.attention(s, prefix + "attention", layer, d.att, d.probs, d.qkv, as);
+            ops.matmul(s, prefix + "proj", layer, f, d.att, d.layerParam("attn_proj.w"), d.layerParam("attn_proj.b"),
+                    as, ps, d.qDim, d.C);
+        } else {
+            ops.matmul(s, prefix + "fc", layer, d.fc, u, d.layerParam("fc.w"), d.layerParam("fc.b"), as, ps, d.C,
+                    d.fcDim);
+            ops.activation(s, prefix + activationName(), layer, d.actv, d.fc, as);
+            ops.matmul(s, prefix + "proj", layer, f, d.actv, d.layerParam("mlp_proj.w"), d.layerParam("mlp_proj.b"),
+                    as, ps, d.dFf, d.C);
+        }
+        int gate = gateOffset(attn);
+        if (r.normAfterSum()) {
+            int sum = attn ? d.sumA : d.sumM;
+            ops.join(s, prefix + "join", layer, sum, in, f, gate, as, ps);
+            ops.normForward(s, prefix + "post_norm", layer, out, attn ? d.outStatsA : d.outStatsM, sum,
+                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps);
+        } else {
+            ops.join(s, prefix + "join", layer, out, in, f, gate, as, ps);
+        }
+    }
+
+    private String activationName() {
+        return c.activation() == Activation.SWIGLU ? "swiglu" : "gelu";
+    }
+
+    private int headWeight() {
+        return c.tieEmbeddings() ? d.param("wte") : d.param("lm_head");
+    }
+
+    private GraphSpec headGraph(String name, boolean loss) {
+        GraphSpec s = new GraphSpec(name, zero);
+        ops.normForward(s, "norm", zero, d.lnf, d.lnfStats, d.hFinal, d.param("lnf.w"), d.param("lnf.b"), 0, 0);
+        ops.matmul(s, "logits", zero, d.logits, d.lnf, headWeight(), -1, 0, 0, d.C, d.V);
+        if (loss) {
+            s.toHost(lossOut);
+            ops.crossEntropy(s, "softmax", "mean", lossOut);
+        }
+        return s;
+    }
+
+    private GraphSpec headBackwardGraph() {
+        GraphSpec s = new GraphSpec("head_bwd", zero);
+        ops.crossEntropyBackward(s, "dlogits");
+        // the head weight's gradient is written (=) here; when tied, the embedding backward adds the scatter later
+        ops.matmulBackward(s, "logits", zero, d.dLnf, false, d.dLogits, d.lnf, headWeight(), -1, 0, 0, d.C, d.V);
+        ops.normBackward(s, "norm", zero, d.dA, d.dLnf, d.hFinal, d.lnfStats, d.param("lnf.w"), d.param("lnf.b"), 0,
+                0, false);
+        if (!c.tieEmbeddings()) {
+            ops.zeroGrad(s, "zero_wte", d.param("wte"), d.V * d.C);
+        }
+        return s;
+    }
+
+    /**
+     * Backward of one sub-block of layer l = layer[0], mirroring the reference engine's backwardBlock. The MLP blocks
+     * read the stream gradient from dA and write the block input's gradient to dB, attention blocks the other way.
+     */
+    private GraphSpec blockBackwardGraph(String name, boolean attn, IntArray layer) {
+        GraphSpec s = new GraphSpec(name, zero).everyExecution(layer);
+        if (d.recompute) {
+            // Engine's recompute: the block's input h_k from the stream into the slab, the block again, then its
+            // backward reads the slab exactly as it would read layer l's own slab without recompute
+            int nc = d.N * d.C;
+            ops.copyStream(s, "load", layer, attn ? d.hA : d.hM, 0, d.streamAt(attn ? 0 : 1), 2 * nc);
+            addBlockForward(s, "re_", attn, layer);
+        }
+        Residual r = c.residual();
+        int as = d.aStride;
+        int ps = d.pStride;
+        String ln = attn ? "ln1" : "ln2";
+        int dOut = attn ? d.dB : d.dA;
+        int dIn = attn ? d.dA : d.dB;
+        int in = attn ? d.hA : d.hM;
+        int f = attn ? d.fA : d.fM;
+        int dd = dOut;
+        if (r.normAfterSum()) {
+            int sum = attn ? d.sumA : d.sumM;
+            ops.normBackward(s, "post_norm", layer, d.dSum, dOut, sum, attn ? d.outStatsA : d.outStatsM,
+                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps, false);
+            dd = d.dSum;
+        }
+        int gate = gateOffset(attn);
+        ops.joinBackward(s, "join", layer, dIn, d.dF, dd, gate, ps);
+        if (gate >= 0) {
+            ops.gateGradient(s, "gate", layer, gate, dd, f, as, ps);
+        }
+        boolean pre = r.normBeforeBlock();
+        int u = pre ? (attn ? d.nbA : d.nbM) : in;
+        int du = pre ? d.dNorm : dIn;
+        if (attn) {
+            ops.matmulBackward(s, "proj", layer, d.dAtt, false, d.dF, d.att, d.layerParam("attn_proj.w"),
+                    d.layerParam("attn_proj.b"), as, ps, d.qDim, d.C);
+            ops.attentionBackward(s, "attention", layer, d.dAtt, d.probs, d.qkv, as, d.dS, d.dQkv);
+            if (!c.learnedPositions()) {
+                ops.ropeBackward(s, "rope", d.dQkv);
+            }
+            ops.matmulBackward(s, "qkv", layer, du, !pre, d.dQkv, u, d.layerParam("qkv.w"), d.layerParam("qkv.b"), as,
+                    ps, d.C, d.qkvDim);
+        } else {
+            ops.matmulBackward(s, "proj", layer, d.dAct, false, d.dF, d.actv, d.layerParam("mlp_proj.w"),
+                    d.layerParam("mlp_proj.b"), as, ps, d.dFf, d.C);
+            ops.activationBackward(s, activationName(), layer, d.dFc, d.dAct, d.fc, as);
+            ops.matmulBackward(s, "fc", layer, du, !pre, d.dFc, u, d.layerParam("fc.w"), d.layerParam("fc.b"), as, ps,
+                    d.C, d.fcDim);
+        }
+        if (pre) {
+            ops.normBackward(s, "norm", layer, dIn, d.dNorm, in, attn ? d.nbStatsA : d.nbStatsM,
+                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps, true);
+        }
+        return s;
+    }
+
+    private GraphSpec embedBackwardGraph() {
+        GraphSpec s = new GraphSpec("embed_bwd", zero);
+        ops.embedBackwardTokens(s, "tokens", d.dA);
+        if (c.learnedPositions()) {
+            ops.embedBackwardPositions(s, "positions", d.dA);
+        }
+        return s;
+    }
+}
