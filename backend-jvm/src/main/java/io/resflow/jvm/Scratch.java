@@ -9,7 +9,7 @@ public final class Scratch {
     public static final int GEMM_TILE = 1;
     public static final int LANES = 2;
     // attention (see Attention): packed K and V in both layouts, the query-block copies and panels, the score and
-    // score-gradient blocks, per-row statistics, and the key/value gradient accumulators of a backward task
+    // score-gradient blocks, per-row statistics
     public static final int ATT_KT = 3;
     public static final int ATT_VT = 4;
     public static final int ATT_K = 5;
@@ -21,9 +21,7 @@ public final class Scratch {
     public static final int ATT_S = 11;
     public static final int ATT_DS = 12;
     public static final int ATT_ROW = 13;
-    public static final int ATT_DK = 14;
-    public static final int ATT_DV = 15;
-    private static final int SLOTS = 16;
+    private static final int SLOTS = 14;
 
     private final float[][] buffers = new float[SLOTS][];
 
