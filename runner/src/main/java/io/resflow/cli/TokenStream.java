@@ -14,6 +14,7 @@ final class TokenStream implements DataSource {
     private final LongUnaryOperator token;
     private final int batch;
     private final int seqLen;
+    private final String sha256;
     private long position;
 
     /**
@@ -21,6 +22,11 @@ final class TokenStream implements DataSource {
      * @param token the id at an index in [0, length)
      */
     TokenStream(String name, long length, LongUnaryOperator token, int batch, int seqLen) {
+        this(name, length, token, batch, seqLen, null);
+    }
+
+    /** @param sha256 the hash of the file the tokens come from (null: not a file) */
+    TokenStream(String name, long length, LongUnaryOperator token, int batch, int seqLen, String sha256) {
         long need = (long) batch * seqLen + 1;
         if (length < need) {
             throw new BadInputException(name + ": has " + length + " tokens, but one batch needs batch*seq_len+1 = "
@@ -31,6 +37,12 @@ final class TokenStream implements DataSource {
         this.token = token;
         this.batch = batch;
         this.seqLen = seqLen;
+        this.sha256 = sha256;
+    }
+
+    @Override
+    public String sha256() {
+        return sha256;
     }
 
     @Override
