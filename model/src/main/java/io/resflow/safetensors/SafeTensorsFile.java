@@ -105,7 +105,7 @@ public final class SafeTensorsFile implements AutoCloseable {
      * same checks as {@link #open}, for tests and fuzzing. Closing it releases nothing.
      */
     public static SafeTensorsFile of(Path name, byte[] bytes) {
-        return parse(name, Arena.ofAuto(), MemorySegment.ofArray(bytes), bytes.length);
+        return parse(name, Arena.ofShared(), MemorySegment.ofArray(bytes), bytes.length);
     }
 
     private static SafeTensorsFile parse(Path path, Arena arena, MemorySegment file, long size) {
