@@ -91,8 +91,8 @@ final class TokenFiles {
                 throw bad(file, "token id " + id + " at index " + i + " is out of range for vocab_size " + vocab);
             }
         }
-        return new TokenStream("token file " + file, count, i -> Short.toUnsignedInt(tokens.getAtIndex(U16_LE, i)),
-                batch, seqLen, sha256(seg));
+        return new TokenStream(file.toString(), "token file", count,
+                i -> Short.toUnsignedInt(tokens.getAtIndex(U16_LE, i)), batch, seqLen, sha256(seg));
     }
 
     /** Opens a UTF-8 text file, one token per byte. */
@@ -121,8 +121,8 @@ final class TokenFiles {
                         + " (text is tokenized as bytes; use vocab_size >= 256)");
             }
         }
-        return new TokenStream("text file " + file, bytes.length, i -> Byte.toUnsignedInt(bytes[(int) i]), batch,
-                seqLen, sha256(MemorySegment.ofArray(bytes)));
+        return new TokenStream(file.toString(), "text file", bytes.length, i -> Byte.toUnsignedInt(bytes[(int) i]),
+                batch, seqLen, sha256(MemorySegment.ofArray(bytes)));
     }
 
     /** The offset of the first byte that is not part of a valid UTF-8 sequence, or -1. */
