@@ -56,4 +56,12 @@ for t in "${TARGETS[@]}"; do
         grep -E "FuzzTestFindingException|== Java Exception|Test unit written to|ERROR\].*Fuzz" "$PLANTED/$module-${test##*#}.log" | head -20
     fi
 done
+# libFuzzer also writes slow-unit-* files: an input that took more than 10 s, a possible hang, or just a machine
+# that was busy or paused (the shared machines here pause jobs while benchmarks run). ./test runs them; delete those
+# that run fast.
+slow=$(find model/src/test/resources runner/src/test/resources -name 'slow-unit-*' -newer "$PLANTED/log" 2>/dev/null || true)
+if [ -n "$slow" ]; then
+    echo "fuzz: inputs that ran slowly (check whether they are slow in ./test; delete them if not):"
+    echo "$slow"
+fi
 exit "$failed"
