@@ -22,7 +22,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Recompute on the device changes memory, not results: two sessions on the same weights and tokens, one keeping every
  * activation and one keeping only each block's input, give bit-identical losses, logits, gradients, gradient norms,
  * parameters and AdamW moments over two steps (the second with clip scale 0.5), for every residual scheme in both
- * families (Llama with grouped-query attention) and at 128 layers. Strict mode and the native-stdout capture as in
+ * families (Llama with grouped-query attention: ten cases) and at 128 layers. Strict mode and the native-stdout capture as in
  * {@link TornadoBackendTest}.
  */
 class RecomputeTest {
@@ -35,20 +35,22 @@ class RecomputeTest {
     }
 
     /**
-     * Every scheme once, the families alternating, so that each norm (LayerNorm, RMSNorm) is recomputed both before
-     * the block (pre, none) and after the sum (post, deepnorm), and ReZero's gate with RoPE and SwiGLU; each case
-     * compiles two sessions' graphs (~5 s each on PoCL here), hence not the full cross product.
+     * Every residual scheme in both families: each norm (LayerNorm, RMSNorm) recomputed before the block (pre, none,
+     * rezero) and after the sum (post, deepnorm), ReZero's gate and DeepNorm's alpha with RoPE, SwiGLU and grouped-query
+     * attention; tied and untied heads alternate. Each case compiles two sessions' graphs (~5 s each on PoCL here).
      */
     static Stream<Arguments> configs() {
-        return Stream.of(
-                Arguments.of("gpt2 pre", TornadoBackendTest.gpt2(2, 3, 10, 50, 259, Residual.PRE, true, 41), 2, 7),
-                Arguments.of("llama post, GQA 4/2, untied",
-                        TornadoBackendTest.llama(2, 32, 4, 2, 8, 44, 131, Residual.POST, false, 42), 2, 7),
-                Arguments.of("gpt2 deepnorm, untied",
-                        TornadoBackendTest.gpt2(2, 3, 10, 50, 259, Residual.DEEPNORM, false, 43), 2, 7),
-                Arguments.of("llama rezero, GQA 4/2",
-                        TornadoBackendTest.llama(2, 32, 4, 2, 8, 44, 131, Residual.REZERO, true, 44), 2, 7),
-                Arguments.of("gpt2 none", TornadoBackendTest.gpt2(2, 3, 10, 50, 259, Residual.NONE, true, 45), 2, 7));
+        Stream.Builder<Arguments> cases = Stream.builder();
+        int seed = 41;
+        for (Residual r : Residual.values()) {
+            boolean tied = r.ordinal() % 2 == 0;
+            String name = r.name().toLowerCase(java.util.Locale.ROOT);
+            cases.add(Arguments.of("gpt2 " + name + (tied ? "" : ", untied"),
+                    TornadoBackendTest.gpt2(2, 3, 10, 50, 259, r, tied, seed++), 2, 7));
+            cases.add(Arguments.of("llama " + name + ", GQA 4/2" + (tied ? ", untied" : ""),
+                    TornadoBackendTest.llama(2, 32, 4, 2, 8, 44, 131, r, !tied, seed++), 2, 7));
+        }
+        return cases.build();
     }
 
     @ParameterizedTest(name = "{0}")
