@@ -13,14 +13,14 @@ import jdk.incubator.vector.VectorSpecies;
  *   dinp     (N,C)      += dout (N,OC) W     A = dout (row-major), B(k=o, j=c) = W[o][c]   (panels copied)
  *   dW       (OC,C)     += dout^T inp        A(i=o, k=n) = dout[n][o] (packed), B(k=n, j=c) = inp[n][c]
  * </pre>
- * The micro-kernel keeps an MR x NR tile (4 rows x 4 vectors, 16 accumulators) in registers and, per k, broadcasts
- * 4 scalars of A and loads 4 vectors of a packed B panel (kc x NR), so it issues 16 FMAs per 8 loads; it is a single
- * branch-free loop (bias initialisation and partial panels are handled outside it, the latter through a full-width
- * scratch tile). B panels (KC x NR, zero-padded past the last column) live in per-thread scratch; the forward's are
- * transposed from W in 16 x 16 register blocks ({@link Transpose}). A is read in place when its rows are contiguous
- * and packed per row group (MC x kc) when it is not (dW). Tasks are (row group, panel group) pairs sized so that every
- * thread gets work; for long K there is one panel group per thread, so A is streamed from memory only once per
- * thread.
+ * The micro-kernel keeps an MR x NR tile (MR rows x NV vectors: 6 x 2 with 16 vector registers, 4 x 4 with 32; see
+ * {@link Tile}) in registers and, per k, broadcasts MR scalars of A and loads NV vectors of a packed B panel
+ * (kc x NR), so it issues MR * NV FMAs per MR + NV loads (12 per 8, or 16 per 8); it is a single branch-free loop
+ * (bias initialisation and partial panels are handled outside it, the latter through a full-width scratch tile).
+ * B panels (KC x NR, zero-padded past the last column) live in per-thread scratch; the forward's are transposed from
+ * W in L x L blocks ({@link Transpose}). A is read in place when its rows are contiguous and packed per row group
+ * (MC x kc) when it is not (dW). Tasks are (row group, panel group) pairs sized so that every thread gets work; for
+ * long K there is one panel group per thread, so A is streamed from memory only once per thread.
  *
  * <p>Determinism: an output element is computed by one task, with k blocks in increasing order and k increasing
  * within a block, whatever the partitioning; so results do not depend on the thread count or on scheduling.
