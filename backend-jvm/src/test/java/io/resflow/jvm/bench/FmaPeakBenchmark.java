@@ -18,8 +18,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * The FMA ceiling the kernels are measured against: 12 independent accumulators {@code c = a.fma(b, c)} per thread
  * (enough to cover the FMA latency on two pipes), nothing else in the loop. The accumulator is the addend, as in
  * every kernel: written as {@code c.fma(a, b)} (c the multiplicand, a constant addend) C2 copies the addend into a
- * fresh register before every FMA and spills, which measured 30% below this peak on AVX2; {@link JmhTable} reports it in GFLOP/s (all cores:
- * one benchmark thread per processor, summed) and every other kernel as a fraction of it.
+ * fresh register before every FMA and spills, which measured 30% below this peak on AVX2. {@link JmhTable} reports
+ * it in GFLOP/s (all cores: one benchmark thread per processor, summed) and every other kernel as a fraction of it.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
