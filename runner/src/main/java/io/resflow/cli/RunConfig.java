@@ -73,7 +73,7 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
         }
         AdamW adamw = new AdamW(f.numberBelow("beta1", 0.9, 0, 1), f.numberBelow("beta2", 0.999, 0, 1),
                 f.number("adam_eps", 1e-8, Double.MIN_VALUE), f.number("weight_decay", 0.1, 0));
-        DataSpec data = DataSpec.parse(root.get("data"), file, model.config().vocabSize());
+        DataSpec data = DataSpec.parse(root.get("data"), file, model.config().vocabSize(), model.tokenizer());
         int batch = f.integer("batch", 4, 1);
         try {
             Sizes.checkBatch(model.config(), Sizes.Dim.field("batch", batch), Sizes.Dim.field("seq_len", seqLen));

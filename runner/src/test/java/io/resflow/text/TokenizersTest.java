@@ -14,9 +14,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** jtokkit and Hugging Face's tokenizers library on the same GPT-2 vocabulary give the same ids; decode round-trips. */
-class TokenizersTest {
+public class TokenizersTest {
     /** Unicode, emoji (a ZWJ sequence, a flag), tabs, CRLF, code, runs of spaces, contractions, digits, the EOT. */
-    static final String TEXT = "Hello world! It's a test: naïve café, Ünïcödé, 日本語のテキスト, Ελληνικά, русский.\r\n"
+    public static final String TEXT = "Hello world! It's a test: naïve café, Ünïcödé, 日本語のテキスト, Ελληνικά, русский.\r\n"
             + "Emoji: 😀👍🏽 👨‍👩‍👧‍👦 🇩🇪 ✓\r\n"
             + "\tTabbed\tline\t\twith  two   spaces    and trailing   \n"
             + "def f(x):\r\n\treturn {'a': x ** 2, \"b\": [1, 2, 3]}  # comment\n"
@@ -79,6 +79,18 @@ class TokenizersTest {
         assertArrayEquals(new int[] {97, 9, 0xc3, 0xbc, 13, 10}, ids);
         assertEquals("a\tü\r\n", t.decode(ids));
         assertTrue(t.eosId().isEmpty());
+    }
+
+    /** The bytes tokenizer written as a tokenizer.json (for exports) gives the bytes' ids through the HF library. */
+    @Test
+    void bytesAsTokenizerJson() {
+        Path f = dir.resolve("bytes-tokenizer.json");
+        ByteVocab.write(f);
+        try (Tokenizer hf = Tokenizers.resolve(f.toString(), null, "test")) {
+            assertArrayEquals(new ByteTokenizer().encode(TEXT), hf.encode(TEXT));
+            assertEquals(TEXT, hf.decode(hf.encode(TEXT)));
+            assertEquals(256, hf.vocabSize());
+        }
     }
 
     @Test
