@@ -84,11 +84,12 @@ final class ExportCommand implements Callable<Integer> {
             Params params = src.params();
             try (OutDir od = OutDir.claimNew(out, "--out", src.name(), force, OUTPUTS, pw)) {
                 Path dir = od.path();
-                HfWeights.saveHf(dir, params, c, json -> putEos(json, eos));
+                Integer bos = bosId(source, src.tokenizer());
+                HfWeights.saveHf(dir, params, c, json -> putEos(json, bos, eos));
                 List<String> wrote = new ArrayList<>(List.of("config.json", "model.safetensors"));
-                String tokNote = writeTokenizer(dir, src.tokenizer(), tok, wrote);
+                String tokNote = writeTokenizer(dir, src.tokenizer(), tok, c.maxSeqLen(), wrote);
                 ObjectNode gen = JsonNodeFactory.instance.objectNode();
-                putEos(gen, eos);
+                putEos(gen, bos, eos);
                 SafeTensorsWriter.writeAtomically(dir.resolve("generation_config.json"), ModelConfigs.prettyBytes(gen));
                 wrote.add("generation_config.json");
                 pw.printf("exported %s (%s, %,d parameters; weights: %s) to %s: %s%n", src.name(),
@@ -105,13 +106,19 @@ final class ExportCommand implements Callable<Integer> {
         return eos.size() == 1 ? eos.getFirst() : eos;
     }
 
-    /** {@code bos_token_id} and {@code eos_token_id} as transformers writes them (one id, or a list). */
-    private static void putEos(ObjectNode o, List<Integer> eos) {
-        if (eos.isEmpty()) {
-            return;
+    /**
+     * {@code bos_token_id} and {@code eos_token_id} as transformers writes them (one id, or a list); null when unknown,
+     * so that transformers does not assume GPT-2's 50256 for a model whose vocabulary has no such id.
+     */
+    private static void putEos(ObjectNode o, Integer bos, List<Integer> eos) {
+        if (bos == null) {
+            o.putNull("bos_token_id");
+        } else {
+            o.put("bos_token_id", bos);
         }
-        if (eos.size() == 1) {
-            o.put("bos_token_id", eos.getFirst());
+        if (eos.isEmpty()) {
+            o.putNull("eos_token_id");
+        } else if (eos.size() == 1) {
             o.put("eos_token_id", eos.getFirst());
         } else {
             var a = o.putArray("eos_token_id");
@@ -119,15 +126,45 @@ final class ExportCommand implements Callable<Integer> {
         }
     }
 
-    private static String writeTokenizer(Path dir, String spec, Optional<Tokenizer> tok, List<String> wrote) {
+    /**
+     * The beginning-of-sequence id: the source folder's {@code bos_token_id} (generation_config.json, else
+     * config.json), else GPT-2's end-of-text for the gpt2 tokenizer (as GPT-2's own config has it), else null.
+     */
+    private static Integer bosId(Path source, String tokenizer) {
+        Path dir = Files.isDirectory(source) ? source : source.toAbsolutePath().getParent();
+        for (String f : List.of("generation_config.json", "config.json")) {
+            Path file = dir == null ? null : dir.resolve(f);
+            if (file != null && Files.isRegularFile(file) && !Files.isRegularFile(dir.resolve("run.json"))) {
+                var v = ModelConfigs.readJson(file).get("bos_token_id");
+                if (v != null && v.canConvertToInt() && v.isIntegralNumber()) {
+                    return v.asInt();
+                }
+            }
+        }
+        return Gpt2Tokenizer.SPEC.equals(tokenizer) ? Gpt2Tokenizer.EOT_ID : null;
+    }
+
+    private static String writeTokenizer(Path dir, String spec, Optional<Tokenizer> tok, int maxSeqLen, List<String> wrote) {
         if (tok.isEmpty()) {
             return "tokenizer: unknown (the model's data was not a text_file): no tokenizer.json";
         }
         Path target = dir.resolve(HfTokenizer.FILE);
-        if (spec.equals(Gpt2Tokenizer.SPEC)) {
-            Gpt2Vocab.write(target);
-        } else if (spec.equals(ByteTokenizer.SPEC)) {
-            ByteVocab.write(target);
+        if (spec.equals(Gpt2Tokenizer.SPEC) || spec.equals(ByteTokenizer.SPEC)) {
+            if (spec.equals(Gpt2Tokenizer.SPEC)) {
+                Gpt2Vocab.write(target);
+            } else {
+                ByteVocab.write(target);
+            }
+            // so that transformers' AutoTokenizer reads tokenizer.json as it is (no tokens of a model class added)
+            ObjectNode cfg = JsonNodeFactory.instance.objectNode();
+            cfg.put("tokenizer_class", "PreTrainedTokenizerFast");
+            cfg.put("model_max_length", maxSeqLen);
+            if (spec.equals(Gpt2Tokenizer.SPEC)) {
+                cfg.put("bos_token", Gpt2Tokenizer.EOT);
+                cfg.put("eos_token", Gpt2Tokenizer.EOT);
+            }
+            SafeTensorsWriter.writeAtomically(dir.resolve("tokenizer_config.json"), ModelConfigs.prettyBytes(cfg));
+            wrote.add("tokenizer_config.json");
         } else {
             Path file = ((HfTokenizer) tok.get()).file();
             copy(file, target);

@@ -60,7 +60,7 @@ class ExportTest {
         Path run = trainedRun("");
         Path out = tmp.resolve("hf");
         Cli.Result r = Cli.ok("export", run, "--out", out);
-        assertTrue(r.out().contains("to " + out + ": config.json, model.safetensors, tokenizer.json, generation_config.json"), r::toString);
+        assertTrue(r.out().contains("to " + out + ": config.json, model.safetensors, tokenizer_config.json, tokenizer.json, generation_config.json"), r::toString);
         ModelSource src = ModelSource.fromPath(run);
         ModelSource back = ModelSource.fromPath(out);
         assertTrue(ModelSource.sameArchitecture(src.config(), back.config()));
