@@ -144,7 +144,7 @@ public record ModelSource(String name, ModelConfig config, Supplier<Params> weig
 
     private static Path existing(Path runConfigFile, String given, String where) {
         Path base = runConfigFile.toAbsolutePath().getParent();
-        Path p = base.resolve(given);
+        Path p = base.resolve(given).normalize();
         if (!Files.exists(p)) {
             Path cwd = Path.of(given);
             if (Files.exists(cwd)) {
