@@ -158,7 +158,8 @@ final class RunCommand implements Callable<Integer> {
         if (data.sha256() != null) {
             rc = rc.withData(rc.data().withSha256(data.sha256()));
         }
-        var params = rc.model().params();
+        // a resumed run starts from its checkpoint: a fine-tuning run's source weights are not read again
+        var params = ck != null ? ck.params() : rc.model().params();
         try (Session s = b.open(c, params, rc.batch(), rc.seqLen(), new SessionOptions(rc.recompute()));
                 OutDir od = claimed != null ? null : OutDir.claimNew(given, "--out", rc.name(), force, OUTPUTS, pw)) {
             Path dir = claimed != null ? claimed.path() : od.path();

@@ -131,6 +131,15 @@ class ModelSourceTest {
             Cli.ok("run", "--restart", out, "--force");
             assertEquals(forwardLoss, Cli.jsonLines(out.resolve("metrics.jsonl")).getFirst().get("loss").asDouble(), 0.0);
         }
+        // a fine-tuning run stopped and resumed has the losses of one that ran through
+        Path ft = Cli.write(tmp.resolve("ft3.json"), Cli.tinyRun(data + ", \"checkpoint_every\": 1")
+                .replaceFirst("\\{\"family\"[^}]*}", "\"run\""));
+        Cli.ok("run", ft, "--steps", "3", "--out", tmp.resolve("through"));
+        Cli.ok("run", ft, "--steps", "3", "--stop-after", "1", "--out", tmp.resolve("resumed"));
+        Cli.Result resumed = Cli.ok("run", "--resume", tmp.resolve("resumed"));
+        assertTrue(resumed.out().contains("resuming from "), resumed::toString);
+        assertEquals(Cli.jsonLines(tmp.resolve("through/metrics.jsonl")).stream().map(n -> n.get("loss").asDouble()).toList(),
+                Cli.jsonLines(tmp.resolve("resumed/metrics.jsonl")).stream().map(n -> n.get("loss").asDouble()).toList());
         // weights of another model are refused, naming the field
         Path other = Cli.write(tmp.resolve("other.json"), Cli.tinyRun(data + ", \"weights\": \""
                 + Cli.TESTVECTORS.resolve("gpt2-tiny") + "\""));
