@@ -6,8 +6,11 @@ usage: hf_load_check.py DIR IDS OUT [DIR IDS OUT ...]
   IDS  comma-separated token ids (one sequence)
   OUT  file for the logits: float32 little-endian, shape (len(IDS), vocab_size)
 Prints one JSON line per folder: the folder, the model class and the loading info that is not empty (missing,
-unexpected or mismatched tensors, errors). Exit 0 when every folder loads with none of them, 1 otherwise.
+unexpected or mismatched tensors, errors), and when the folder has a tokenizer.json, the ids AutoTokenizer gives
+the text in the environment variable HF_CHECK_TEXT (no special tokens added) as "text_ids".
+Exit 0 when every folder loads with none of them, 1 otherwise.
 """
+import os
 import json
 import sys
 
@@ -23,8 +26,12 @@ def check(folder, ids, out):
         logits = model(torch.tensor([ids])).logits[0].float().numpy()
     np.ascontiguousarray(logits, dtype="<f4").tofile(out)
     problems = {k: sorted(str(x) for x in v) for k, v in info.items() if v}
-    print(json.dumps({"folder": folder, "class": type(model).__name__, "problems": problems,
-                      "shape": list(logits.shape)}), flush=True)
+    line = {"folder": folder, "class": type(model).__name__, "problems": problems, "shape": list(logits.shape)}
+    if os.path.exists(os.path.join(folder, "tokenizer.json")) and "HF_CHECK_TEXT" in os.environ:
+        from transformers import AutoTokenizer
+        tok = AutoTokenizer.from_pretrained(folder)
+        line["text_ids"] = tok(os.environ["HF_CHECK_TEXT"], add_special_tokens=False).input_ids
+    print(json.dumps(line), flush=True)
     return not problems
 
 

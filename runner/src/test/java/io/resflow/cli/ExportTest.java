@@ -141,7 +141,12 @@ class ExportTest {
         Path tied = Cli.write(tmp.resolve("llama-tied.json"), """
                 {"family": "llama", "n_layer": 2, "d_model": 32, "n_head": 4, "n_kv_head": 2, "d_ff": 48,
                  "vocab_size": 256, "max_seq_len": 16, "tie_embeddings": true, "init_seed": 9}""");
-        List<Path> sources = List.of(trainedRun(""), Cli.TESTVECTORS.resolve("llama-tiny"), tied);
+        Cli.write(tmp.resolve("gpt2-corpus.txt"), io.resflow.text.TokenizersTest.TEXT);
+        Path gpt2Vocab = Cli.write(tmp.resolve("gpt2-vocab.json"), Cli.tinyRun(
+                "\"data\": {\"type\": \"text_file\", \"path\": \"gpt2-corpus.txt\", \"tokenizer\": \"gpt2\"}")
+                .replace("\"vocab_size\": 256", "\"vocab_size\": 50257").replace("\"steps\": 4", "\"steps\": 1"));
+        Cli.ok("run", gpt2Vocab, "--out", tmp.resolve("gpt2-run"));
+        List<Path> sources = List.of(trainedRun(""), Cli.TESTVECTORS.resolve("llama-tiny"), tied, tmp.resolve("gpt2-run"));
         List<String> cmd = new java.util.ArrayList<>(List.of("python3", Cli.ROOT.resolve("scripts/hf_load_check.py").toString()));
         List<float[]> ours = new java.util.ArrayList<>();
         for (int k = 0; k < sources.size(); k++) {
@@ -155,13 +160,27 @@ class ExportTest {
         }
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("OMP_NUM_THREADS", "1");
+        pb.environment().put("HF_CHECK_TEXT", io.resflow.text.TokenizersTest.TEXT);
         Process p = pb.start();
         String log = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(600, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), log);
         for (int k = 0; k < sources.size(); k++) {
             String folder = tmp.resolve("hf-" + k).toString();
-            assertTrue(log.lines().anyMatch(l -> l.contains("\"folder\": \"" + folder + "\"") && l.contains("\"problems\": {}")), log);
+            String line = log.lines().filter(l -> l.contains("\"folder\": \"" + folder + "\"")).findFirst().orElse("");
+            assertTrue(line.contains("\"problems\": {}"), log);
+            // transformers' AutoTokenizer on the exported tokenizer.json gives resflow's ids
+            try (var t = ModelSource.fromPath(Path.of(folder)).openTokenizer().orElse(null)) {
+                if (t != null) {
+                    var node = Cli.JSON.readTree(line).get("text_ids");
+                    int[] theirs = new int[node.size()];
+                    for (int i = 0; i < theirs.length; i++) {
+                        theirs[i] = node.get(i).asInt();
+                    }
+                    assertArrayEquals(t.encode(io.resflow.text.TokenizersTest.TEXT), theirs, folder + " " + t.name());
+                    System.out.printf("ExportTest: transformers tokenizer of %s: the same %d ids%n", sources.get(k), theirs.length);
+                }
+            }
             ByteBuffer buf = ByteBuffer.wrap(Files.readAllBytes(tmp.resolve("logits-" + k + ".f32"))).order(ByteOrder.LITTLE_ENDIAN);
             float[] o = ours.get(k);
             assertEquals(o.length * 4, buf.capacity());
