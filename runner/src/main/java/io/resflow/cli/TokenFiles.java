@@ -25,7 +25,7 @@ import java.util.HexFormat;
 /**
  * Token data on disk. The token file format is llm.c's {@code .bin}: a header of 256 little-endian int32 (magic
  * 20240520, version 1, token count, the rest unused), then the tokens as little-endian uint16. A text file is
- * tokenized as its UTF-8 bytes (ids 0..255). Every id is checked against the vocabulary when the file is opened, and
+ * tokenized whole by its tokenizer (bytes: its UTF-8 bytes, ids 0..255; see {@code io.resflow.text}). Every id is checked against the vocabulary when the file is opened, and
  * the file's SHA-256 is computed (a resumed run checks that its data did not change). Only regular files are read (a
  * FIFO or a device such as /dev/zero is refused before it is opened).
  */
