@@ -188,7 +188,18 @@ public final class HfWeights {
      * @throws BadInputException when the config has no Hugging Face layout or the files cannot be written
      */
     public static void saveHf(Path dir, Params params, ModelConfig c) {
-        byte[] config = ModelConfigs.prettyBytes(ModelConfigs.toHfJson(c));
+        saveHf(dir, params, c, o -> { });
+    }
+
+    /**
+     * {@link #saveHf(Path, Params, ModelConfig)} with further fields put into the config.json (for example
+     * {@code eos_token_id}) by {@code editConfig}.
+     */
+    public static void saveHf(Path dir, Params params, ModelConfig c,
+            java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> editConfig) {
+        var json = ModelConfigs.toHfJson(c);
+        editConfig.accept(json);
+        byte[] config = ModelConfigs.prettyBytes(json);
         List<Tensor> tensors = List.copyOf(toHf(params, c, c.family() == Family.GPT2 ? GPT2_PREFIX : "").values());
         SafeTensorsWriter.write(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
         SafeTensorsWriter.writeAtomically(dir.resolve("config.json"), config);

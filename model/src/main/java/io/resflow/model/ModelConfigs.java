@@ -365,7 +365,7 @@ public final class ModelConfigs {
     }
 
     /** Serialises JSON as indented UTF-8 text with a trailing newline (for config files written next to weights). */
-    static byte[] prettyBytes(JsonNode node) {
+    public static byte[] prettyBytes(JsonNode node) {
         try {
             return (JSON.writeValueAsString(node) + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
         } catch (JacksonException e) {

@@ -2,7 +2,6 @@ package io.resflow.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.resflow.model.BadInputException;
-import io.resflow.model.HfWeights;
 import io.resflow.model.Initializer;
 import io.resflow.model.ModelConfig;
 import io.resflow.model.ModelConfigs;
@@ -49,10 +48,15 @@ record BenchConfig(Path file, String name, List<Model> models, List<String> back
         }
     }
 
-    /** One model of the matrix; its weights are made when it is benchmarked. */
-    record Model(String name, ModelConfig config, Path weights, int batch, int seqLen, boolean recompute) {
+    /**
+     * One model of the matrix; its weights are made (or read) when it is benchmarked.
+     *
+     * @param weights the model's weights (a {@link ModelSource}: a model folder, a run folder or a checkpoint), or null
+     *     for the seeded initialisation
+     */
+    record Model(String name, ModelConfig config, ModelSource weights, int batch, int seqLen, boolean recompute) {
         Params params() {
-            return weights != null ? HfWeights.load(weights, config) : Initializer.init(config);
+            return weights != null ? weights.params() : Initializer.init(config);
         }
     }
 
@@ -167,15 +171,19 @@ record BenchConfig(Path file, String name, List<Model> models, List<String> back
         return base;
     }
 
-    /** A run config (has 'model'), a model config, or a folder with config.json (+ model.safetensors). */
+    /**
+     * A run config (has 'model'), a model config, a model folder (config.json + model.safetensors), a run folder or a
+     * checkpoint.
+     */
     private static Model fromPath(Path p, String where, String name, int batch, int seqLen, boolean recompute) {
         if (!Files.exists(p)) {
             throw new BadInputException(where + ": no such file or folder: " + p);
         }
         String base = p.getFileName().toString().replaceFirst("\\.json$", "");
-        if (Files.isDirectory(p)) {
-            Path w = p.resolve("model.safetensors");
-            return new Model(name != null ? name : base, ModelConfigs.load(p), Files.exists(w) ? w : null, batch, seqLen,
+        if (Files.isDirectory(p) || p.getFileName().toString().endsWith(".safetensors")) {
+            ModelSource src = ModelSource.resolve(p, where);
+            check(where, src.config(), seqLen);
+            return new Model(name != null ? name : src.name(), src.config(), src.pretrained() ? src : null, batch, seqLen,
                     recompute);
         }
         JsonNode root = JsonFields.read(p);
@@ -191,7 +199,10 @@ record BenchConfig(Path file, String name, List<Model> models, List<String> back
         boolean rec = f.bool("recompute", recompute);
         JsonNode m = root.get("model");
         Model inner;
-        if (m.isObject()) {
+        if (root.hasNonNull("weights")) {
+            ModelSource src = ModelSource.fromRunConfig(m, root.get("weights"), p);
+            inner = new Model(base, src.config(), src, b, t, rec);
+        } else if (m.isObject()) {
             inner = new Model(base, ModelConfigs.fromJson(m, p + ": field 'model'"), null, b, t, rec);
         } else if (m.isTextual()) {
             Path mp = DataSpec.resolve(p, m.asText());

@@ -14,7 +14,9 @@ import java.util.Set;
  * "synthetic"                                          one seeded batch, the same every step
  * {"type": "synthetic", "batches": N}                  N seeded batches, cycled
  * {"type": "token_file", "path": "train.bin"}          llm.c .bin token file (uint16 tokens)
- * {"type": "text_file", "path": "corpus.txt"}          UTF-8 text, one token per byte
+ * {"type": "text_file", "path": "corpus.txt",         UTF-8 text, encoded whole by the tokenizer: bytes (one token
+ *   "tokenizer": "bytes"|"gpt2"|"tokenizer.json path"}  per byte), gpt2, or a tokenizer.json (or a folder holding
+ *                                                      one); default: the model's tokenizer when known, else bytes
  *   (both with an optional "sha256": the file's content hash; run records it in run.json, --resume checks it)
  * {"type": "inline", "tokens": [1, 2, 3, ...]}         the given token ids as a stream
  * </pre>
@@ -79,22 +81,27 @@ public sealed interface DataSpec {
         }
     }
 
-    /** @param sha256 the content hash the file must have, or null */
-    record TextFile(Path path, String sha256) implements DataSpec {
+    /**
+     * @param tokenizer the tokenizer's spec: {@code bytes}, {@code gpt2} or an absolute tokenizer.json path
+     * @param sha256 the content hash the file must have, or null
+     */
+    record TextFile(Path path, String tokenizer, String sha256) implements DataSpec {
         @Override
         public DataSource open(int vocab, int batch, int seqLen, long seed) {
-            return TokenFiles.openText(path, vocab, batch, seqLen);
+            try (io.resflow.text.Tokenizer t = io.resflow.text.Tokenizers.resolve(tokenizer, null, path + ": tokenizer")) {
+                return TokenFiles.openText(path, t, vocab, batch, seqLen);
+            }
         }
 
         @Override
         public JsonNode toJson() {
-            ObjectNode o = obj("text_file").put("path", path.toAbsolutePath().toString());
+            ObjectNode o = obj("text_file").put("path", path.toAbsolutePath().toString()).put("tokenizer", tokenizer);
             return sha256 == null ? o : o.put("sha256", sha256);
         }
 
         @Override
         public DataSpec withSha256(String hash) {
-            return new TextFile(path, hash);
+            return new TextFile(path, tokenizer, hash);
         }
 
         @Override
@@ -125,8 +132,17 @@ public sealed interface DataSpec {
         return JsonNodeFactory.instance.objectNode().put("type", type);
     }
 
-    /** Parses the field (null: synthetic with one batch); ids of inline tokens are checked against {@code vocab}. */
+    /** Parses the field with bytes as a text file's default tokenizer. */
     static DataSpec parse(JsonNode node, Path configFile, int vocab) {
+        return parse(node, configFile, vocab, null);
+    }
+
+    /**
+     * Parses the field (null: synthetic with one batch); ids of inline tokens are checked against {@code vocab}.
+     *
+     * @param modelTokenizer the model's tokenizer spec (a text file's default), or null (bytes)
+     */
+    static DataSpec parse(JsonNode node, Path configFile, int vocab, String modelTokenizer) {
         String where = configFile + ": field 'data'";
         if (node == null || node.isNull()) {
             return new Synthetic(1);
@@ -152,7 +168,7 @@ public sealed interface DataSpec {
                 yield new Synthetic(f.integer("batches", 1, 1));
             }
             case "token_file", "text_file" -> {
-                f.allowOnly(Set.of("type", "path", "sha256"));
+                f.allowOnly(type.equals("text_file") ? Set.of("type", "path", "sha256", "tokenizer") : Set.of("type", "path", "sha256"));
                 String p = f.text("path", null);
                 if (p == null) {
                     throw new BadInputException(where + ": missing field 'data.path' (required for type " + type + ")");
@@ -163,7 +179,10 @@ public sealed interface DataSpec {
                             + "file's SHA-256), got '" + hash + "'");
                 }
                 Path path = resolve(configFile, p);
-                yield type.equals("token_file") ? new TokenFile(path, hash) : new TextFile(path, hash);
+                if (type.equals("token_file")) {
+                    yield new TokenFile(path, hash);
+                }
+                yield new TextFile(path, tokenizerSpec(f.text("tokenizer", null), configFile, modelTokenizer), hash);
             }
             case "inline" -> {
                 f.allowOnly(Set.of("type", "tokens"));
@@ -188,6 +207,26 @@ public sealed interface DataSpec {
             default -> throw new BadInputException(where + ": unknown data.type '" + type
                     + "' (known: synthetic, token_file, text_file, inline)");
         };
+    }
+
+    /**
+     * A text file's tokenizer: the field as given (bytes, gpt2, or a path, made absolute: relative to the config's
+     * folder, else the working directory), else the model's, else bytes. A path that does not exist is bad input
+     * naming the field.
+     */
+    private static String tokenizerSpec(String given, Path configFile, String modelTokenizer) {
+        if (given == null) {
+            return modelTokenizer != null ? modelTokenizer : io.resflow.text.ByteTokenizer.SPEC;
+        }
+        if (given.equals(io.resflow.text.ByteTokenizer.SPEC) || given.equals(io.resflow.text.Gpt2Tokenizer.SPEC)) {
+            return given;
+        }
+        Path p = resolve(configFile, given);
+        if (!Files.exists(p)) {
+            throw new BadInputException(configFile + ": field 'data.tokenizer': '" + given + "' is neither gpt2, bytes, "
+                    + "nor an existing tokenizer.json or folder holding one (looked for " + p + ")");
+        }
+        return p.toAbsolutePath().normalize().toString();
     }
 
     /** A path from a config: absolute, relative to the config's folder, or (if that does not exist) to the cwd. */

@@ -25,7 +25,7 @@ import java.util.HexFormat;
 /**
  * Token data on disk. The token file format is llm.c's {@code .bin}: a header of 256 little-endian int32 (magic
  * 20240520, version 1, token count, the rest unused), then the tokens as little-endian uint16. A text file is
- * tokenized as its UTF-8 bytes (ids 0..255). Every id is checked against the vocabulary when the file is opened, and
+ * tokenized whole by its tokenizer (bytes: its UTF-8 bytes, ids 0..255; see {@code io.resflow.text}). Every id is checked against the vocabulary when the file is opened, and
  * the file's SHA-256 is computed (a resumed run checks that its data did not change). Only regular files are read (a
  * FIFO or a device such as /dev/zero is refused before it is opened).
  */
@@ -180,6 +180,44 @@ final class TokenFiles {
         } catch (IOException e) {
             throw new RuntimeFailure(file + ": cannot write: " + IoErrors.describe(e), e);
         }
+    }
+
+    /** Writes a {@code .bin} token file atomically (a temporary file renamed into place); ids must fit uint16. */
+    static void writeBinAtomically(Path file, int[] tokens) {
+        long bytes = HEADER_BYTES + 2L * tokens.length;
+        if (bytes > Integer.MAX_VALUE - 8) {
+            throw new BadInputException(file + ": " + tokens.length + " tokens do not fit one token file of this tool");
+        }
+        ByteBuffer b = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(MAGIC).putInt(VERSION).putInt(tokens.length);
+        b.position((int) HEADER_BYTES);
+        for (int t : tokens) {
+            if (t < 0 || t > 0xFFFF) {
+                throw new IllegalArgumentException("token " + t + " does not fit uint16");
+            }
+            b.putShort((short) t);
+        }
+        io.resflow.safetensors.SafeTensorsWriter.writeAtomically(file, b.array());
+    }
+
+    /**
+     * Opens a UTF-8 text file encoded by a tokenizer; every id is checked against the model's vocabulary. The bytes
+     * tokenizer gives the same stream (and messages) as {@link #openText(Path, int, int, int)}.
+     */
+    static TokenStream openText(Path file, io.resflow.text.Tokenizer tok, int vocab, int batch, int seqLen) {
+        if (tok instanceof io.resflow.text.ByteTokenizer) {
+            return openText(file, vocab, batch, seqLen);
+        }
+        String text = TokenizeCommand.readText(file);
+        int[] ids = tok.encode(text);
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] >= vocab) {
+                throw bad(file, "token id " + ids[i] + " at index " + i + " (tokenizer " + tok.name()
+                        + ") is out of range for the model's vocab_size " + vocab);
+            }
+        }
+        return new TokenStream(file.toString(), "text file (tokenizer " + tok.name() + ")", ids.length, i -> ids[(int) i],
+                batch, seqLen, sha256(MemorySegment.ofArray(text.getBytes(java.nio.charset.StandardCharsets.UTF_8))));
     }
 
     private static BadInputException bad(Path file, String message) {
