@@ -263,6 +263,33 @@ public final class Checkpoints {
         }
     }
 
+    /**
+     * The parameters of a checkpoint alone (no optimizer moments read), for a model that starts from them: a
+     * fine-tuning run, {@code export}, {@code generate}. Checks the format and that the parameters are exactly those of
+     * {@code c}'s layout.
+     */
+    public static Params loadParams(Path file, ModelConfig c) {
+        try (SafeTensorsFile st = SafeTensorsFile.open(file)) {
+            String format = st.metadata().get("format");
+            if (!FORMAT.equals(format)) {
+                throw new BadInputException(file + ": not a resflow checkpoint (metadata 'format' is "
+                        + (format == null ? "missing" : "'" + format + "'") + ", expected '" + FORMAT + "')");
+            }
+            ParamLayout layout = ParamLayout.of(c);
+            Params p = new Params();
+            for (ParamSpec s : layout.specs()) {
+                p.put(tensor(st, file, s, "", s.name()));
+            }
+            for (String n : st.names()) {
+                String base = n.startsWith("m.") || n.startsWith("v.") ? n.substring(2) : n;
+                if (!layout.has(base)) {
+                    throw new BadInputException(file + ": unexpected tensor '" + n + "' (the checkpoint is not of this model)");
+                }
+            }
+            return p;
+        }
+    }
+
     private static Tensor tensor(SafeTensorsFile st, Path file, ParamSpec s, String prefix, String name) {
         String n = prefix + name;
         if (!st.has(n)) {

@@ -173,7 +173,9 @@ final class RunCommand implements Callable<Integer> {
             }
             pw.printf("model %s: %s, %d layers, d_model %d, %d heads (%d kv), vocab %d, residual %s, %,d parameters; weights: %s%n",
                     rc.name(), c.family().name().toLowerCase(), c.nLayer(), c.dModel(), c.nHead(), c.nKvHead(),
-                    c.vocabSize(), c.residual().id(), c.parameterCount(), ck != null ? ck.file().toString() : rc.model().weightsFrom());
+                    c.vocabSize(), c.residual().id(), c.parameterCount(), ck != null ? ck.file().toString()
+                            : rc.model().weightsFrom() + (rc.model().pretrained() && rc.task() == RunConfig.Task.TRAIN
+                                    ? " (fine-tuning from these weights with a fresh optimizer; init_seed unused)" : ""));
             pw.printf("backend %s (%s)%n", b.id(), b.description());
             pw.printf("task %s: batch %d x seq_len %d, %d steps, %s, weight_decay %g%s, seed %d%n", rc.task().id(),
                     rc.batch(), rc.seqLen(), rc.steps(), rc.schedule().describe(), rc.weightDecay(),

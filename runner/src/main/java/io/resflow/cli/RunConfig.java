@@ -14,9 +14,13 @@ import java.util.Set;
 
 /**
  * A run config: which model, where, on what data and how to train it. Every field but {@code model} is optional;
- * see the README for the reference.
+ * see the README for the reference. A model with weights from a file (a checkpoint, a run folder, a Hugging Face
+ * folder) is fine-tuned: the run starts from those weights with a fresh optimizer; {@link #toJson} then writes the
+ * model inline and the weights' file as {@code weights}, so that a restart starts from the same weights.
  * <pre>
- * {"name": "gpt2-tiny", "model": {inline model config} | "path to a model config, config.json or a folder",
+ * {"name": "gpt2-tiny", "model": {inline model config} | "path: a model config, a model folder (config.json, with
+ *      model.safetensors: its weights), a run folder (its newest checkpoint) or a checkpoint",
+ *  "weights": "path: a checkpoint, run folder or model folder whose weights (of the same model) the run starts from",
  *  "backend": "auto", "task": "train" | "forward",
  *  "batch": 4, "seq_len": 64, "steps": 5,
  *  "lr": 1e-3, "lr_schedule": "constant" | "cosine", "warmup_steps": 0, "min_lr": 0.0,
@@ -40,13 +44,13 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
 
     static final Set<String> FIELDS = Set.of("name", "model", "backend", "task", "batch", "seq_len", "steps", "lr",
             "lr_schedule", "warmup_steps", "min_lr", "weight_decay", "beta1", "beta2", "adam_eps", "grad_clip", "seed",
-            "checkpoint_every", "keep_checkpoints", "data", "recompute");
+            "checkpoint_every", "keep_checkpoints", "data", "recompute", "weights");
 
     public static RunConfig load(Path file) {
         JsonNode root = JsonFields.read(file);
         JsonFields f = new JsonFields(root, file);
         f.allowOnly(FIELDS);
-        ModelSource model = ModelSource.fromRunConfig(root.get("model"), file);
+        ModelSource model = ModelSource.fromRunConfig(root.get("model"), root.get("weights"), file);
         int seqLen = f.integer("seq_len", 64, 1);
         if (seqLen > model.config().maxSeqLen()) {
             throw new BadInputException(file + ": field 'seq_len' is " + seqLen + ", longer than the model's max_seq_len "
@@ -123,6 +127,9 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("name", name);
         o.set("model", ModelConfigs.toJson(model.config()));
+        if (model.pretrained()) {
+            o.put("weights", model.weightsPath().toAbsolutePath().toString());
+        }
         o.put("backend", backend);
         o.put("task", task.id());
         o.put("batch", batch);
