@@ -136,9 +136,13 @@ class GenerateCommandTest {
         Cli.badInput(Cli.args("generate", TINY.resolve("nope"), "--prompt-ids", "1", "--max-new-tokens", 4), "nope");
     }
 
-    /** transformers' generate(do_sample=False) on the same folder and prompt, when torch and transformers import. */
+    /**
+     * transformers' generate(do_sample=False) on the same folder and prompt, when torch and transformers import.
+     * (llama-tied-headdim is not among them: transformers 5 refuses its config, hidden size 40 with 3 heads and an
+     * explicit head_dim 8, in its own validation.)
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2-tiny", "llama-tiny", "llama-tied-headdim"})
+    @ValueSource(strings = {"gpt2-tiny", "llama-tiny", "gpt2-odd-noprefix"})
     void greedyIdsEqualTransformersGenerate(String folder) throws Exception {
         Path dir = Cli.TESTVECTORS.resolve(folder);
         Process probe = new ProcessBuilder("python3", "-c", "import torch, transformers").redirectErrorStream(true)
