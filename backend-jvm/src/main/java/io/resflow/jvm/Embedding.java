@@ -25,8 +25,24 @@ final class Embedding {
         j.wte = wte;
         j.wpe = wpe;
         j.T = T;
+        j.pos0 = 0;
         j.C = C;
         j.rows = B * T;
+        j.tasks = x.rowTasks(j.rows, C);
+        x.run(j, j.tasks);
+    }
+
+    // decoding one sequence: tokens (T) at positions pos0 .. pos0+T-1 -> out (T,C)
+    void forwardAt(float[] out, int[] tokens, float[] wte, float[] wpe, int T, int pos0, int C) {
+        Fwd j = fwd;
+        j.out = out;
+        j.tokens = tokens;
+        j.wte = wte;
+        j.wpe = wpe;
+        j.T = T;
+        j.pos0 = pos0;
+        j.C = C;
+        j.rows = T;
         j.tasks = x.rowTasks(j.rows, C);
         x.run(j, j.tasks);
     }
@@ -47,7 +63,7 @@ final class Embedding {
     private static final class Fwd extends WorkerPool.Job {
         float[] out, wte, wpe;
         int[] tokens;
-        int T, C, rows, tasks;
+        int T, pos0, C, rows, tasks;
 
         @Override
         public void task(int i, Scratch s) {
@@ -59,7 +75,7 @@ final class Embedding {
                 if (wpe == null) {
                     System.arraycopy(wte, tok, out, o, C);
                 } else {
-                    int pos = (r % T) * C;
+                    int pos = (pos0 + r % T) * C;
                     for (int c = 0; c < C; c++) {
                         out[o + c] = wte[tok + c] + wpe[pos + c];
                     }

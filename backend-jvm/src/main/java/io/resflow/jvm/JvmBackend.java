@@ -1,7 +1,9 @@
 package io.resflow.jvm;
 
 import io.resflow.engine.Backend;
+import io.resflow.engine.Decoder;
 import io.resflow.engine.Engine;
+import io.resflow.engine.KvDecoder;
 import io.resflow.engine.Session;
 import io.resflow.engine.SessionOptions;
 import io.resflow.model.ModelConfig;
@@ -39,5 +41,10 @@ public final class JvmBackend implements Backend {
     @Override
     public Session open(ModelConfig config, Params init, int batch, int seqLen, SessionOptions options) {
         return new Engine(config, init, batch, seqLen, options, new JvmOps(threads));
+    }
+
+    @Override
+    public Decoder openDecoder(ModelConfig config, Params params, int capacity) {
+        return new KvDecoder(config, params, capacity, new JvmOps(threads), description());
     }
 }

@@ -9,7 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
  * ({@code FloatVector.SPECIES_PREFERRED}, whatever width the CPU and JVM give). One class per op, named as the
  * reference's op in {@code io.resflow.reference}, with its forward and backward kernels side by side:
  * {@link Embedding}, {@link LayerNorm}, {@link RmsNorm}, {@link Matmul} (on the GEMM core {@link Sgemm}),
- * {@link Rope}, {@link Attention}, {@link Gelu}, {@link SwiGlu}, {@link ResidualAdd}, {@link CrossEntropy},
+ * {@link Rope}, {@link Attention} (and {@link AttentionDecode} over a KV cache), {@link Gelu}, {@link SwiGlu}, {@link ResidualAdd}, {@link CrossEntropy},
  * {@link AdamWUpdate}. This class only routes the contract's calls to them.
  *
  * <p>Determinism: every output element is written by one task; reductions over rows (norm and bias gradients,
@@ -35,6 +35,7 @@ public final class JvmOps implements Ops {
     private final Matmul matmul;
     private final Rope rope;
     private final Attention attention;
+    private final AttentionDecode attentionDecode;
     private final Gelu gelu;
     private final SwiGlu swiGlu;
     private final ResidualAdd residual;
@@ -53,6 +54,7 @@ public final class JvmOps implements Ops {
         this.matmul = new Matmul(exec);
         this.rope = new Rope(exec);
         this.attention = new Attention(exec);
+        this.attentionDecode = new AttentionDecode(exec);
         this.gelu = new Gelu(exec);
         this.swiGlu = new SwiGlu(exec);
         this.residual = new ResidualAdd(exec);
@@ -77,6 +79,11 @@ public final class JvmOps implements Ops {
     @Override
     public void embeddingForward(float[] out, int[] tokens, float[] wte, float[] wpe, int B, int T, int C) {
         embedding.forward(out, tokens, wte, wpe, B, T, C);
+    }
+
+    @Override
+    public void embeddingForwardAt(float[] out, int[] tokens, float[] wte, float[] wpe, int T, int pos0, int C) {
+        embedding.forwardAt(out, tokens, wte, wpe, T, pos0, C);
     }
 
     @Override
@@ -124,6 +131,11 @@ public final class JvmOps implements Ops {
     }
 
     @Override
+    public void ropeForwardAt(float[] qkv, int T, int pos0, int nh, int nkv, int hd, double theta) {
+        rope.forwardAt(qkv, T, pos0, nh, nkv, hd, theta);
+    }
+
+    @Override
     public void ropeBackward(float[] dqkv, int B, int T, int nh, int nkv, int hd, double theta) {
         rope.backward(dqkv, B, T, nh, nkv, hd, theta);
     }
@@ -136,6 +148,12 @@ public final class JvmOps implements Ops {
     @Override
     public void attentionForward(float[] out, float[] state, float[] qkv, int B, int T, int nh, int nkv, int hd) {
         attention.forward(out, state, qkv, B, T, nh, nkv, hd);
+    }
+
+    @Override
+    public void attentionDecode(float[] out, float[] kCache, float[] vCache, float[] qkv, int T, int pos0, int nh,
+            int nkv, int hd) {
+        attentionDecode.forward(out, kCache, vCache, qkv, T, pos0, nh, nkv, hd);
     }
 
     @Override

@@ -7,7 +7,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * A linear layer (the jvm kernels of {@link io.resflow.reference.Matmul}): all three products run on the one strided
  * GEMM core {@link Sgemm}, with no transposed copies of whole matrices; the bias gradient is a column-partitioned sum
- * over rows, rows in order.
+ * over rows, rows in order. A forward of one row (a decode step) is a matrix-vector product instead ({@link Gemv}): it
+ * streams each weight row once with no packing, which is what bounds a decode step's time.
  */
 final class Matmul {
     private static final VectorSpecies<Float> SP = JvmOps.SP;
@@ -16,6 +17,7 @@ final class Matmul {
     private final Exec x;
     private final Sgemm.Job gemm = new Sgemm.Job();
     private final BiasBwd biasBwd = new BiasBwd();
+    private final Gemv gemv = new Gemv();
 
     Matmul(Exec x) {
         this.x = x;
@@ -23,6 +25,17 @@ final class Matmul {
 
     // inp (N,C), weight (OC,C), bias (OC) or null -> out (N,OC) = inp weight^T + bias
     void forward(float[] out, float[] inp, float[] weight, float[] bias, int N, int C, int OC) {
+        if (N == 1) {
+            Gemv g = gemv;
+            g.out = out;
+            g.inp = inp;
+            g.w = weight;
+            g.bias = bias;
+            g.C = C;
+            g.OC = OC;
+            x.run(g, (OC + Gemv.ROWS - 1) / Gemv.ROWS);
+            return;
+        }
         // A = inp rows, B(k=c, j=o) = W[o][c]
         Sgemm.Job j = gemm.set(inp, C, 1, weight, 1, C, out, OC, bias, false, N, C, OC);
         x.run(j, j.prepare(x.threads));
@@ -48,6 +61,66 @@ final class Matmul {
             j.N = N;
             j.OC = OC;
             x.run(j, (OC + Exec.cols() - 1) / Exec.cols());
+        }
+    }
+
+    /**
+     * out (OC) = W (OC,C) inp (C) + bias: {@link #ROWS} output rows per task, four at a time sharing each load of the
+     * input; per row the lanes are summed in index order, then the scalar tail, then the bias.
+     */
+    private static final class Gemv extends WorkerPool.Job {
+        static final int ROWS = 64;
+        float[] out, inp, w, bias;
+        int C, OC;
+
+        @Override
+        public void task(int i, Scratch s) {
+            int o0 = i * ROWS;
+            int o1 = Math.min(OC, o0 + ROWS);
+            int vec = SP.loopBound(C);
+            float[] lanes = s.get(Scratch.LANES, 4 * L);
+            int o = o0;
+            for (; o + 4 <= o1; o += 4) {
+                int r0 = o * C;
+                int r1 = r0 + C;
+                int r2 = r1 + C;
+                int r3 = r2 + C;
+                FloatVector a0 = FloatVector.zero(SP);
+                FloatVector a1 = FloatVector.zero(SP);
+                FloatVector a2 = FloatVector.zero(SP);
+                FloatVector a3 = FloatVector.zero(SP);
+                for (int c = 0; c < vec; c += L) {
+                    FloatVector xv = FloatVector.fromArray(SP, inp, c);
+                    a0 = FloatVector.fromArray(SP, w, r0 + c).fma(xv, a0);
+                    a1 = FloatVector.fromArray(SP, w, r1 + c).fma(xv, a1);
+                    a2 = FloatVector.fromArray(SP, w, r2 + c).fma(xv, a2);
+                    a3 = FloatVector.fromArray(SP, w, r3 + c).fma(xv, a3);
+                }
+                a0.intoArray(lanes, 0);
+                a1.intoArray(lanes, L);
+                a2.intoArray(lanes, 2 * L);
+                a3.intoArray(lanes, 3 * L);
+                for (int k = 0; k < 4; k++) {
+                    out[o + k] = finish(VMath.sumLanes(lanes, k * L), (o + k) * C, vec);
+                }
+            }
+            for (; o < o1; o++) {
+                int r = o * C;
+                FloatVector a = FloatVector.zero(SP);
+                for (int c = 0; c < vec; c += L) {
+                    a = FloatVector.fromArray(SP, w, r + c).fma(FloatVector.fromArray(SP, inp, c), a);
+                }
+                a.intoArray(lanes, 0);
+                out[o] = finish(VMath.sumLanes(lanes, 0), r, vec);
+            }
+        }
+
+        private float finish(float acc, int row, int vec) {
+            for (int c = vec; c < C; c++) {
+                acc += w[row + c] * inp[c];
+            }
+            int o = row / C;
+            return bias == null ? acc : acc + bias[o];
         }
     }
 

@@ -26,9 +26,13 @@ final class Rope {
     private int ropeHd = -1;
     private double ropeTheta = Double.NaN;
 
+    /** Tables for at least positions 0 .. T-1 (a larger table serves: an entry depends on its position only). */
     private void ropeTables(int T, int hd, double theta) {
-        if (T == ropeT && hd == ropeHd && theta == ropeTheta) {
+        if (T <= ropeT && hd == ropeHd && theta == ropeTheta) {
             return;
+        }
+        if (hd == ropeHd && theta == ropeTheta) {
+            T = Math.max(T, 2 * ropeT); // decoding asks for one more position per step: grow geometrically
         }
         int half = hd / 2;
         ropeCos = new float[T * half];
@@ -56,13 +60,24 @@ final class Rope {
         rope(dqkv, B, T, nh, nkv, hd, theta, true);
     }
 
+    // decoding one sequence: qkv (T,(nh+2 nkv) hd) at positions pos0 .. pos0+T-1, in place
+    void forwardAt(float[] qkv, int T, int pos0, int nh, int nkv, int hd, double theta) {
+        ropeTables(pos0 + T, hd, theta);
+        run(qkv, 1, T, pos0, nh, nkv, hd, false);
+    }
+
     private void rope(float[] data, int B, int T, int nh, int nkv, int hd, double theta, boolean transposed) {
         ropeTables(T, hd, theta);
+        run(data, B, T, 0, nh, nkv, hd, transposed);
+    }
+
+    private void run(float[] data, int B, int T, int pos0, int nh, int nkv, int hd, boolean transposed) {
         Job j = job;
         j.x = data;
         j.cos = ropeCos;
         j.sin = ropeSin;
         j.T = T;
+        j.pos0 = pos0;
         j.heads = nh + nkv;
         j.hd = hd;
         j.width = (nh + 2 * nkv) * hd;
@@ -74,7 +89,7 @@ final class Rope {
 
     private static final class Job extends WorkerPool.Job {
         float[] x, cos, sin;
-        int T, heads, hd, width, rows, tasks;
+        int T, pos0, heads, hd, width, rows, tasks;
         boolean transposed;
 
         @Override
@@ -83,7 +98,7 @@ final class Rope {
             int r1 = (int) ((long) rows * (i + 1) / tasks);
             int half = hd / 2;
             for (int r = r0; r < r1; r++) {
-                int tab = (r % T) * half;
+                int tab = (pos0 + r % T) * half;
                 for (int h = 0; h < heads; h++) {
                     int base = r * width + h * hd;
                     for (int j = 0; j < half; j += L) {

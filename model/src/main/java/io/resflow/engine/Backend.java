@@ -14,4 +14,10 @@ public interface Backend {
 
     /** Opens a session holding a copy of {@code init}. */
     Session open(ModelConfig config, Params init, int batch, int seqLen, SessionOptions options);
+
+    /**
+     * Opens a decoder (batch 1, KV cache of {@code capacity} positions, at most max_seq_len) holding the parameters
+     * {@code params} (it may keep a reference to them: do not modify them while it is open).
+     */
+    Decoder openDecoder(ModelConfig config, Params params, int capacity);
 }

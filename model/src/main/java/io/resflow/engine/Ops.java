@@ -14,6 +14,9 @@ public interface Ops {
     // tokens (B,T), wte (V,C), wpe (P,C) or null -> out (B,T,C)
     void embeddingForward(float[] out, int[] tokens, float[] wte, float[] wpe, int B, int T, int C);
 
+    // decoding one sequence: tokens (T) at positions pos0 .. pos0+T-1 -> out (T,C) = wte[token] (+ wpe[position])
+    void embeddingForwardAt(float[] out, int[] tokens, float[] wte, float[] wpe, int T, int pos0, int C);
+
     // dout (B,T,C) -> dwte (V,C) += scatter, dwpe (P,C) += (null when positions are not learned)
     void embeddingBackward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int B, int T, int C);
 
@@ -39,6 +42,9 @@ public interface Ops {
     // qkv (B,T,(nh+2 nkv) hd), in place: rotate-half RoPE on every q and k head (pairs j, j+hd/2)
     void ropeForward(float[] qkv, int B, int T, int nh, int nkv, int hd, double theta);
 
+    // decoding one sequence: qkv (T,(nh+2 nkv) hd) at positions pos0 .. pos0+T-1, in place (as ropeForward)
+    void ropeForwardAt(float[] qkv, int T, int pos0, int nh, int nkv, int hd, double theta);
+
     // dqkv (B,T,(nh+2 nkv) hd), in place: the transposed rotation of the q and k parts
     void ropeBackward(float[] dqkv, int B, int T, int nh, int nkv, int hd, double theta);
 
@@ -48,6 +54,14 @@ public interface Ops {
     // qkv (B,T,(nh+2 nkv) hd) -> out (B,T,nh hd), causal softmax(q k^T / sqrt(hd)) v; query head h reads kv head
     // h / (nh/nkv); state as sized by attentionStateSize
     void attentionForward(float[] out, float[] state, float[] qkv, int B, int T, int nh, int nkv, int hd);
+
+    /**
+     * Decoding one sequence with a KV cache: qkv (T,(nh+2 nkv) hd) holds the rows at positions pos0 .. pos0+T-1;
+     * their k and v parts are written into kCache, vCache (capacity, nkv hd) at those rows, then out (T, nh hd) row t
+     * is the causal attention of its query over cache rows 0 .. pos0+t (the full forward's row pos0+t).
+     */
+    void attentionDecode(float[] out, float[] kCache, float[] vCache, float[] qkv, int T, int pos0, int nh, int nkv,
+            int hd);
 
     // dout (B,T,nh hd) -> dqkv (B,T,(nh+2 nkv) hd) +=
     void attentionBackward(float[] dqkv, float[] dout, float[] qkv, float[] out, float[] state, int B, int T, int nh,

@@ -6,6 +6,10 @@ package io.resflow.reference;
  * Backward: dv[s] += p[t,s] dout[t]; dp[t,s] = dout[t] . v[s]; ds = p (dp - sum_s p dp);
  * dq[t] += ds[t,s] k[s] / sqrt(hd); dk[s] += ds[t,s] q[t] / sqrt(hd).
  * The reference keeps the full probability matrix p (B,nh,T,T) as its state.
+ *
+ * <p>Decoding ({@link #decode}): one sequence with a KV cache. The new rows' k and v are written into the cache at
+ * their positions, then each new row attends to every cached position up to its own, exactly as the full forward's
+ * row at that position does (same order of operations).
  */
 public final class Attention {
     private Attention() {
@@ -55,6 +59,53 @@ public final class Attention {
                         }
                         out[o + i] = (float) acc;
                     }
+                }
+            }
+        }
+    }
+
+    // qkv (T,(nh+2 nkv) hd): the rows at positions pos0 .. pos0+T-1; kCache, vCache (cap, nkv hd): rows
+    // pos0 .. pos0+T-1 written from qkv's k and v parts -> out (T,nh hd), row t attends to cache rows 0 .. pos0+t
+    public static void decode(float[] out, float[] kCache, float[] vCache, float[] qkv, int T, int pos0, int nh,
+            int nkv, int hd) {
+        int width = (nh + 2 * nkv) * hd;
+        int kvw = nkv * hd;
+        int kOff = nh * hd;
+        int vOff = kOff + kvw;
+        for (int t = 0; t < T; t++) {
+            System.arraycopy(qkv, t * width + kOff, kCache, (pos0 + t) * kvw, kvw);
+            System.arraycopy(qkv, t * width + vOff, vCache, (pos0 + t) * kvw, kvw);
+        }
+        int group = nh / nkv;
+        double scale = 1.0 / Math.sqrt(hd);
+        double[] score = new double[pos0 + T];
+        for (int h = 0; h < nh; h++) {
+            int kvh = h / group;
+            for (int t = 0; t < T; t++) {
+                int q = t * width + h * hd;
+                int last = pos0 + t;
+                double max = Double.NEGATIVE_INFINITY;
+                for (int s = 0; s <= last; s++) {
+                    int k = s * kvw + kvh * hd;
+                    double dot = 0;
+                    for (int i = 0; i < hd; i++) {
+                        dot += (double) qkv[q + i] * kCache[k + i];
+                    }
+                    score[s] = dot * scale;
+                    max = Math.max(max, score[s]);
+                }
+                double sum = 0;
+                for (int s = 0; s <= last; s++) {
+                    score[s] = Math.exp(score[s] - max);
+                    sum += score[s];
+                }
+                int o = t * nh * hd + h * hd;
+                for (int i = 0; i < hd; i++) {
+                    double acc = 0;
+                    for (int s = 0; s <= last; s++) {
+                        acc += score[s] / sum * vCache[s * kvw + kvh * hd + i];
+                    }
+                    out[o + i] = (float) acc;
                 }
             }
         }

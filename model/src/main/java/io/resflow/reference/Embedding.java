@@ -19,6 +19,18 @@ public final class Embedding {
         }
     }
 
+    // decoding one sequence: tokens (T) at positions pos0 .. pos0+T-1, wte (V,C), wpe (P,C) or null -> out (T,C)
+    public static void forwardAt(float[] out, int[] tokens, float[] wte, float[] wpe, int T, int pos0, int C) {
+        for (int t = 0; t < T; t++) {
+            int row = t * C;
+            int tok = tokens[t] * C;
+            for (int i = 0; i < C; i++) {
+                double pos = wpe == null ? 0.0 : wpe[(pos0 + t) * C + i];
+                out[row + i] = (float) (wte[tok + i] + pos);
+            }
+        }
+    }
+
     // dout (B,T,C) -> dwte[token] += dout[b,t], dwpe[t] += dout[b,t]
     public static void backward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int B, int T, int C) {
         for (int b = 0; b < B; b++) {

@@ -2,7 +2,9 @@ package io.resflow.reference;
 
 import io.resflow.engine.Backend;
 import io.resflow.engine.BackendProvider;
+import io.resflow.engine.Decoder;
 import io.resflow.engine.DeviceInfo;
+import io.resflow.engine.KvDecoder;
 import io.resflow.engine.Engine;
 import io.resflow.engine.Session;
 import io.resflow.engine.SessionOptions;
@@ -27,6 +29,11 @@ public final class ReferenceBackend implements Backend {
     @Override
     public Session open(ModelConfig config, Params init, int batch, int seqLen, SessionOptions options) {
         return new Engine(config, init, batch, seqLen, options, new ReferenceOps());
+    }
+
+    @Override
+    public Decoder openDecoder(ModelConfig config, Params params, int capacity) {
+        return new KvDecoder(config, params, capacity, new ReferenceOps(), "reference: " + new ReferenceOps().describe());
     }
 
     /** Registered with ServiceLoader. */

@@ -16,6 +16,11 @@ public final class ReferenceOps implements Ops {
     }
 
     @Override
+    public void embeddingForwardAt(float[] out, int[] tokens, float[] wte, float[] wpe, int T, int pos0, int C) {
+        Embedding.forwardAt(out, tokens, wte, wpe, T, pos0, C);
+    }
+
+    @Override
     public void embeddingBackward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int B, int T, int C) {
         Embedding.backward(dwte, dwpe, dout, tokens, B, T, C);
     }
@@ -60,6 +65,11 @@ public final class ReferenceOps implements Ops {
     }
 
     @Override
+    public void ropeForwardAt(float[] qkv, int T, int pos0, int nh, int nkv, int hd, double theta) {
+        Rope.forwardAt(qkv, T, pos0, nh, nkv, hd, theta);
+    }
+
+    @Override
     public void ropeBackward(float[] dqkv, int B, int T, int nh, int nkv, int hd, double theta) {
         Rope.backward(dqkv, B, T, nh, nkv, hd, theta);
     }
@@ -72,6 +82,12 @@ public final class ReferenceOps implements Ops {
     @Override
     public void attentionForward(float[] out, float[] state, float[] qkv, int B, int T, int nh, int nkv, int hd) {
         Attention.forward(out, state, qkv, B, T, nh, nkv, hd);
+    }
+
+    @Override
+    public void attentionDecode(float[] out, float[] kCache, float[] vCache, float[] qkv, int T, int pos0, int nh,
+            int nkv, int hd) {
+        Attention.decode(out, kCache, vCache, qkv, T, pos0, nh, nkv, hd);
     }
 
     @Override

@@ -44,7 +44,7 @@ final class Bench {
     record Cell(String model, String spec, String backend, String description, BenchConfig.Mode mode, int batch,
             int seqLen, long params, String status, String reason, double[] timesMs, Stats stats, double flopsPerStep,
             Double peakGflops, long peakRssBytes, boolean rssPerCell, long heapPeakBytes, long heapLiveBytes,
-            CheckResult check) {
+            CheckResult check, Decoding decoding) {
 
         boolean ok() {
             return status.equals("ok");
@@ -54,7 +54,11 @@ final class Bench {
             return model + "|" + backend + "|" + mode.id();
         }
 
+        /** Tokens per second of an iteration; for decode the generated tokens over prefill plus decode time. */
         double tokensPerSecond() {
+            if (decoding != null) {
+                return decoding.newTokens() / (stats.median() / 1e3);
+            }
             return batch * (double) seqLen / (stats.median() / 1e3);
         }
 
@@ -68,6 +72,13 @@ final class Bench {
     }
 
     private record Expected(double loss, float[] logits, double gradNorm) {
+    }
+
+    /**
+     * A decode cell's figures: prompt and generated lengths, the median time to first token (prefill and the choice
+     * of the first token) and the median tokens/s of the decode steps after it.
+     */
+    record Decoding(int promptLen, int newTokens, double ttftMs, double decodeTokensPerSecond) {
     }
 
     private final BenchConfig cfg;
@@ -130,6 +141,13 @@ final class Bench {
         }
         String check = c.check().matched() == null ? "not checked"
                 : (c.check().matched() ? "matched " : "MISMATCH vs ") + c.check().against();
+        if (c.decoding() != null) {
+            out.printf("%s  median %.3f ms +- %.3f per %d tokens  %.2f tok/s (decode steps %.2f tok/s), time to first "
+                    + "token %.1f ms  %s%n", head, c.stats().median(), c.stats().spread(), c.decoding().newTokens(),
+                    c.tokensPerSecond(), c.decoding().decodeTokensPerSecond(), c.decoding().ttftMs(), check);
+            out.flush();
+            return;
+        }
         out.printf("%s  median %.3f ms +- %.3f  %,.0f tok/s  %.2f GFLOP/s%s  %s%n", head, c.stats().median(),
                 c.stats().spread(), c.tokensPerSecond(), c.gflops(),
                 c.peakGflops() != null ? String.format(" (%.1f%% of peak)", 100 * c.peakFraction()) : "", check);
@@ -140,7 +158,11 @@ final class Bench {
         ModelConfig c = m.config();
         int B = m.batch();
         int T = m.seqLen();
-        double flops = mode == BenchConfig.Mode.TRAIN ? Flops.trainStep(c, B, T) : Flops.forward(c, B, T);
+        double flops = switch (mode) {
+            case TRAIN -> Flops.trainStep(c, B, T);
+            case FORWARD -> Flops.forward(c, B, T);
+            case DECODE -> decodeFlops(c);
+        };
         String id = t.backend() != null ? t.backend().id() : t.spec();
         String desc = t.backend() != null ? t.backend().description() : "";
         Double peak = peakFor(t);
@@ -151,6 +173,9 @@ final class Bench {
         if (id.equals("reference") && fwdGflop > cfg.referenceMaxGflop()) {
             return skipped(m, t, id, mode, flops, peak, String.format("too slow for the reference (%.1f GFLOP per forward "
                     + "pass > reference_max_gflop %.1f)", fwdGflop, cfg.referenceMaxGflop()));
+        }
+        if (mode == BenchConfig.Mode.DECODE) {
+            return decodeCell(m, params, t, id, desc, peak);
         }
         boolean rssPerCell = MemoryStats.resetPeaks();
         Batch data = new SyntheticData(cfg.seed(), 1, B, T, c.vocabSize()).next();
@@ -192,7 +217,7 @@ final class Bench {
             long rss = MemoryStats.peakRssBytes();
             long heapPeak = MemoryStats.heapPeakBytes();
             return new Cell(m.name(), t.spec(), id, desc, mode, B, T, c.parameterCount(), "ok", null, ms, Stats.of(ms),
-                    flops, peak, rss, rssPerCell, heapPeak, MemoryStats.liveHeapBytes(), check);
+                    flops, peak, rss, rssPerCell, heapPeak, MemoryStats.liveHeapBytes(), check, null);
         } catch (BadInputException e) {
             throw e;
         } catch (RuntimeException | OutOfMemoryError e) {
@@ -200,15 +225,108 @@ final class Bench {
                     + e.getMessage();
             return new Cell(m.name(), t.spec(), id, desc, mode, B, T, c.parameterCount(), "error", why, new double[0],
                     Stats.of(new double[0]), flops, peak, MemoryStats.peakRssBytes(), rssPerCell,
-                    MemoryStats.heapPeakBytes(), -1, null);
+                    MemoryStats.heapPeakBytes(), -1, null, null);
         }
+    }
+
+    /** Matrix products of a decode iteration: the prompt's forward, then one position per new token but the last. */
+    private double decodeFlops(ModelConfig c) {
+        return Flops.forward(c, 1, cfg.promptLen()) + (cfg.newTokens() - 1) * Flops.forward(c, 1, 1);
+    }
+
+    /**
+     * A decode cell: an iteration prefills a prompt of prompt_len seeded random ids and generates new_tokens greedy
+     * tokens (no end-of-sequence stop) on one decoder; the first iteration is checked: its prefill logits against the
+     * check backend's forward of the prompt, eps 1e-3.
+     */
+    private Cell decodeCell(BenchConfig.Model m, Params params, Target t, String id, String desc, Double peak) {
+        ModelConfig c = m.config();
+        int P = cfg.promptLen();
+        int n = cfg.newTokens();
+        double flops = decodeFlops(c);
+        if ((long) P + n > c.maxSeqLen()) {
+            throw new BadInputException(cfg.file() + ": prompt_len " + P + " + new_tokens " + n + " do not fit the "
+                    + "max_seq_len " + c.maxSeqLen() + " of model " + m.name());
+        }
+        if (id.equals("reference") && flops / 1e9 > cfg.referenceMaxGflop()) {
+            return skipped(m, t, id, BenchConfig.Mode.DECODE, flops, peak, String.format("too slow for the reference "
+                    + "(%.1f GFLOP per iteration > reference_max_gflop %.1f)", flops / 1e9, cfg.referenceMaxGflop()));
+        }
+        int[] prompt = new SyntheticData(cfg.seed(), 1, 1, P, c.vocabSize()).next().inputs();
+        boolean rssPerCell = MemoryStats.resetPeaks();
+        try (io.resflow.engine.Decoder d = t.backend().openDecoder(c, params, P + n)) {
+            float[] first = d.prefill(prompt).clone();
+            CheckResult check = decodeCheck(m, params, t.backend(), prompt, first);
+            System.gc();
+            rssPerCell = MemoryStats.resetPeaks();
+            for (int i = 0; i < cfg.warmup(); i++) {
+                generate(d, prompt, n);
+            }
+            List<Double> times = new ArrayList<>();
+            List<Double> ttft = new ArrayList<>();
+            List<Double> rate = new ArrayList<>();
+            long start = System.nanoTime();
+            int minRepeats = Math.min(3, cfg.repeats());
+            for (int i = 0; i < cfg.repeats(); i++) {
+                long t0 = System.nanoTime();
+                io.resflow.engine.Generator.Result r = generate(d, prompt, n);
+                times.add((System.nanoTime() - t0) / 1e6);
+                ttft.add(r.prefillNanos() / 1e6);
+                rate.add(r.decodeTokensPerSecond());
+                if (i + 1 >= minRepeats && cfg.maxSecondsPerCell() > 0
+                        && (System.nanoTime() - start) / 1e9 > cfg.maxSecondsPerCell()) {
+                    break;
+                }
+            }
+            double[] ms = times.stream().mapToDouble(Double::doubleValue).toArray();
+            Decoding dec = new Decoding(P, n, Stats.of(ttft.stream().mapToDouble(Double::doubleValue).toArray()).median(),
+                    Stats.of(rate.stream().mapToDouble(Double::doubleValue).toArray()).median());
+            return new Cell(m.name(), t.spec(), id, desc, BenchConfig.Mode.DECODE, 1, P + n, c.parameterCount(), "ok",
+                    null, ms, Stats.of(ms), flops, peak, MemoryStats.peakRssBytes(), rssPerCell,
+                    MemoryStats.heapPeakBytes(), MemoryStats.liveHeapBytes(), check, dec);
+        } catch (BadInputException e) {
+            throw e;
+        } catch (RuntimeException | OutOfMemoryError e) {
+            String why = (e instanceof OutOfMemoryError ? "out of memory: " : e.getClass().getSimpleName() + ": ")
+                    + e.getMessage();
+            return new Cell(m.name(), t.spec(), id, desc, BenchConfig.Mode.DECODE, 1, P + n, c.parameterCount(),
+                    "error", why, new double[0], Stats.of(new double[0]), flops, peak, MemoryStats.peakRssBytes(),
+                    rssPerCell, MemoryStats.heapPeakBytes(), -1, null, null);
+        }
+    }
+
+    private static io.resflow.engine.Generator.Result generate(io.resflow.engine.Decoder d, int[] prompt, int n) {
+        io.resflow.engine.Generator.Result r = io.resflow.engine.Generator.generate(d, prompt, n,
+                io.resflow.engine.Sampling.GREEDY, Set.of(), null);
+        if (r.generated() != n) {
+            throw new IllegalStateException("generated " + r.generated() + " tokens, expected " + n);
+        }
+        return r;
+    }
+
+    private CheckResult decodeCheck(BenchConfig.Model m, Params params, Backend b, int[] prompt, float[] first) {
+        if (cfg.check() == BenchConfig.Check.NONE) {
+            return new CheckResult("none", null, Double.NaN, Double.NaN, Double.NaN, "check: none");
+        }
+        if (b.id().equals("reference")) {
+            return new CheckResult("reference", true, 0, 0, 0, "is the reference");
+        }
+        String against = cfg.check() == BenchConfig.Check.JVM && !b.id().equals("jvm") ? "jvm" : "reference";
+        int V = m.config().vocabSize();
+        int P = prompt.length;
+        Batch data = new Batch(prompt, prompt);
+        Expected ref = expected(against, m, params, 1, P, data, false);
+        float[] last = java.util.Arrays.copyOfRange(ref.logits(), (P - 1) * V, P * V);
+        Comparison.Row lg = Comparison.tensor("logits", first, last, EPS);
+        return new CheckResult(against + " (the prompt's last logits after prefill)", lg.ok(), Double.NaN,
+                lg.relL2(), Double.NaN, String.format("prefill logits rel_l2 %.1e (eps %.0e)", lg.relL2(), EPS));
     }
 
     private Cell skipped(BenchConfig.Model m, Target t, String id, BenchConfig.Mode mode, double flops, Double peak,
             String reason) {
         return new Cell(m.name(), t.spec(), id, t.backend() != null ? t.backend().description() : "", mode, m.batch(),
                 m.seqLen(), m.config().parameterCount(), "skipped", reason, new double[0], Stats.of(new double[0]),
-                flops, peak, -1, false, -1, -1, null);
+                flops, peak, -1, false, -1, -1, null, null);
     }
 
     private static void iterate(Session s, Batch data, BenchConfig.Mode mode, AdamW opt) {

@@ -62,7 +62,8 @@ final class BenchCommand implements Callable<Integer> {
         if (repeats != null || warmup != null || backends != null) {
             cfg = new BenchConfig(cfg.file(), cfg.name(), cfg.models(), backends != null ? backends : cfg.backends(),
                     cfg.modes(), warmup != null ? warmup : cfg.warmup(), repeats != null ? repeats : cfg.repeats(),
-                    cfg.maxSecondsPerCell(), cfg.peakGflops(), cfg.check(), cfg.referenceMaxGflop(), cfg.seed());
+                    cfg.maxSecondsPerCell(), cfg.peakGflops(), cfg.check(), cfg.referenceMaxGflop(), cfg.seed(),
+                    cfg.promptLen(), cfg.newTokens());
         }
         Map<String, BenchReport.Base> base = baseline != null ? BenchReport.readBaseline(baseline) : Map.of();
         List<Bench.Target> targets = Bench.targets(cfg.backends());

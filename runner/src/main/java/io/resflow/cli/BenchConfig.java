@@ -29,10 +29,11 @@ import java.util.Set;
  */
 record BenchConfig(Path file, String name, List<Model> models, List<String> backends, List<Mode> modes, int warmup,
         int repeats, double maxSecondsPerCell, Map<String, Double> peakGflops, Check check, double referenceMaxGflop,
-        long seed) {
+        long seed, int promptLen, int newTokens) {
 
+    /** forward: a forward pass with loss; train: a training step; decode: a prompt's prefill, then greedy tokens. */
     enum Mode {
-        FORWARD, TRAIN;
+        FORWARD, TRAIN, DECODE;
 
         String id() {
             return name().toLowerCase(java.util.Locale.ROOT);
@@ -61,7 +62,8 @@ record BenchConfig(Path file, String name, List<Model> models, List<String> back
     }
 
     static final Set<String> FIELDS = Set.of("name", "models", "backends", "modes", "batch", "seq_len", "warmup",
-            "repeats", "max_seconds_per_cell", "peak_gflops", "check", "reference_max_gflop", "seed");
+            "repeats", "max_seconds_per_cell", "peak_gflops", "check", "reference_max_gflop", "seed", "prompt_len",
+            "new_tokens");
     static final Set<String> MODEL_FIELDS = Set.of("name", "model", "batch", "seq_len", "recompute");
 
     static BenchConfig load(Path file) {
@@ -98,7 +100,9 @@ record BenchConfig(Path file, String name, List<Model> models, List<String> back
                 modes.add(switch (n.asText()) {
                     case "forward" -> Mode.FORWARD;
                     case "train" -> Mode.TRAIN;
-                    default -> throw new BadInputException(file + ": field 'modes': unknown mode " + n + " (forward, train)");
+                    case "decode" -> Mode.DECODE;
+                    default -> throw new BadInputException(file + ": field 'modes': unknown mode " + n
+                            + " (forward, train, decode)");
                 });
             }
         }
@@ -122,7 +126,7 @@ record BenchConfig(Path file, String name, List<Model> models, List<String> back
         String name = f.text("name", file.getFileName().toString().replaceFirst("\\.json$", ""));
         return new BenchConfig(file, name, models, backends, modes, f.integer("warmup", 2, 1), f.integer("repeats", 10, 1),
                 f.number("max_seconds_per_cell", 60, 0), peaks, check, f.number("reference_max_gflop", 5, 0),
-                f.longValue("seed", 1));
+                f.longValue("seed", 1), f.integer("prompt_len", 16, 1), f.integer("new_tokens", 64, 1));
     }
 
     private static JsonNode requireArray(JsonNode root, String field, Path file) {

@@ -119,6 +119,13 @@ final class BenchReport {
                 n.put("mean_ms", c.stats().mean());
                 n.put("stddev_ms", c.stats().stddev());
                 n.put("tokens_per_s", c.tokensPerSecond());
+                if (c.decoding() != null) {
+                    n.put("prompt_len", c.decoding().promptLen());
+                    n.put("new_tokens", c.decoding().newTokens());
+                    Json.put(n, "ttft_ms", c.decoding().ttftMs());
+                    Json.put(n, "decode_tokens_per_s", c.decoding().decodeTokensPerSecond());
+                    n.put("tokens_per_s_meaning", "new_tokens / (prefill + decode time), as HF generate is timed");
+                }
                 n.put("gflops", c.gflops());
                 if (c.peakGflops() != null) {
                     n.put("peak_gflops", c.peakGflops());

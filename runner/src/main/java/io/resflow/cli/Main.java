@@ -12,8 +12,9 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "resflow", mixinStandardHelpOptions = true, version = "resflow 0.1.0",
         description = "Residual transformers forward and backward on the JVM and TornadoVM devices, checked against a pure-Java reference.",
-        subcommands = {RunCommand.class, TokenizeCommand.class, ExportCommand.class, CheckCommand.class, ValidateCommand.class, BenchCommand.class,
-                DevicesCommand.class, GradcheckCommand.class, io.resflow.cli.ablation.AblationCommand.class})
+        subcommands = {RunCommand.class, GenerateCommand.class, TokenizeCommand.class, ExportCommand.class, CheckCommand.class,
+                ValidateCommand.class, BenchCommand.class, DevicesCommand.class, GradcheckCommand.class,
+                io.resflow.cli.ablation.AblationCommand.class})
 public final class Main {
     public static final int OK = 0;
     public static final int CHECK_FAILED = 1;

@@ -120,7 +120,7 @@ class BenchCommandTest {
     private static Bench.Cell cell(double median, double spread) {
         Stats s = new Stats(median, spread, median, median, median, 0);
         return new Bench.Cell("m", "b", "b", "", BenchConfig.Mode.FORWARD, 1, 1, 1, "ok", null, new double[] {median}, s,
-                1, null, 0, true, 0, 0, null);
+                1, null, 0, true, 0, 0, null, null);
     }
 
     @Test

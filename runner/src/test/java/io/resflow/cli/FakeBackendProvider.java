@@ -71,6 +71,11 @@ public final class FakeBackendProvider implements BackendProvider {
             Session s = ref.open(config, p, batch, seqLen, options);
             return opaque || nanGrad != null ? new Wrapped(s, opaque, nanGrad) : s;
         }
+
+        @Override
+        public io.resflow.engine.Decoder openDecoder(ModelConfig config, Params params, int capacity) {
+            return ref.openDecoder(config, params, capacity);
+        }
     }
 
     private record Wrapped(Session s, boolean opaque, String nanGrad) implements Session {

@@ -44,17 +44,30 @@ final class DeviceBuffers {
 
     /** Allocates every array (host and, on first use, device memory): check the layout's sizes first. */
     DeviceBuffers(ModelConfig c, DeviceLayout d) {
+        this(c, d, true, d.T);
+    }
+
+    /**
+     * The buffers of a decoder ({@link TornadoDecoder}): parameters, activations (a layout of one row) and constants
+     * whose RoPE tables cover {@code positions} positions; no training state (g, mom, vel, dact and partials hold one
+     * float each and no graph uses them).
+     */
+    static DeviceBuffers forDecoding(ModelConfig c, DeviceLayout d, int positions) {
+        return new DeviceBuffers(c, d, false, positions);
+    }
+
+    private DeviceBuffers(ModelConfig c, DeviceLayout d, boolean training, int ropePositions) {
         this.d = d;
         p = new FloatArray(d.paramCount);
-        g = new FloatArray(d.paramCount);
-        mom = new FloatArray(d.paramCount);
-        vel = new FloatArray(d.paramCount);
+        g = new FloatArray(training ? d.paramCount : 1);
+        mom = new FloatArray(training ? d.paramCount : 1);
+        vel = new FloatArray(training ? d.paramCount : 1);
         act = new FloatArray(d.actSize);
-        dact = new FloatArray(d.dactSize);
-        partials = new FloatArray(d.partialsSize);
+        dact = new FloatArray(training ? d.dactSize : 1);
+        partials = new FloatArray(training ? d.partialsSize : 1);
         tok = new IntArray(d.tokSize);
         zero = new IntArray(1);
-        consts = buildConsts(c, d);
+        consts = buildConsts(c, d, ropePositions);
     }
 
     /** The skip-path weight alpha of h = norm(alpha h + F(h)): 0 without a skip path, (2N)^(1/4) for DeepNorm. */
@@ -66,19 +79,20 @@ final class DeviceBuffers {
         };
     }
 
-    private static FloatArray buildConsts(ModelConfig c, DeviceLayout d) {
+    /** Model scalars, then RoPE's cos (T, hd/2) and sin (T, hd/2) tables for positions 0 .. T-1. */
+    private static FloatArray buildConsts(ModelConfig c, DeviceLayout d, int T) {
         int half = c.headDim() / 2;
-        FloatArray k = new FloatArray(d.constsSize);
+        FloatArray k = new FloatArray(Consts.ROPE + Math.max(c.learnedPositions() ? 0 : 2 * T * half, 1));
         k.set(Consts.NORM_EPS, (float) c.normEps());
         k.set(Consts.SKIP_ALPHA, skipAlpha(c));
         k.set(Consts.ATTN_SCALE, (float) (1.0 / Math.sqrt(c.headDim())));
         k.set(Consts.INV_N, (float) (1.0 / d.N));
         if (!c.learnedPositions()) {
-            for (int t = 0; t < d.T; t++) {
+            for (int t = 0; t < T; t++) {
                 for (int j = 0; j < half; j++) {
                     double angle = t * Math.pow(c.ropeTheta(), -2.0 * j / c.headDim());
                     k.set(Consts.ROPE + t * half + j, (float) Math.cos(angle));
-                    k.set(Consts.ROPE + d.T * half + t * half + j, (float) Math.sin(angle));
+                    k.set(Consts.ROPE + T * half + t * half + j, (float) Math.sin(angle));
                 }
             }
         }

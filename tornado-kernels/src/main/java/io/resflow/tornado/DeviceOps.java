@@ -6,6 +6,7 @@ import io.resflow.tornado.kernels.AdamWKernels;
 import io.resflow.tornado.kernels.Args;
 import io.resflow.tornado.kernels.AttentionKernels;
 import io.resflow.tornado.kernels.CrossEntropyKernels;
+import io.resflow.tornado.kernels.DecodeAttentionKernels;
 import io.resflow.tornado.kernels.EmbeddingKernels;
 import io.resflow.tornado.kernels.GeluKernels;
 import io.resflow.tornado.kernels.LayerNormKernels;
@@ -259,5 +260,50 @@ final class DeviceOps {
     void adamw(GraphSpec s, String task, FloatArray hyper) {
         s.task(task, shapes.elements(d.paramCount), AdamWKernels::update, b.p, b.g, b.mom, b.vel, hyper,
                 Args.of(d.paramCount));
+    }
+
+    // ---------------------------------------------------------------- decoding (one row; step = [token, position])
+
+    /** act[out] (C) = wte[step[0]] (+ wpe[step[1]]). */
+    void embedAt(GraphSpec s, String task, IntArray step, int out) {
+        s.task(task, shapes.elements(d.C), EmbeddingKernels::forwardAt, b.act, b.p, step,
+                Args.of(out, d.param("wte"), d.param("wpe"), d.C));
+    }
+
+    /** Rotates the q and k heads of the qkv row act[qkv] (+ l aStride) to position step[1]; tables of positions. */
+    void ropeAt(GraphSpec s, String task, IntArray layer, IntArray step, int qkv, int aStride, int positions) {
+        s.task(task, shapes.elements((long) (c.nHead() + c.nKvHead()) * (c.headDim() / 2)), RopeKernels::applyAt,
+                b.act, b.consts, layer, step,
+                Args.of(qkv, aStride, 1, positions, c.nHead() + c.nKvHead(), c.headDim(), d.qkvDim, 1));
+    }
+
+    /**
+     * The new row's k and v into layer l's cache in {@code kv} at row step[1], then act[att] = its attention over
+     * cache rows 0 .. step[1] (layout in {@link DecodeAttentionKernels}: K of layer l at l * cap * kvw, V after all
+     * layers' K, the score rows after all V).
+     */
+    void attentionDecode(GraphSpec s, String prefix, IntArray layer, IntArray step, FloatArray kv, int att, int qkv,
+            int aStride, int cap) {
+        int kvw = c.nKvHead() * c.headDim();
+        int lStride = cap * kvw;
+        int vOff = d.L * lStride;
+        int sOff = 2 * d.L * lStride;
+        IntArray m = Args.of(qkv, att, aStride, 0, vOff, lStride, sOff, cap, c.nHead(), c.nKvHead(), c.headDim());
+        s.task(prefix + "store", shapes.elements(2L * kvw), DecodeAttentionKernels::store, b.act, kv, layer, step, m)
+                .task(prefix + "scores", shapes.elements((long) c.nHead() * cap), DecodeAttentionKernels::scores,
+                        b.act, kv, b.consts, layer, step, m)
+                .task(prefix + "softmax", shapes.elements(c.nHead()), DecodeAttentionKernels::softmax, kv, step, m)
+                .task(prefix + "output", shapes.elements((long) c.nHead() * c.headDim()),
+                        DecodeAttentionKernels::output, b.act, kv, layer, step, m);
+    }
+
+    /** Floats of the decode cache array for {@code cap} positions: K and V of every layer, one score row per head. */
+    static long decodeCacheSize(ModelConfig c, int cap) {
+        return 2L * c.nLayer() * cap * c.nKvHead() * c.headDim() + (long) c.nHead() * cap;
+    }
+
+    /** out[0 .. n) = act[off .. off+n). */
+    void copyOut(GraphSpec s, String task, int off, int n, FloatArray out) {
+        s.task(task, shapes.elements(n), MemoryKernels::copyOut, b.act, out, Args.of(off, n));
     }
 }

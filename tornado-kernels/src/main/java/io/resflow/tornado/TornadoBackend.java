@@ -38,6 +38,11 @@ public final class TornadoBackend implements Backend {
         return new TornadoSession(config, init, batch, seqLen, options.recompute(), device, strict);
     }
 
+    @Override
+    public TornadoDecoder openDecoder(ModelConfig config, Params params, int capacity) {
+        return new TornadoDecoder(config, params, capacity, device, strict, description());
+    }
+
     public TornadoDevice device() {
         return device;
     }

@@ -125,6 +125,28 @@ public final class StepProfile {
         }
 
         @Override
+        public void embeddingForwardAt(float[] out, int[] tokens, float[] wte, float[] wpe, int T, int pos0, int C) {
+            long t0 = System.nanoTime();
+            d.embeddingForwardAt(out, tokens, wte, wpe, T, pos0, C);
+            add("embedding at", t0);
+        }
+
+        @Override
+        public void ropeForwardAt(float[] qkv, int T, int pos0, int nh, int nkv, int hd, double theta) {
+            long t0 = System.nanoTime();
+            d.ropeForwardAt(qkv, T, pos0, nh, nkv, hd, theta);
+            add("rope at", t0);
+        }
+
+        @Override
+        public void attentionDecode(float[] out, float[] kCache, float[] vCache, float[] qkv, int T, int pos0, int nh,
+                int nkv, int hd) {
+            long t0 = System.nanoTime();
+            d.attentionDecode(out, kCache, vCache, qkv, T, pos0, nh, nkv, hd);
+            add("attention decode", t0);
+        }
+
+        @Override
         public void attentionBackward(float[] dqkv, float[] dout, float[] qkv, float[] out, float[] state, int B,
                 int T, int nh, int nkv, int hd) {
             long t0 = System.nanoTime();

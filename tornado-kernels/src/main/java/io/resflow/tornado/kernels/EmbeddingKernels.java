@@ -55,6 +55,21 @@ public final class EmbeddingKernels {
         }
     }
 
+    // decoding: step = [token, position] -> act: out (C) = wte[token] (+ wpe[position]); m = [out, wte, wpe or -1, C].
+    // Launch: C work-items.
+    public static void forwardAt(KernelContext ctx, FloatArray act, FloatArray p, IntArray step, IntArray m) {
+        int c = m.get(3);
+        int i = ctx.globalIdx;
+        if (i < c) {
+            float x = p.get(m.get(1) + step.get(0) * c + i);
+            int wpe = m.get(2);
+            if (wpe >= 0) {
+                x += p.get(wpe + step.get(1) * c + i);
+            }
+            act.set(m.get(0) + i, x);
+        }
+    }
+
     // dact: dout (N,C) -> g: dwte[token] += sum of dout over the positions holding it. Launch: N*C work-items.
     public static void backwardTokens(KernelContext ctx, FloatArray g, FloatArray dact, IntArray tok, IntArray m) {
         int n = m.get(BT_N);

@@ -29,6 +29,14 @@ public final class MemoryKernels {
         }
     }
 
+    // out[0 .. n) = x[off .. off+n) with m = [off, n] (a result the host reads). Launch: n work-items.
+    public static void copyOut(KernelContext ctx, FloatArray x, FloatArray out, IntArray m) {
+        int i = ctx.globalIdx;
+        if (i < m.get(1)) {
+            out.set(i, x.get(m.get(0) + i));
+        }
+    }
+
     /**
      * Names two float buffers and an int buffer as arguments without changing them (flag holds 0), so that the graph
      * running it allocates them on the device and the other graphs can consume them.

@@ -39,4 +39,27 @@ public final class RopeKernels {
             x.set(base + half, c * cos + a * sin);
         }
     }
+
+    // decoding: x: one qkv row at OFF (+ layer * STRIDE) at position step[1], rotated in place; T = the table's
+    // positions (m as for apply, N = 1, SIGN = 1). Launch: HEADS * hd/2 work-items.
+    public static void applyAt(KernelContext ctx, FloatArray x, FloatArray consts, IntArray layer, IntArray step,
+            IntArray m) {
+        int heads = m.get(HEADS);
+        int hd = m.get(HD);
+        int half = hd / 2;
+        int idx = ctx.globalIdx;
+        if (idx < heads * half) {
+            int ts = m.get(T);
+            int j = idx % half;
+            int head = idx / half;
+            int t = step.get(1);
+            float cos = consts.get(Consts.ROPE + t * half + j);
+            float sin = consts.get(Consts.ROPE + ts * half + t * half + j);
+            int base = m.get(OFF) + layer.get(0) * m.get(STRIDE) + head * hd + j;
+            float a = x.get(base);
+            float c = x.get(base + half);
+            x.set(base, a * cos - c * sin);
+            x.set(base + half, c * cos + a * sin);
+        }
+    }
 }

@@ -1,0 +1,224 @@
+package io.resflow.engine;
+
+import io.resflow.model.BadInputException;
+import io.resflow.model.ModelConfig;
+import io.resflow.model.Norm;
+import io.resflow.model.ParamLayout;
+import io.resflow.model.Params;
+import io.resflow.model.Residual;
+
+/**
+ * A {@link Decoder} written once over {@link Ops} (like {@link Engine}, whose forward it mirrors block for block), so
+ * the reference and the jvm backend decode with the same schedule and their own kernels.
+ *
+ * <p>State: per layer a key and a value cache (capacity, n_kv_head * head_dim), filled by
+ * {@link Ops#attentionDecode}. A call runs T new tokens (the prompt, or one token) at positions pos .. pos+T-1
+ * through every block on (T, .) activations, then the final norm and the output head on the last row only:
+ * <pre>
+ * x (T,C) = embed(tokens, positions pos..)                 Ops.embeddingForwardAt
+ * per sub-block: as Engine.forwardBlock with N = T, attention = qkv matmul, RoPE at positions pos.. (ropeForwardAt),
+ *                k, v into the cache and causal attention over cache rows 0 .. pos+t (attentionDecode), projection
+ * logits (V) = head(norm(x[T-1]))
+ * </pre>
+ * Buffers are sized for the capacity once, so a decode step allocates nothing.
+ */
+public final class KvDecoder implements Decoder {
+    private final ModelConfig c;
+    private final Ops ops;
+    private final String describe;
+    private final int cap;
+    private final int C;
+    private final int V;
+    private final float skipAlpha;
+    private final float[] wte;
+    private final float[] wpe;
+    private final float[] head;
+    private final float[][] kCache;
+    private final float[][] vCache;
+    private float[] x;
+    private float[] y;
+    private final float[] nb;
+    private final float[] mean;
+    private final float[] rstd;
+    private final float[] qkv;
+    private final float[] att;
+    private final float[] f;
+    private final float[] sum;
+    private final float[] fc;
+    private final float[] act;
+    private final float[] last;
+    private final float[] lnf;
+    private final float[] logits;
+    private final int[] one = new int[1];
+    private final Slots[] slots;
+    private final Slots lnfSlots;
+    private int pos;
+
+    /** The arrays of one sub-block (w1/b1 its input projection qkv or fc, w2/b2 its output projection), looked up once. */
+    private record Slots(float[] normW, float[] normB, float[] w1, float[] b1, float[] w2, float[] b2, float gate) {
+        static Slots of(Params p, int k) {
+            String pre = "h." + (k / 2) + ".";
+            boolean attn = k % 2 == 0;
+            String norm = pre + (attn ? "ln1" : "ln2");
+            String in = pre + (attn ? "qkv" : "fc");
+            String out = pre + (attn ? "attn_proj" : "mlp_proj");
+            float[] gate = p.dataOrNull(pre + (attn ? "attn_alpha" : "mlp_alpha"));
+            return new Slots(p.dataOrNull(norm + ".w"), p.dataOrNull(norm + ".b"), p.data(in + ".w"),
+                    p.dataOrNull(in + ".b"), p.data(out + ".w"), p.dataOrNull(out + ".b"), gate == null ? 1f : gate[0]);
+        }
+    }
+
+    /** @param capacity positions the cache holds, at most the model's max_seq_len */
+    public KvDecoder(ModelConfig config, Params params, int capacity, Ops ops, String describe) {
+        if (capacity <= 0 || capacity > config.maxSeqLen()) {
+            throw new BadInputException("decoder capacity must be in [1, max_seq_len = " + config.maxSeqLen()
+                    + "], got " + capacity);
+        }
+        params.checkAgainst(ParamLayout.of(config), "parameters");
+        this.c = config;
+        this.ops = ops;
+        this.describe = describe;
+        this.cap = capacity;
+        this.C = config.dModel();
+        this.V = config.vocabSize();
+        this.skipAlpha = switch (config.residual()) {
+            case NONE -> 0f;
+            case DEEPNORM -> (float) Math.pow(2.0 * config.nLayer(), 0.25);
+            default -> 1f;
+        };
+        this.wte = params.data("wte");
+        this.wpe = params.dataOrNull("wpe");
+        this.head = config.tieEmbeddings() ? wte : params.data("lm_head");
+        int kvw = config.nKvHead() * config.headDim();
+        kCache = new float[config.nLayer()][cap * kvw];
+        vCache = new float[config.nLayer()][cap * kvw];
+        x = new float[cap * C];
+        y = new float[cap * C];
+        nb = new float[cap * C];
+        mean = new float[cap];
+        rstd = new float[cap];
+        qkv = new float[cap * config.qkvDim()];
+        att = new float[cap * config.qDim()];
+        f = new float[cap * C];
+        sum = new float[cap * C];
+        fc = new float[cap * config.fcDim()];
+        act = new float[cap * config.dFf()];
+        last = new float[C];
+        lnf = new float[C];
+        logits = new float[V];
+        slots = new Slots[2 * config.nLayer()];
+        for (int k = 0; k < slots.length; k++) {
+            slots[k] = Slots.of(params, k);
+        }
+        lnfSlots = new Slots(params.data("lnf.w"), params.dataOrNull("lnf.b"), null, null, null, null, 1f);
+    }
+
+    @Override
+    public ModelConfig config() {
+        return c;
+    }
+
+    @Override
+    public int capacity() {
+        return cap;
+    }
+
+    @Override
+    public int position() {
+        return pos;
+    }
+
+    @Override
+    public String describe() {
+        return describe;
+    }
+
+    @Override
+    public float[] prefill(int[] prompt) {
+        if (prompt.length == 0) {
+            throw new BadInputException("prompt: at least one token is needed");
+        }
+        if (prompt.length > cap) {
+            throw new BadInputException("prompt: " + prompt.length + " tokens do not fit the " + cap
+                    + " positions of the cache (max_seq_len)");
+        }
+        pos = 0;
+        return run(prompt, prompt.length);
+    }
+
+    @Override
+    public float[] decode(int token) {
+        if (pos >= cap) {
+            throw new IllegalStateException("the KV cache is full (" + cap + " positions)");
+        }
+        one[0] = token;
+        return run(one, 1);
+    }
+
+    private float[] run(int[] tokens, int T) {
+        for (int t = 0; t < T; t++) {
+            if (tokens[t] < 0 || tokens[t] >= V) {
+                throw new BadInputException("token at position " + (pos + t) + " is " + tokens[t]
+                        + ", outside the vocabulary [0, " + V + ")");
+            }
+        }
+        ops.embeddingForwardAt(x, tokens, wte, wpe, T, pos, C);
+        for (int k = 0; k < 2 * c.nLayer(); k++) {
+            block(k, T);
+            float[] t = x;
+            x = y;
+            y = t;
+        }
+        System.arraycopy(x, (T - 1) * C, last, 0, C);
+        norm(lnf, last, lnfSlots, 1);
+        ops.matmulForward(logits, lnf, head, null, 1, C, V);
+        pos += T;
+        return logits;
+    }
+
+    private void norm(float[] out, float[] in, Slots w, int rows) {
+        float eps = (float) c.normEps();
+        if (c.norm() == Norm.LAYERNORM) {
+            ops.layerNormForward(out, mean, rstd, in, w.normW(), w.normB(), rows, C, eps);
+        } else {
+            ops.rmsNormForward(out, rstd, in, w.normW(), rows, C, eps);
+        }
+    }
+
+    /** Sub-block k (attention when even) from x into y, as Engine.forwardBlock. */
+    private void block(int k, int T) {
+        Slots w = slots[k];
+        float[] u = x;
+        if (c.residual().normBeforeBlock()) {
+            norm(nb, x, w, T);
+            u = nb;
+        }
+        if (k % 2 == 0) {
+            ops.matmulForward(qkv, u, w.w1(), w.b1(), T, C, c.qkvDim());
+            if (!c.learnedPositions()) {
+                ops.ropeForwardAt(qkv, T, pos, c.nHead(), c.nKvHead(), c.headDim(), c.ropeTheta());
+            }
+            ops.attentionDecode(att, kCache[k / 2], vCache[k / 2], qkv, T, pos, c.nHead(), c.nKvHead(), c.headDim());
+            ops.matmulForward(f, att, w.w2(), w.b2(), T, c.qDim(), C);
+        } else {
+            ops.matmulForward(fc, u, w.w1(), w.b1(), T, C, c.fcDim());
+            switch (c.activation()) {
+                case GELU_TANH -> ops.geluForward(act, fc, T * c.dFf());
+                case SWIGLU -> ops.swigluForward(act, fc, T, c.dFf());
+            }
+            ops.matmulForward(f, act, w.w2(), w.b2(), T, c.dFf(), C);
+        }
+        float gate = c.residual() == Residual.REZERO ? w.gate() : 1f;
+        if (c.residual().normAfterSum()) {
+            ops.residualForward(sum, x, skipAlpha, f, gate, T * C);
+            norm(y, sum, w, T);
+        } else {
+            ops.residualForward(y, x, skipAlpha, f, gate, T * C);
+        }
+    }
+
+    @Override
+    public void close() {
+        // heap buffers only
+    }
+}

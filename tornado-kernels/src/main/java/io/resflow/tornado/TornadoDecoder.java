@@ -1,0 +1,213 @@
+package io.resflow.tornado;
+
+import io.resflow.engine.Decoder;
+import io.resflow.model.Activation;
+import io.resflow.model.BadInputException;
+import io.resflow.model.ModelConfig;
+import io.resflow.model.ParamLayout;
+import io.resflow.model.Params;
+import io.resflow.model.Residual;
+import io.resflow.tornado.kernels.Args;
+import java.util.List;
+import uk.ac.manchester.tornado.api.common.TornadoDevice;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+/**
+ * A {@link Decoder} on one TornadoVM device. The parameters, the activations of one row ({@link DeviceLayout} of
+ * batch 1, sequence 1) and the KV cache of every layer ({@code kv}, {@link DeviceOps#attentionDecode}) live on the
+ * device. One decode step is one execution of one task graph, {@code decode}:
+ * <pre>
+ * in:  step = [token, position]                       (8 bytes, every execution)
+ * embed                                               wte[token] (+ wpe[position]) -> h_0
+ * per layer l (unrolled, layer index l in its own 1-int array):
+ *   attention block: norm, qkv matmul, RoPE at the position, k and v into cache row `position`, scores over cache
+ *                    rows 0 .. position, softmax, weighted sum of v, projection, residual join (post-norm as configured)
+ *   MLP block:       as the training graphs' (TrainingGraphs.addBlockForward)
+ * head                                                final norm, logits matmul
+ * out: logits (V floats, every execution)
+ * </pre>
+ * A prompt is prefilled one position per execution (each adds its row to the cache; nothing is recomputed). The plan's
+ * device checks apply ({@link GraphPlan}): a task that fell back to Java or did not launch fails the step.
+ */
+public final class TornadoDecoder implements Decoder {
+    private final ModelConfig c;
+    private final String describe;
+    private final int cap;
+    private final DeviceLayout d;
+    private final DeviceBuffers b;
+    private final DeviceOps ops;
+    private final FloatArray kv;
+    private final IntArray step = new IntArray(2);
+    private final FloatArray logitsOut;
+    private final float[] logits;
+    private final GraphPlan plan;
+    private int pos;
+    private long[] lastStep = {0, 0};
+
+    TornadoDecoder(ModelConfig config, Params params, int capacity, TornadoDevice device, boolean strict,
+            String describe) {
+        if (capacity <= 0 || capacity > config.maxSeqLen()) {
+            throw new BadInputException("decoder capacity must be in [1, max_seq_len = " + config.maxSeqLen()
+                    + "], got " + capacity);
+        }
+        params.checkAgainst(ParamLayout.of(config), "parameters");
+        long cacheFloats = DeviceOps.decodeCacheSize(config, capacity);
+        if (cacheFloats >= Integer.MAX_VALUE) {
+            throw new BadInputException("the tornado backend indexes each device array with 32-bit ints; a KV cache "
+                    + "of " + capacity + " positions needs " + cacheFloats + " floats: use a shorter max_seq_len");
+        }
+        this.c = config;
+        this.describe = describe;
+        this.cap = capacity;
+        this.d = new DeviceLayout(config, 1, 1, false);
+        d.requireIntOffsets();
+        this.b = DeviceBuffers.forDecoding(config, d, capacity);
+        this.ops = new DeviceOps(config, b, new LaunchShapes(device));
+        this.kv = new FloatArray((int) cacheFloats);
+        this.logitsOut = new FloatArray(d.V);
+        this.logits = new float[d.V];
+        b.upload(params, b.p);
+        GraphSpec decode = decodeGraph();
+        this.plan = new GraphPlan(device, strict, List.of(b.ownerGraph(ops.shapes()), decode), b.shared(),
+                4L * (d.paramCount + d.actSize + cacheFloats));
+    }
+
+    private GraphSpec decodeGraph() {
+        GraphSpec s = new GraphSpec("decode", b.zero).everyExecution(step).toHost(logitsOut);
+        ops.embedAt(s, "embed", step, d.hA);
+        for (int l = 0; l < d.L; l++) {
+            IntArray layer = Args.of(l);
+            addBlock(s, "l" + l + "_a_", true, layer);
+            addBlock(s, "l" + l + "_m_", false, layer);
+        }
+        ops.normForward(s, "norm", b.zero, d.lnf, d.lnfStats, d.hFinal, d.param("lnf.w"), d.param("lnf.b"), 0, 0);
+        ops.matmul(s, "logits", b.zero, d.logits, d.lnf, c.tieEmbeddings() ? d.param("wte") : d.param("lm_head"), -1,
+                0, 0, d.C, d.V);
+        ops.copyOut(s, "out", d.logits, d.V, logitsOut);
+        return s;
+    }
+
+    /** One sub-block of layer l on the layer's slab, as TrainingGraphs.addBlockForward with the cache's attention. */
+    private void addBlock(GraphSpec s, String prefix, boolean attn, IntArray layer) {
+        Residual r = c.residual();
+        int as = d.aStride;
+        int ps = d.pStride;
+        String ln = attn ? "ln1" : "ln2";
+        int in = attn ? d.hA : d.hM;
+        int out = attn ? d.hM : d.hA + as;
+        int nb = attn ? d.nbA : d.nbM;
+        int u = in;
+        if (r.normBeforeBlock()) {
+            ops.normForward(s, prefix + "norm", layer, nb, attn ? d.nbStatsA : d.nbStatsM, in,
+                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps);
+            u = nb;
+        }
+        int f = attn ? d.fA : d.fM;
+        if (attn) {
+            ops.matmul(s, prefix + "qkv", layer, d.qkv, u, d.layerParam("qkv.w"), d.layerParam("qkv.b"), as, ps, d.C,
+                    d.qkvDim);
+            if (!c.learnedPositions()) {
+                ops.ropeAt(s, prefix + "rope", layer, step, d.qkv, as, cap);
+            }
+            ops.attentionDecode(s, prefix, layer, step, kv, d.att, d.qkv, as, cap);
+            ops.matmul(s, prefix + "proj", layer, f, d.att, d.layerParam("attn_proj.w"), d.layerParam("attn_proj.b"),
+                    as, ps, d.qDim, d.C);
+        } else {
+            ops.matmul(s, prefix + "fc", layer, d.fc, u, d.layerParam("fc.w"), d.layerParam("fc.b"), as, ps, d.C,
+                    d.fcDim);
+            ops.activation(s, prefix + (c.activation() == Activation.SWIGLU ? "swiglu" : "gelu"), layer, d.actv,
+                    d.fc, as);
+            ops.matmul(s, prefix + "proj", layer, f, d.actv, d.layerParam("mlp_proj.w"), d.layerParam("mlp_proj.b"),
+                    as, ps, d.dFf, d.C);
+        }
+        int gate = r == Residual.REZERO ? d.layerParam(attn ? "attn_alpha" : "mlp_alpha") : -1;
+        if (r.normAfterSum()) {
+            int sum = attn ? d.sumA : d.sumM;
+            ops.join(s, prefix + "join", layer, sum, in, f, gate, as, ps);
+            ops.normForward(s, prefix + "post_norm", layer, out, attn ? d.outStatsA : d.outStatsM, sum,
+                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps);
+        } else {
+            ops.join(s, prefix + "join", layer, out, in, f, gate, as, ps);
+        }
+    }
+
+    @Override
+    public ModelConfig config() {
+        return c;
+    }
+
+    @Override
+    public int capacity() {
+        return cap;
+    }
+
+    @Override
+    public int position() {
+        return pos;
+    }
+
+    @Override
+    public String describe() {
+        return describe;
+    }
+
+    @Override
+    public float[] prefill(int[] prompt) {
+        if (prompt.length == 0) {
+            throw new BadInputException("prompt: at least one token is needed");
+        }
+        if (prompt.length > cap) {
+            throw new BadInputException("prompt: " + prompt.length + " tokens do not fit the " + cap
+                    + " positions of the cache (max_seq_len)");
+        }
+        for (int i = 0; i < prompt.length; i++) {
+            checkToken(prompt[i], i);
+        }
+        pos = 0;
+        float[] out = null;
+        for (int t : prompt) {
+            out = step(t);
+        }
+        return out;
+    }
+
+    @Override
+    public float[] decode(int token) {
+        if (pos >= cap) {
+            throw new IllegalStateException("the KV cache is full (" + cap + " positions)");
+        }
+        checkToken(token, pos);
+        return step(token);
+    }
+
+    private void checkToken(int token, int at) {
+        if (token < 0 || token >= d.V) {
+            throw new BadInputException("token at position " + at + " is " + token + ", outside the vocabulary [0, "
+                    + d.V + ")");
+        }
+    }
+
+    private float[] step(int token) {
+        step.set(0, token);
+        step.set(1, pos);
+        plan.resetBytes();
+        plan.run("decode");
+        lastStep = plan.bytes();
+        for (int v = 0; v < logits.length; v++) {
+            logits[v] = logitsOut.get(v);
+        }
+        pos++;
+        return logits;
+    }
+
+    /** Bytes copied {host to device, device to host} by the last step, as TornadoVM's profiler counts them. */
+    public long[] lastStepBytes() {
+        return lastStep.clone();
+    }
+
+    @Override
+    public void close() {
+        plan.close();
+    }
+}
