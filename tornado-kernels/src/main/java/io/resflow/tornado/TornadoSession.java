@@ -71,8 +71,9 @@ public final class TornadoSession implements Session {
         this.c = config;
         this.device = device;
         this.strict = strict;
-        this.d = new DeviceLayout(config, batch, seqLen, recompute);
-        LaunchShapes shapes = new LaunchShapes(device);
+        LaunchShapes shapes = new LaunchShapes(device, device.getPhysicalDevice().getDeviceLocalMemorySize(),
+                System.getProperty(LaunchShapes.SHAPES_PROPERTY, "auto"), config.headDim());
+        this.d = new DeviceLayout(config, batch, seqLen, recompute, shapes.flashRows > 0);
         // before anything is allocated: the device bytes the layout needs against what the device and TornadoVM allow
         DeviceLimits.of(device).requireFits(config, d);
         d.requireIntOffsets();

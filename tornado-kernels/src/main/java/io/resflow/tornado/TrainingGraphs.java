@@ -225,7 +225,7 @@ final class TrainingGraphs {
         if (attn) {
             ops.matmulBackward(s, "proj", layer, d.dAtt, false, d.dF, d.att, d.layerParam("attn_proj.w"),
                     d.layerParam("attn_proj.b"), as, ps, d.qDim, d.C);
-            ops.attentionBackward(s, "attention", layer, d.dAtt, d.attState, d.qkv, as, d.dAttState, d.dQkv);
+            ops.attentionBackward(s, "attention", layer, d.dAtt, d.att, d.attState, d.qkv, as, d.dAttState, d.dQkv);
             if (!c.learnedPositions()) {
                 ops.ropeBackward(s, "rope", d.dQkv);
             }
