@@ -134,6 +134,17 @@ final class LaunchShapes {
         return rows(1, reduceLocal);
     }
 
+    /** One line naming the kernel set and its work-groups, e.g. for a test's or a benchmark's output. */
+    String describe() {
+        if (!gpu) {
+            return "cpu shapes (matmul 4x4 Float8 blocks, local " + tileLocalX + "x" + tileLocalY + "; attention per row)";
+        }
+        return "gpu shapes (matmul " + (tiledMatmul() ? "tiles " + 4 * matmulY + "x" + 4 * matmulX + ", groups "
+                + matmulX + "x" + matmulY : "not tiled: too little local memory") + "; attention "
+                + (flashRows > 0 ? "flash, groups 16x" + flashRows : "per row") + "; columns " + columnX + "x"
+                + columnY + ")";
+    }
+
     /** Whether the matmul runs tiled through local memory ({@code MatmulTiled}). */
     boolean tiledMatmul() {
         return matmulX > 0;

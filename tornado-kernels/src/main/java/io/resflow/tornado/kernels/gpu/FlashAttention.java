@@ -30,7 +30,7 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * {@link #backwardKeyValue} a group owns R keys and walks the query blocks of 16 from its first key. The head size
  * is a scalar task argument (TornadoVM folds it into the kernel), so the local tiles are exactly R x hd. Per
  * work-group and key block: 2 x 16 hd floats loaded (k, v) for 4 R 16 hd FLOPs (forward; 64-wide heads, R = 16: 8 KB
- * for 262 kFLOP). Rows and keys past T load as 0 and score as masked; no work-item returns early.
+ * for 65.5 kFLOP, 8 FLOP per byte). Rows and keys past T load as 0 and score as masked; no work-item returns early.
  */
 public final class FlashAttention {
     /** Keys (forward, query gradient) or queries (key/value gradient) per block: the lanes of a work-group. */
