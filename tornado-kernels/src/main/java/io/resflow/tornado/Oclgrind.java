@@ -12,8 +12,8 @@ import uk.ac.manchester.tornado.api.common.TornadoDevice;
  * Oclgrind, the OpenCL work-item simulator, as a TornadoVM device (through the ICD shim in {@code src/main/c}, with
  * {@code RESFLOW_OCLGRIND=1}): how to recognise it, and its reports.
  *
- * <p>Oclgrind runs every work-item on its own and reports out-of-bounds accesses, data races, uses of uninitialised
- * values, barrier divergence and API errors (the shim switches the checks on). It reports to the file
+ * <p>Oclgrind runs every work-item on its own and reports out-of-bounds accesses, data races, barrier divergence,
+ * API errors and (opt-in, OCLGRIND_UNINITIALIZED=1) uses of uninitialised values; the shim switches the checks on. It reports to the file
  * {@code OCLGRIND_LOG} and carries on, so a graph with a race would still "pass". A {@link Log} turns every report
  * into a failure: {@link GraphPlan} reads what was appended after each graph it executes there.
  *
