@@ -24,6 +24,10 @@ import java.util.Map;
  * arguments address it), then the stream h_0 .. h_2L ({@code stream}, N*C floats each: h_k at
  * {@link #streamAt(int) stream + k N C}), then the tail with h_{2L} = the stream's last entry. Only the stream
  * survives a forward pass; each block's intermediates are recomputed into the slab just before its backward.</li>
+ * <li>Attention keeps, per layer, the probabilities P (B,nh,T,T) with the CPU-shaped kernels, or only the
+ * log-sum-exp of each query row (B,nh,T) with flash attention ({@code flashAttention}, the GPU shapes), which
+ * recomputes P tile by tile in the backward: {@code attState}; the backward's scratch is dS (B,nh,T,T) or the row
+ * sums D = dout.out (B,nh,T): {@code dAttState}.</li>
  * <li>{@code dact}: backward scratch shared by all layers (the stream gradient ping-pong dA/dB and the block's
  * intermediate gradients) and the transposed operands of the backward matmuls.</li>
  * </ul>
@@ -31,6 +35,8 @@ import java.util.Map;
  */
 final class DeviceLayout {
     final boolean recompute;
+    /** Flash attention (GPU shapes): per-row log-sum-exp instead of the B x nh x T x T probabilities. */
+    final boolean flashAttention;
     final int B;
     final int T;
     final int N;
@@ -55,7 +61,8 @@ final class DeviceLayout {
     final int nbStatsM;
     final int qkv;
     final int att;
-    final int probs;
+    /** P (B,nh,T,T), or with flash attention the log-sum-exp (B,nh,T). */
+    final int attState;
     final int fA;
     final int sumA;
     final int sumM;
@@ -87,7 +94,8 @@ final class DeviceLayout {
     final int dNorm;
     final int dQkv;
     final int dAtt;
-    final int dS;
+    /** dS (B,nh,T,T), or with flash attention D = rowsum(dout * out) (B,nh,T). */
+    final int dAttState;
     final int dFc;
     final int dAct;
     final int dLogits;
@@ -108,8 +116,14 @@ final class DeviceLayout {
     private final long dactFloats;
     private long cursor;
 
+    /** The layout of the CPU-shaped kernels (attention keeps P). */
     DeviceLayout(ModelConfig c, int batch, int seqLen, boolean recompute) {
+        this(c, batch, seqLen, recompute, false);
+    }
+
+    DeviceLayout(ModelConfig c, int batch, int seqLen, boolean recompute, boolean flashAttention) {
         this.recompute = recompute;
+        this.flashAttention = flashAttention;
         B = batch;
         T = seqLen;
         N = Math.multiplyExact(batch, seqLen);
@@ -120,7 +134,7 @@ final class DeviceLayout {
         qDim = c.qDim();
         fcDim = c.fcDim();
         dFf = c.dFf();
-        long probsSize = (long) B * c.nHead() * T * T;
+        long probsSize = (long) B * c.nHead() * T * (flashAttention ? 1 : T);
 
         long off = 0;
         for (ParamSpec s : ParamLayout.of(c).specs()) {
@@ -150,7 +164,7 @@ final class DeviceLayout {
         nbStatsM = field(2L * N, r.normBeforeBlock());
         qkv = field((long) N * qkvDim, true);
         att = field((long) N * qDim, true);
-        probs = field(probsSize, true);
+        attState = field(probsSize, true);
         fA = field(nc, true);
         sumA = field(nc, r.normAfterSum());
         sumM = field(nc, r.normAfterSum());
@@ -187,7 +201,7 @@ final class DeviceLayout {
         dNorm = field(nc, true);
         dQkv = field((long) N * qkvDim, true);
         dAtt = field((long) N * qDim, true);
-        dS = field(probsSize, true);
+        dAttState = field(probsSize, true);
         dFc = field((long) N * fcDim, true);
         dAct = field((long) N * dFf, true);
         dLogits = field((long) N * V, true);
@@ -216,6 +230,11 @@ final class DeviceLayout {
 
     private static int clamp(long v) {
         return (int) Math.min(v, Integer.MAX_VALUE);
+    }
+
+    /** The same model, batch and kernels with recompute on. */
+    DeviceLayout withRecompute(ModelConfig c) {
+        return recompute ? this : new DeviceLayout(c, B, T, true, flashAttention);
     }
 
     /** Offset of h_k (k = 0 .. 2L) in the stream; recompute only. */

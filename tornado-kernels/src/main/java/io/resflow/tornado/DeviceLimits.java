@@ -54,7 +54,7 @@ record DeviceLimits(String device, long globalMemory, long maxAlloc, long tornad
     /** Throws {@link BadInputException} unless the layout's buffers fit this device; allocates nothing. */
     void requireFits(ModelConfig c, DeviceLayout d) {
         DeviceLayout.Bytes b = d.bytes();
-        DeviceLayout re = d.recompute ? d : new DeviceLayout(c, d.B, d.T, true);
+        DeviceLayout re = d.withRecompute(c);
         DeviceLayout.Bytes withRecompute = re.bytes();
         boolean capBinds = tornadoCap > 0 && (globalMemory <= 0 || tornadoCap < globalMemory);
         long limit = capBinds ? tornadoCap : globalMemory;

@@ -17,6 +17,10 @@ import io.resflow.tornado.kernels.RmsNormKernels;
 import io.resflow.tornado.kernels.RopeKernels;
 import io.resflow.tornado.kernels.SumSquaresKernels;
 import io.resflow.tornado.kernels.SwiGluKernels;
+import io.resflow.tornado.kernels.gpu.FlashAttention;
+import io.resflow.tornado.kernels.gpu.LayerNormColumns;
+import io.resflow.tornado.kernels.gpu.MatmulTiled;
+import io.resflow.tornado.kernels.gpu.RmsNormColumns;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
@@ -24,7 +28,9 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * The one place that says which kernel implements each op: every method adds one op's task(s) to a graph, with the
  * kernel, its launch shape ({@link LaunchShapes}) and its argument array ({@link Args}, the kernel's own index
  * constants). The graphs ({@link TrainingGraphs}) say what runs in which order on which tensors and never name a
- * kernel class; another kernel set (e.g. GPU-shaped local-memory kernels) replaces the bodies here.
+ * kernel class. Two kernel sets: the CPU shapes ({@code kernels}) and, where {@link LaunchShapes} says so, the GPU
+ * shapes ({@code kernels.gpu}) for the linear layers, attention and the norms' parameter gradients; every other op
+ * has one kernel (elementwise, or a row reduction in local memory) that serves both.
  *
  * <p>Offsets are those of {@link DeviceLayout}; {@code layer} is the 1-int array holding the layer index l, and
  * {@code aStride} / {@code pStride} the distances between layers in act and in p, so a kernel reads tensor x of layer
@@ -92,8 +98,16 @@ final class DeviceOps {
         IntArray mp = Args.of(w, bias, dout, in, stat, aStride, pStride, d.N, d.C);
         if (c.norm() == Norm.LAYERNORM) {
             s.task(task + "_in", shapes.rows(d.N), LayerNormKernels::backwardInput, b.dact, b.act, b.p, layer, mi);
-            s.task(task + "_w", shapes.elements(d.C), LayerNormKernels::backwardParams, b.g, b.dact, b.act, layer,
-                    mp);
+            if (shapes.gpu) {
+                s.task(task + "_w", shapes.columns(d.C), LayerNormColumns::backwardParams, b.g, b.dact, b.act, layer,
+                        mp);
+            } else {
+                s.task(task + "_w", shapes.elements(d.C), LayerNormKernels::backwardParams, b.g, b.dact, b.act, layer,
+                        mp);
+            }
+        } else if (shapes.gpu) {
+            s.task(task + "_in", shapes.rows(d.N), RmsNormKernels::backwardInput, b.dact, b.act, b.p, layer, mi);
+            s.task(task + "_w", shapes.columns(d.C), RmsNormColumns::backwardParams, b.g, b.dact, b.act, layer, mp);
         } else {
             s.task(task + "_in", shapes.rows(d.N), RmsNormKernels::backwardInput, b.dact, b.act, b.p, layer, mi);
             s.task(task + "_w", shapes.elements(d.C), RmsNormKernels::backwardParams, b.g, b.dact, b.act, layer, mp);
@@ -105,6 +119,12 @@ final class DeviceOps {
     /** act[out] (N,cOut) = act[in] (N,cIn) W^T + b (b < 0: no bias). */
     void matmul(GraphSpec s, String task, IntArray layer, int out, int in, int w, int bias, int aStride, int pStride,
             int cIn, int cOut) {
+        if (shapes.tiledMatmul()) {
+            // C = out (N,cOut), A(i,k) = inp[i][k], B(k,j) = W[j][k]
+            s.task(task, shapes.matmulTiles(d.N, cOut), MatmulTiled::product, b.act, b.p, layer,
+                    tiled(out, aStride, in, aStride, w, pStride, bias, d.N, cOut, cIn, cIn, 1, 1, cIn, false));
+            return;
+        }
         s.task(task, shapes.tiles(cOut, d.N, MatmulKernels.TILE, MatmulKernels.TILE), MatmulKernels::forward, b.act,
                 b.p, layer, Args.of(out, in, w, bias, aStride, pStride, d.N, cIn, cOut));
     }
@@ -115,6 +135,19 @@ final class DeviceOps {
      */
     void matmulBackward(GraphSpec s, String task, IntArray layer, int din, boolean accumulate, int dout, int in, int w,
             int bias, int aStride, int pStride, int cIn, int cOut) {
+        if (shapes.tiledMatmul()) {
+            // dinp (N,cIn) (+)= dout (N,cOut) W: A(i,k) = dout[i][k], B(k,j) = W[k][j]
+            s.task(task + "_in", shapes.matmulTiles(d.N, cIn), MatmulTiled::product, b.dact, b.p, layer,
+                    tiled(din, 0, dout, 0, w, pStride, -1, d.N, cIn, cOut, cOut, 1, cIn, 1, accumulate));
+            // dW (cOut,cIn) = dout^T inp: A(i,k) = dout[k][i], B(k,j) = inp[k][j]
+            s.task(task + "_w", shapes.matmulTiles(cOut, cIn), MatmulTiled::weightGradient, b.g, b.dact, b.act, layer,
+                    tiled(w, pStride, dout, 0, in, aStride, -1, cOut, cIn, d.N, 1, cOut, cIn, 1, false));
+            if (bias >= 0) {
+                s.task(task + "_b", shapes.columns(cOut), MatmulTiled::biasGradient, b.g, b.dact, layer,
+                        Args.of(bias, pStride, dout, d.N, cOut));
+            }
+            return;
+        }
         int bl = MatmulKernels.BLOCK;
         int tile = MatmulKernels.TILE;
         s.task(task + "_wt", shapes.tiles(cIn, cOut, bl, bl), MatmulKernels::transposeWeight, b.dact, b.p, layer,
@@ -131,6 +164,13 @@ final class DeviceOps {
             s.task(task + "_b", shapes.elements(cOut), MatmulKernels::backwardBias, b.g, b.dact, layer,
                     Args.of(bias, dout, pStride, d.N, cOut));
         }
+    }
+
+    /** The argument array of {@link MatmulTiled#product} / {@link MatmulTiled#weightGradient}. */
+    private static IntArray tiled(int cOff, int cStride, int aOff, int aStride, int bOff, int bStride, int bias,
+            int rows, int cols, int depth, int sai, int sak, int sbk, int sbj, boolean accumulate) {
+        return Args.of(cOff, cStride, aOff, aStride, bOff, bStride, bias, rows, cols, depth, sai, sak, sbk, sbj,
+                accumulate ? 1 : 0);
     }
 
     // ---------------------------------------------------------------- attention
@@ -155,20 +195,47 @@ final class DeviceOps {
                 ropeArgs(dqkv, 0, -1));
     }
 
-    /** Causal attention: act[att] and act[probs] from act[qkv]. */
+    /** Causal attention: act[att] and act[state] (P, or with flash attention the log-sum-exp) from act[qkv]. */
     void attention(GraphSpec s, String task, IntArray layer, int att, int probs, int qkv, int aStride) {
+        if (d.flashAttention) {
+            s.task(task, shapes.flash(flashGroups(c.nHead())), FlashAttention::forward, b.act, b.consts, layer,
+                    flashArgs(att, probs, qkv, aStride, -1, -1, -1), c.headDim());
+            return;
+        }
         s.task(task, shapes.elements((long) d.B * c.nHead() * d.T), AttentionKernels::forward, b.act, b.consts, layer,
                 Args.of(att, probs, qkv, aStride, d.B, d.T, c.nHead(), c.nKvHead(), c.headDim(), -1, -1));
     }
 
-    /** dact[dqkv] from dact[datt] and the forward's act[probs], act[qkv] (dact[ds]: score gradients). */
-    void attentionBackward(GraphSpec s, String task, IntArray layer, int datt, int probs, int qkv, int aStride, int ds,
-            int dqkv) {
+    /**
+     * dact[dqkv] from dact[datt] and the forward's act[att], act[state], act[qkv] (dact[ds]: score gradients, or with
+     * flash attention the row sums D = datt . att).
+     */
+    void attentionBackward(GraphSpec s, String task, IntArray layer, int datt, int att, int probs, int qkv,
+            int aStride, int ds, int dqkv) {
+        if (d.flashAttention) {
+            IntArray m = flashArgs(att, probs, qkv, aStride, datt, ds, dqkv);
+            s.task(task + "_d", shapes.elements((long) d.B * c.nHead() * d.T), FlashAttention::backwardDelta, b.dact,
+                    b.act, layer, m);
+            s.task(task + "_q", shapes.flash(flashGroups(c.nHead())), FlashAttention::backwardQuery, b.dact, b.act,
+                    b.consts, layer, m, c.headDim());
+            s.task(task + "_kv", shapes.flash(flashGroups(c.nKvHead())), FlashAttention::backwardKeyValue, b.dact,
+                    b.act, b.consts, layer, m, c.headDim());
+            return;
+        }
         IntArray m = Args.of(datt, probs, qkv, aStride, d.B, d.T, c.nHead(), c.nKvHead(), c.headDim(), ds, dqkv);
         s.task(task + "_q", shapes.elements((long) d.B * c.nHead() * d.T), AttentionKernels::backwardQuery, b.dact,
                 b.act, b.consts, layer, m);
         s.task(task + "_kv", shapes.elements((long) d.B * c.nKvHead() * d.T * c.headDim()),
                 AttentionKernels::backwardKeyValue, b.dact, b.act, layer, m);
+    }
+
+    /** Work-groups of a flash-attention kernel over {@code heads} heads: B x heads x ceil(T / R). */
+    private long flashGroups(int heads) {
+        return (long) d.B * heads * ((d.T + shapes.flashRows - 1) / shapes.flashRows);
+    }
+
+    private IntArray flashArgs(int att, int lse, int qkv, int aStride, int dout, int delta, int dqkv) {
+        return Args.of(att, lse, qkv, aStride, d.B, d.T, c.nHead(), c.nKvHead(), c.headDim(), dout, delta, dqkv);
     }
 
     // ---------------------------------------------------------------- MLP activation

@@ -31,6 +31,10 @@ import uk.ac.manchester.tornado.api.exceptions.TornadoOutOfMemoryException;
  * of each graph, and every one in strict mode, checks each task's own time), the bytes moved between host and device,
  * and (with {@code -Dresflow.tornado.profile=true}) device time per task.
  *
+ * <p>On oclgrind's simulator ({@link Oclgrind}) every execution is also followed by a look at the simulator's report
+ * file: anything it reported (an out-of-bounds access, a data race, an uninitialised value, barrier divergence, an
+ * API error) fails the graph with {@link RuntimeFailure}.
+ *
  * <p>Linking: TornadoVM links a graph's consumed buffers to those of the graph executed just before it, so the first
  * spec is the owner graph (it holds every shared buffer) and runs right before each other graph's first execution.
  */
@@ -42,6 +46,8 @@ final class GraphPlan implements AutoCloseable {
     private final boolean strict;
     private final long deviceBytes;
     private final DeviceChecks checks;
+    /** oclgrind's reports, when the device is the simulator; else null. */
+    private final Oclgrind.Log simulatorLog;
     private final Map<String, Integer> graphIndex = new LinkedHashMap<>();
     private final Set<String> executed = new HashSet<>();
     private final Map<String, Long> taskTime = new TreeMap<>();
@@ -61,6 +67,7 @@ final class GraphPlan implements AutoCloseable {
         this.strict = strict;
         this.deviceBytes = deviceBytes;
         this.checks = new DeviceChecks(device.getDeviceName());
+        this.simulatorLog = Oclgrind.is(device) ? new Oclgrind.Log(Oclgrind.logPath()) : null;
         this.owner = specs.getFirst().name;
         Set<Object> sharedSet = Collections.newSetFromMap(new IdentityHashMap<>());
         sharedSet.addAll(shared);
@@ -103,8 +110,12 @@ final class GraphPlan implements AutoCloseable {
                     e.getMessage().replaceAll("\\u001B\\[[0-9;]*m", "").replaceAll("\\s+", " ").strip(),
                     deviceBytes / 1073741824.0), e);
         } catch (RuntimeException e) {
-            throw new RuntimeFailure("TornadoVM graph '" + graph + "' failed on " + device.getDeviceName() + ": " + e,
-                    e);
+            String sim = simulatorLog == null ? "" : simulatorLog.fresh().strip();
+            throw new RuntimeFailure("TornadoVM graph '" + graph + "' failed on " + device.getDeviceName() + ": " + e
+                    + (sim.isEmpty() ? "" : "\noclgrind reported:\n" + sim), e);
+        }
+        if (simulatorLog != null) {
+            simulatorLog.requireClean("TornadoVM graph '" + graph + "' on " + device.getDeviceName());
         }
         TornadoProfilerResult prof = result.getProfilerResult();
         Map<String, Long> times = checks.requireRan(graph, prof, first || strict || PROFILE);

@@ -1,6 +1,10 @@
 package io.resflow.tornado;
 
+import io.resflow.model.BadInputException;
 import io.resflow.tornado.kernels.Reduce;
+import io.resflow.tornado.kernels.gpu.FlashAttention;
+import io.resflow.tornado.kernels.gpu.MatmulTiled;
+import java.util.Locale;
 import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
@@ -14,8 +18,29 @@ import uk.ac.manchester.tornado.api.enums.TornadoDeviceType;
  *
  * <p>On a CPU device a work-group runs as a loop on one core, so small groups leave more of them to spread over the
  * cores and keep reductions short; on a GPU larger groups fill the multiprocessors.
+ *
+ * <p>Kernel shapes: {@link #gpu} selects the GPU-shaped kernels ({@code kernels.gpu}: matmul tiled through local
+ * memory without transposes, flash attention keeping only the log-sum-exp, column reductions for the norms' parameter
+ * gradients) for every device that is not a CPU, the CPU-shaped ones (register blocks of Float8, one work-item per
+ * row) for a CPU. {@code -Dresflow.tornado.shapes=gpu} (or {@code cpu}) forces one set on any device, so the GPU
+ * shapes can be checked on PoCL. The GPU tiles are sized from the device: the matmul group is at most 16 x 16 and fits
+ * the maximum work-group size and the local memory (two tiles of {@link MatmulTiled#LOCAL} floats); flash attention
+ * needs 16 R work-items and {@link FlashAttention#localBytes} of local memory, else the CPU attention kernels run.
  */
 final class LaunchShapes {
+    /** The property forcing one kernel set: auto (default), cpu or gpu. */
+    static final String SHAPES_PROPERTY = "resflow.tornado.shapes";
+
+    /** Whether the GPU-shaped kernels run (matmul, attention when {@link #flashRows} > 0, norm parameter gradients). */
+    final boolean gpu;
+    /** Work-group (x, y) of the tiled matmul kernels: each work-item computes a 4 x 4 block. */
+    final int matmulX;
+    final int matmulY;
+    /** Rows R per flash-attention work-group (16 x R work-items); 0: the CPU attention kernels. */
+    final int flashRows;
+    /** Work-group (x channels, y row lanes) of the column reductions. */
+    final int columnX;
+    final int columnY;
     /** Power-of-two local size of the row-reduction kernels (one group per row). */
     final int rowLocal;
     /** Local size of elementwise kernels. */
@@ -29,12 +54,40 @@ final class LaunchShapes {
     final int reduceGroups;
 
     LaunchShapes(TornadoDevice device) {
+        this(device, device.getPhysicalDevice().getDeviceLocalMemorySize(), System.getProperty(SHAPES_PROPERTY, "auto"),
+                0);
+    }
+
+    /**
+     * @param localMemory the device's local memory in bytes
+     * @param shapes      auto, cpu or gpu
+     * @param headDim     the model's head size (0: not known, flash attention sized for the largest)
+     */
+    LaunchShapes(TornadoDevice device, long localMemory, String shapes, int headDim) {
         boolean cpu = device.getDeviceType() == TornadoDeviceType.CPU;
         long maxGroup = Long.MAX_VALUE;
         long[] dims = device.getPhysicalDevice().getDeviceMaxWorkGroupSize();
         if (dims != null && dims.length > 0 && dims[0] > 0) {
             maxGroup = dims[0];
         }
+        gpu = switch (shapes.strip().toLowerCase(Locale.ROOT)) {
+            case "auto", "" -> !cpu;
+            case "gpu" -> true;
+            case "cpu" -> false;
+            default -> throw new BadInputException("-D" + SHAPES_PROPERTY + "=" + shapes + ": expected auto, cpu or gpu");
+        };
+        long tileBytes = 2L * MatmulTiled.LOCAL * Float.BYTES;
+        int side = powerOfTwoAtMost(Math.min(MatmulTiled.MAX_GROUP, (long) Math.sqrt(maxGroup)));
+        boolean tiled = gpu && localMemory >= tileBytes;
+        matmulX = tiled ? side : 0;
+        matmulY = tiled ? side : 0;
+        int hd = headDim > 0 ? headDim : FlashAttention.MAX_HEAD_DIM;
+        int rows = powerOfTwoAtMost(Math.min(FlashAttention.ROWS, maxGroup / FlashAttention.LANES));
+        boolean flash = gpu && hd <= FlashAttention.MAX_HEAD_DIM && localMemory >= FlashAttention.localBytes(hd)
+                && maxGroup >= FlashAttention.LANES;
+        flashRows = flash ? rows : 0;
+        columnX = powerOfTwoAtMost(Math.min(32, maxGroup));
+        columnY = powerOfTwoAtMost(Math.min(256 / columnX, Math.max(1, maxGroup / columnX)));
         rowLocal = powerOfTwoAtMost(Math.min(cpu ? 16 : 128, maxGroup));
         elemLocal = powerOfTwoAtMost(Math.min(cpu ? 64 : 256, maxGroup));
         reduceLocal = powerOfTwoAtMost(Math.min(Reduce.MAX_LOCAL, maxGroup));
@@ -79,6 +132,45 @@ final class LaunchShapes {
     /** Exactly one work-group. */
     WorkerGrid single() {
         return rows(1, reduceLocal);
+    }
+
+    /** One line naming the kernel set and its work-groups, e.g. for a test's or a benchmark's output. */
+    String describe() {
+        if (!gpu) {
+            return "cpu shapes (matmul 4x4 Float8 blocks, local " + tileLocalX + "x" + tileLocalY + "; attention per row)";
+        }
+        return "gpu shapes (matmul " + (tiledMatmul() ? "tiles " + 4 * matmulY + "x" + 4 * matmulX + ", groups "
+                + matmulX + "x" + matmulY : "not tiled: too little local memory") + "; attention "
+                + (flashRows > 0 ? "flash, groups 16x" + flashRows : "per row") + "; columns " + columnX + "x"
+                + columnY + ")";
+    }
+
+    /** Whether the matmul runs tiled through local memory ({@code MatmulTiled}). */
+    boolean tiledMatmul() {
+        return matmulX > 0;
+    }
+
+    /** The tiled matmul's grid over a C of rows x cols: groups of matmulX x matmulY, each a 4 matmulY x 4 matmulX tile. */
+    WorkerGrid matmulTiles(int rows, int cols) {
+        int gx = (cols + MatmulTiled.R * matmulX - 1) / (MatmulTiled.R * matmulX);
+        int gy = (rows + MatmulTiled.R * matmulY - 1) / (MatmulTiled.R * matmulY);
+        WorkerGrid2D g = new WorkerGrid2D(Math.multiplyExact(gx, matmulX), Math.multiplyExact(gy, matmulY));
+        g.setLocalWork(matmulX, matmulY, 1);
+        return g;
+    }
+
+    /** Column reductions over {@code cols} channels: x over ceil(cols / columnX) groups, y exactly columnY lanes. */
+    WorkerGrid columns(int cols) {
+        WorkerGrid2D g = new WorkerGrid2D(roundUp(cols, columnX), columnY);
+        g.setLocalWork(columnX, columnY, 1);
+        return g;
+    }
+
+    /** Flash attention: x one group of 16 lanes, y flashRows rows per group, {@code groups} groups. */
+    WorkerGrid flash(long groups) {
+        WorkerGrid2D g = new WorkerGrid2D(FlashAttention.LANES, Math.toIntExact(groups * flashRows));
+        g.setLocalWork(FlashAttention.LANES, flashRows, 1);
+        return g;
     }
 
     /** A 2D grid over an x by y output where each work-item computes {@code tx x ty} outputs. */

@@ -55,6 +55,7 @@ public final class TornadoBackendProvider implements BackendProvider {
     }
 
     private static List<TornadoBackend> backends() {
+        Oclgrind.redirectKernelSources();
         try {
             List<TornadoBackend> all = TornadoExecutionPlan.getTornadoDeviceMap().getAllBackends();
             if (all.isEmpty()) {
@@ -99,6 +100,7 @@ public final class TornadoBackendProvider implements BackendProvider {
                 };
                 long mem = dev.getPhysicalDevice().getDeviceGlobalMemorySize();
                 String detail = dev.getDeviceType().name().toLowerCase(Locale.ROOT) + ", "
+                        + (Oclgrind.is(dev) ? "work-item simulator (checks, not speed), " : "")
                         + String.format(Locale.ROOT, "%.1f GiB global memory", mem / (1024.0 * 1024 * 1024)) + ", "
                         + dev.getPhysicalDevice().getDeviceMaxComputeUnits() + " compute units";
                 out.add(new DeviceInfo("tornado:" + b + ":" + i, kind, dev.getPhysicalDevice().getDeviceName(), detail));
@@ -107,13 +109,14 @@ public final class TornadoBackendProvider implements BackendProvider {
         return out;
     }
 
+    /** A non-CPU device other than oclgrind's simulator (which {@code auto} must never pick). */
     @Override
     public boolean hasAccelerator() {
         try {
             for (TornadoBackend backend : backends()) {
                 for (int i = 0; i < backend.getNumDevices(); i++) {
-                    TornadoDeviceType type = backend.getDevice(i).getDeviceType();
-                    if (type != TornadoDeviceType.CPU) {
+                    TornadoDevice dev = backend.getDevice(i);
+                    if (dev.getDeviceType() != TornadoDeviceType.CPU && !Oclgrind.is(dev)) {
                         return true;
                     }
                 }

@@ -49,6 +49,7 @@ public final class TornadoSession implements Session {
     private final TornadoDevice device;
     private final boolean strict;
     private final DeviceLayout d;
+    private final LaunchShapes shapes;
     private final DeviceBuffers buf;
     private final TrainingGraphs graphs;
     private final Map<String, Long> taskTime = new TreeMap<>();
@@ -71,8 +72,9 @@ public final class TornadoSession implements Session {
         this.c = config;
         this.device = device;
         this.strict = strict;
-        this.d = new DeviceLayout(config, batch, seqLen, recompute);
-        LaunchShapes shapes = new LaunchShapes(device);
+        this.shapes = new LaunchShapes(device, device.getPhysicalDevice().getDeviceLocalMemorySize(),
+                System.getProperty(LaunchShapes.SHAPES_PROPERTY, "auto"), config.headDim());
+        this.d = new DeviceLayout(config, batch, seqLen, recompute, shapes.flashRows > 0);
         // before anything is allocated: the device bytes the layout needs against what the device and TornadoVM allow
         DeviceLimits.of(device).requireFits(config, d);
         d.requireIntOffsets();
@@ -311,6 +313,16 @@ public final class TornadoSession implements Session {
                 plan = null;
             }
         }
+    }
+
+    /** The kernel set and work-group sizes this session runs with. */
+    LaunchShapes shapes() {
+        return shapes;
+    }
+
+    /** Whether attention keeps only the log-sum-exp (flash attention). */
+    boolean flashAttention() {
+        return d.flashAttention;
     }
 
     /** Device kernel time per task summed over this session's executions (with -Dresflow.tornado.profile=true). */

@@ -133,7 +133,7 @@ final class TrainingGraphs {
             if (!c.learnedPositions()) {
                 ops.ropeForward(s, prefix + "rope", layer, d.qkv, as);
             }
-            ops.attention(s, prefix + "attention", layer, d.att, d.probs, d.qkv, as);
+            ops.attention(s, prefix + "attention", layer, d.att, d.attState, d.qkv, as);
             ops.matmul(s, prefix + "proj", layer, f, d.att, d.layerParam("attn_proj.w"), d.layerParam("attn_proj.b"),
                     as, ps, d.qDim, d.C);
         } else {
@@ -225,7 +225,7 @@ final class TrainingGraphs {
         if (attn) {
             ops.matmulBackward(s, "proj", layer, d.dAtt, false, d.dF, d.att, d.layerParam("attn_proj.w"),
                     d.layerParam("attn_proj.b"), as, ps, d.qDim, d.C);
-            ops.attentionBackward(s, "attention", layer, d.dAtt, d.probs, d.qkv, as, d.dS, d.dQkv);
+            ops.attentionBackward(s, "attention", layer, d.dAtt, d.att, d.attState, d.qkv, as, d.dAttState, d.dQkv);
             if (!c.learnedPositions()) {
                 ops.ropeBackward(s, "rope", d.dQkv);
             }

@@ -30,12 +30,31 @@ public final class CrossEntropyKernels {
         for (int i = lid; i < v; i += ls) {
             mx = TornadoMath.max(mx, act.get(logits + i));
         }
-        mx = Reduce.max(ctx, scratch, mx);
+        scratch[lid] = mx;
+        ctx.localBarrier();
+        for (int stride = ls / 2; stride > 0; stride >>= 1) {
+            if (lid < stride) {
+                scratch[lid] = TornadoMath.max(scratch[lid], scratch[lid + stride]);
+            }
+            ctx.localBarrier();
+        }
+        float rowMax = scratch[0];
+        ctx.localBarrier();
         float s = 0f;
         for (int i = lid; i < v; i += ls) {
-            s += TornadoMath.exp(act.get(logits + i) - mx);
+            s += TornadoMath.exp(act.get(logits + i) - rowMax);
         }
-        float logSum = TornadoMath.log(Reduce.sum(ctx, scratch, s)) + mx;
+        scratch[lid] = s;
+        ctx.localBarrier();
+        for (int stride = ls / 2; stride > 0; stride >>= 1) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float sumExp = scratch[0];
+        ctx.localBarrier();
+        float logSum = TornadoMath.log(sumExp) + rowMax;
         for (int i = lid; i < v; i += ls) {
             act.set(probs + i, TornadoMath.exp(act.get(logits + i) - logSum));
         }
@@ -56,7 +75,16 @@ public final class CrossEntropyKernels {
         for (int i = lid; i < n; i += ls) {
             s += act.get(losses + i);
         }
-        float total = Reduce.sum(ctx, scratch, s);
+        scratch[lid] = s;
+        ctx.localBarrier();
+        for (int stride = ls / 2; stride > 0; stride >>= 1) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float total = scratch[0];
+        ctx.localBarrier();
         if (lid == 0) {
             loss.set(0, total * consts.get(Consts.INV_N));
         }

@@ -50,13 +50,33 @@ public final class LayerNormKernels {
         for (int i = lid; i < c; i += ls) {
             s += act.get(in + i);
         }
-        float mean = Reduce.sum(ctx, scratch, s) / c;
+        scratch[lid] = s;
+        ctx.localBarrier();
+        for (int stride = ls / 2; stride > 0; stride >>= 1) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float sumX = scratch[0];
+        ctx.localBarrier();
+        float mean = sumX / c;
         float v = 0f;
         for (int i = lid; i < c; i += ls) {
             float d = act.get(in + i) - mean;
             v += d * d;
         }
-        float rstd = 1f / TornadoMath.sqrt(Reduce.sum(ctx, scratch, v) / c + consts.get(Consts.NORM_EPS));
+        scratch[lid] = v;
+        ctx.localBarrier();
+        for (int stride = ls / 2; stride > 0; stride >>= 1) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float sumD = scratch[0];
+        ctx.localBarrier();
+        float rstd = 1f / TornadoMath.sqrt(sumD / c + consts.get(Consts.NORM_EPS));
         for (int i = lid; i < c; i += ls) {
             float y = (act.get(in + i) - mean) * rstd * p.get(w + i);
             if (bOff >= 0) {
@@ -76,6 +96,7 @@ public final class LayerNormKernels {
     public static void backwardInput(KernelContext ctx, FloatArray dact, FloatArray act, FloatArray p, IntArray layer,
             IntArray m) {
         float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
+        float[] scratch2 = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
         int row = ctx.groupIdx;
         int lid = ctx.localIdx;
         int ls = ctx.localGroupSizeX;
@@ -99,8 +120,18 @@ public final class LayerNormKernels {
             sg += gi;
             sgx += gi * xhat;
         }
-        float meanG = Reduce.sum(ctx, scratch, sg) / c;
-        float meanGx = Reduce.sum(ctx, scratch, sgx) / c;
+        scratch[lid] = sg;
+        scratch2[lid] = sgx;
+        ctx.localBarrier();
+        for (int stride = ls / 2; stride > 0; stride >>= 1) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+                scratch2[lid] += scratch2[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float meanG = scratch[0] / c;
+        float meanGx = scratch2[0] / c;
         for (int i = lid; i < c; i += ls) {
             float xhat = (act.get(in + i) - mean) * rstd;
             float gi = dact.get(dout + i) * p.get(w + i);

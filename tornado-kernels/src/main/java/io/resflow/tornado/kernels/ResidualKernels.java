@@ -66,7 +66,16 @@ public final class ResidualKernels {
         for (int i = lid; i < n; i += ls) {
             s += dact.get(dout + i) * act.get(branch + i);
         }
-        float total = Reduce.sum(ctx, scratch, s);
+        scratch[lid] = s;
+        ctx.localBarrier();
+        for (int stride = ls / 2; stride > 0; stride >>= 1) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float total = scratch[0];
+        ctx.localBarrier();
         if (lid == 0) {
             g.set(m.get(G_GATE) + l * m.get(G_PSTRIDE), total);
         }

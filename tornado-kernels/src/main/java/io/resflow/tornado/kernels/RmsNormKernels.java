@@ -33,7 +33,17 @@ public final class RmsNormKernels {
             float x = act.get(in + i);
             ss += x * x;
         }
-        float rstd = 1f / TornadoMath.sqrt(Reduce.sum(ctx, scratch, ss) / c + consts.get(Consts.NORM_EPS));
+        scratch[lid] = ss;
+        ctx.localBarrier();
+        for (int stride = ls / 2; stride > 0; stride >>= 1) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float sumSq = scratch[0];
+        ctx.localBarrier();
+        float rstd = 1f / TornadoMath.sqrt(sumSq / c + consts.get(Consts.NORM_EPS));
         for (int i = lid; i < c; i += ls) {
             act.set(out + i, act.get(in + i) * rstd * p.get(w + i));
         }
@@ -63,7 +73,17 @@ public final class RmsNormKernels {
         for (int i = lid; i < c; i += ls) {
             sgx += dact.get(dout + i) * p.get(w + i) * act.get(in + i);
         }
-        float meanGx = Reduce.sum(ctx, scratch, sgx) / c;
+        scratch[lid] = sgx;
+        ctx.localBarrier();
+        for (int stride = ls / 2; stride > 0; stride >>= 1) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float sumGx = scratch[0];
+        ctx.localBarrier();
+        float meanGx = sumGx / c;
         for (int i = lid; i < c; i += ls) {
             float gi = dact.get(dout + i) * p.get(w + i);
             float d = rstd * (gi - act.get(in + i) * rstd * rstd * meanGx);

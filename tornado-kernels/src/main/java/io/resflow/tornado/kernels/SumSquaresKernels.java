@@ -17,14 +17,25 @@ public final class SumSquaresKernels {
     // g (n) -> partial (G), n = m[0]. Launch: G work-groups.
     public static void partials(KernelContext ctx, FloatArray g, FloatArray partial, IntArray m) {
         float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
+        int lid = ctx.localIdx;
+        int ls = ctx.localGroupSizeX;
         int n = m.get(0);
-        int stride = ctx.globalGroupSizeX;
+        int gridStride = ctx.globalGroupSizeX;
         float s = 0f;
-        for (int i = ctx.globalIdx; i < n; i += stride) {
+        for (int i = ctx.globalIdx; i < n; i += gridStride) {
             float x = g.get(i);
             s += x * x;
         }
-        float total = Reduce.sum(ctx, scratch, s);
+        scratch[lid] = s;
+        ctx.localBarrier();
+        for (int stride = ls / 2; stride > 0; stride >>= 1) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float total = scratch[0];
+        ctx.localBarrier();
         if (ctx.localIdx == 0) {
             partial.set(ctx.groupIdx, total);
         }
@@ -33,12 +44,23 @@ public final class SumSquaresKernels {
     // partial (G) -> out[0], G = m[1]. Launch: exactly one work-group.
     public static void combine(KernelContext ctx, FloatArray partial, FloatArray out, IntArray m) {
         float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
+        int lid = ctx.localIdx;
+        int ls = ctx.localGroupSizeX;
         int groups = m.get(1);
         float s = 0f;
-        for (int i = ctx.localIdx; i < groups; i += ctx.localGroupSizeX) {
+        for (int i = lid; i < groups; i += ls) {
             s += partial.get(i);
         }
-        float total = Reduce.sum(ctx, scratch, s);
+        scratch[lid] = s;
+        ctx.localBarrier();
+        for (int stride = ls / 2; stride > 0; stride >>= 1) {
+            if (lid < stride) {
+                scratch[lid] += scratch[lid + stride];
+            }
+            ctx.localBarrier();
+        }
+        float total = scratch[0];
+        ctx.localBarrier();
         if (ctx.localIdx == 0) {
             out.set(0, total);
         }
