@@ -69,20 +69,25 @@ resflow_build_if_needed() {
 }
 
 # The java command line of the CLI, shared by ./resflow and the GPU bundle's launcher (scripts/gpu-launcher), so
-# both start the JVM the same way. Arguments: JAVA_HOME, class path, TornadoVM argfile (empty: no TornadoVM).
-# Sets RESFLOW_JAVA_CMD (an array; the caller appends the CLI's arguments) and, with TornadoVM, LD_PRELOAD.
+# both start the JVM the same way. Arguments: JAVA_HOME, class path, TornadoVM argfile (empty: no TornadoVM), then
+# the JVM options of every command (the callers give "@<their copy of scripts/java-options>"). RESFLOW_JAVA_OPTS
+# comes after them. Sets RESFLOW_JAVA_CMD (an array; the caller appends the CLI's arguments) and, with TornadoVM,
+# LD_PRELOAD.
 resflow_java_cmd() {
     local jh="$1" cp="$2" argfile="$3"
+    shift 3
     RESFLOW_JAVA_CMD=("$jh/bin/java")
     if [ -n "$argfile" ]; then
-        RESFLOW_JAVA_CMD+=("@$argfile" -Dtornado.recover.bailout=False -Dtornado.tvm.maxbytecodesize=262144)
+        # TornadoVM's argfile selects ParallelGC; switch it off again so that G1 (scripts/java-options) applies
+        RESFLOW_JAVA_CMD+=("@$argfile" -XX:-UseParallelGC -Dtornado.recover.bailout=False
+            -Dtornado.tvm.maxbytecodesize=262144)
         # JVM signal chaining: without it a native library loaded by TornadoVM/OpenCL can take over a signal the JVM
         # relies on (see tornado-kernels/README.md).
         if [ -f "$jh/lib/libjsig.so" ]; then
             export LD_PRELOAD="$jh/lib/libjsig.so${LD_PRELOAD:+:$LD_PRELOAD}"
         fi
     fi
-    RESFLOW_JAVA_CMD+=(--add-modules jdk.incubator.vector -XX:+UseParallelGC)
+    RESFLOW_JAVA_CMD+=("$@")
     # shellcheck disable=SC2206
     RESFLOW_JAVA_CMD+=(${RESFLOW_JAVA_OPTS:-})
     RESFLOW_JAVA_CMD+=(-cp "$cp" io.resflow.cli.Main)

@@ -96,7 +96,7 @@ def main():
     p.add_argument("--seq-len", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--backend", default=None, help="resflow backend (default jvm:<threads>)")
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--prompt-len", type=int, default=16)

@@ -19,6 +19,7 @@ import jdk.incubator.vector.VectorSpecies;
  *   S recomputed, P = exp(S - lse); dP = dO_b V^T; dS = P (dP - D) / sqrt(hd), D = rowsum(dO_b * O_b)
  *   dQ_b += dS K;   dK += dS^T Q_b;   dV += P^T dO_b
  * </pre>
+ * Up to {@link #KEEP_P_MAX_T} positions the probabilities are kept as state too and the backward starts from them.
  * A block's scores are QB x t1 floats (QB = 4 register tiles of rows: 24 on AVX2, 16 with 32 registers), so for
  * T = 1024 they stay in L2. The diagonal blocks compute the masked upper triangle too, and keys run to whole panels
  * (the price of whole tiles): at T = 64 the products cost about 1.5 times the causal count, at T = 1024 about 3% more
@@ -45,9 +46,17 @@ final class Attention {
         this.x = x;
     }
 
-    /** Floats of state kept for the backward: the log-sum-exp per (b, h, t). */
+    /**
+     * Up to this sequence length the forward also keeps the probabilities (B x nh x T x T floats, no more than the
+     * layer's q|k|v for heads of 64 or more), so the backward skips recomputing the scores and their exponentials:
+     * at T = 64 that is a fifth of the backward's work. Longer sequences keep only the log-sum-exp.
+     */
+    static final int KEEP_P_MAX_T = 128;
+
+    /** Floats of state kept for the backward: the log-sum-exp per (b, h, t), then the probabilities when kept. */
     static long stateSize(int B, int T, int nh) {
-        return (long) B * nh * T;
+        long lse = (long) B * nh * T;
+        return T <= KEEP_P_MAX_T ? lse + lse * T : lse;
     }
 
     // qkv (B,T,(nh+2 nkv) hd) -> out (B,T,nh hd), state (B,nh,T) = log-sum-exp; query head h reads kv head h/(nh/nkv)
@@ -65,9 +74,14 @@ final class Attention {
         return (v + r - 1) / r * r;
     }
 
-    /** Keys the row tile at r0 of the block at t0 needs, in whole panels: up to its last query, inclusive. */
+    /** Keys the row tile at r0 of the block at t0 can see: up to its last query, inclusive (the k of P V and dS K). */
+    static int tileSeen(int t0, int r0, int rows) {
+        return t0 + Math.min(r0 + MR, rows);
+    }
+
+    /** The same in whole key panels (the columns of q k^T, whose keys run along the vectors). */
     static int tileKeys(int t0, int r0, int rows) {
-        return roundUp(t0 + Math.min(r0 + MR, rows), NR);
+        return roundUp(tileSeen(t0, r0, rows), NR);
     }
 
     /** Sizes shared by both passes. */
@@ -75,6 +89,7 @@ final class Attention {
         float[] qkv, state;
         int B, T, nh, nkv, hd, width, tp, tq, hdp, np, nq;
         float scale;
+        boolean keepP;
 
         void shape(float[] qkv, float[] state, int B, int T, int nh, int nkv, int hd) {
             this.qkv = qkv;
@@ -91,6 +106,12 @@ final class Attention {
             this.np = tp / NR;
             this.nq = hdp / NR;
             this.scale = (float) (1.0 / Math.sqrt(hd));
+            this.keepP = T <= KEEP_P_MAX_T;
+        }
+
+        /** Where row t of head (b, h)'s probabilities is kept (after the B nh T log-sum-exps). */
+        int pRow(int b, int h, int t) {
+            return B * nh * T + ((b * nh + h) * T + t) * T;
         }
 
         /** Copies the block's rows r < rows of one head from src (row t at so + t*ld) into dst (QB x hd), zero after. */
@@ -110,11 +131,20 @@ final class Attention {
          */
         void scores(float[] a, float[] bT, int t0, int rows, float[] s, float[] tile, float f) {
             for (int r0 = 0; r0 < rows; r0 += MR) {
-                for (int p = 0; p < tileKeys(t0, r0, rows) / NR; p++) {
-                    Sgemm.kernel(a, r0 * hd, hd, 1, bT, p * hd * NR, hd, tile);
+                int seen = tileSeen(t0, r0, rows);
+                int panels = tileKeys(t0, r0, rows) / NR;
+                for (int p = 0; p < panels; p++) {
+                    // the last panel of a diagonal tile: its right half may be beyond every row's keys
+                    boolean half = p == panels - 1 && seen - p * NR <= NR / 2;
+                    if (half) {
+                        Sgemm.kernelHalf(a, r0 * hd, hd, 1, bT, p * hd * NR, hd, tile);
+                    } else {
+                        Sgemm.kernel(a, r0 * hd, hd, 1, bT, p * hd * NR, hd, tile);
+                    }
                     int o = r0 * tq + p * NR;
+                    int w = half ? NR / 2 : NR;
                     for (int r = 0; r < MR; r++) {
-                        for (int v = 0; v < NR; v += L) {
+                        for (int v = 0; v < w; v += L) {
                             FloatVector.fromArray(SP, tile, r * NR + v).mul(f).intoArray(s, o + r * tq + v);
                         }
                     }
@@ -134,8 +164,10 @@ final class Attention {
 
         @Override
         public void task(int task, Scratch sc) {
-            int b = task / nh;
-            int h = task % nh;
+            // consecutive tasks (the ones threads run side by side) take different sequences: their rows are apart,
+            // so no two threads write the same cache line (head slices of a row share lines at their edges)
+            int b = task % B;
+            int h = task / B;
             int g = h / (nh / nkv);
             int kOff = nh * hd + g * hd;
             int vOff = (nh + nkv) * hd + g * hd;
@@ -146,22 +178,28 @@ final class Attention {
             float[] qb = sc.get(Scratch.ATT_Q, QB * hd);
             float[] s = sc.get(Scratch.ATT_S, QB * tq);
             float[] tile = sc.get(Scratch.GEMM_TILE, MR * NR);
-            float[] tmp = sc.get(Scratch.LANES, L);
+            float[] tmp = sc.get(Scratch.LANES, L + 1);
+            float[] inv = sc.get(Scratch.ATT_ROW, QB);
             int ldo = nh * hd;
             for (int t0 = 0; t0 < T; t0 += QB) {
                 int rows = Math.min(QB, T - t0);
                 copyBlock(qb, qkv, (b * T + t0) * width + h * hd, width, rows);
                 scores(qb, kt, t0, rows, s, tile, scale);
                 for (int r = 0; r < rows; r++) {
-                    state[(b * nh + h) * T + t0 + r] = softmaxRow(s, r * tq, t0 + r + 1, tileKeys(t0, r / MR * MR, rows),
-                            tmp);
+                    int n = t0 + r + 1;
+                    float sum = softmaxRow(s, r * tq, n, tileKeys(t0, r / MR * MR, rows), tmp);
+                    inv[r] = 1f / sum;
+                    state[(b * nh + h) * T + t0 + r] = tmp[L] + VMath.log(sum);
+                    if (keepP) {
+                        scaleInto(s, r * tq, inv[r], state, pRow(b, h, t0 + r), n);
+                    }
                 }
-                // O_b = P V, P zero past the causal limit up to the tile's keys
+                // O_b = (e V) / sum per row: e zero past the causal limit up to the tile's keys
                 for (int r0 = 0; r0 < rows; r0 += MR) {
                     for (int q = 0; q < nq; q++) {
-                        Sgemm.kernel(s, r0 * tq, tq, 1, vr, q * tp * NR, tileKeys(t0, r0, rows), tile);
-                        storeRows(tile, Math.min(MR, rows - r0), out, (b * T + t0 + r0) * ldo + h * hd + q * NR, ldo,
-                                Math.min(NR, hd - q * NR), false);
+                        Sgemm.kernel(s, r0 * tq, tq, 1, vr, q * tp * NR, tileSeen(t0, r0, rows), tile);
+                        int o = (b * T + t0 + r0) * ldo + h * hd + q * NR;
+                        scaleRows(tile, inv, r0, Math.min(MR, rows - r0), out, o, ldo, Math.min(NR, hd - q * NR));
                     }
                 }
             }
@@ -182,21 +220,19 @@ final class Attention {
 
         @Override
         public void task(int task, Scratch sc) {
-            int b = task / nkv;
-            int g = task % nkv;
+            int b = task % B; // see Forward.task
+            int g = task / B;
             int group = nh / nkv;
             int kOff = nh * hd + g * hd;
             int vOff = (nh + nkv) * hd + g * hd;
             float[] kt = sc.get(Scratch.ATT_KT, np * hd * NR);
             float[] vt = sc.get(Scratch.ATT_VT, np * hd * NR);
             float[] kr = sc.get(Scratch.ATT_K, nq * tp * NR);
-            packTransposedPanels(kt, qkv, b * T, width, kOff, T, hd, np);
+            if (!keepP) {
+                packTransposedPanels(kt, qkv, b * T, width, kOff, T, hd, np);
+            }
             packTransposedPanels(vt, qkv, b * T, width, vOff, T, hd, np);
             packRowPanels(kr, qkv, b * T * width + kOff, width, T, hd, tp, nq);
-            float[] dk = sc.get(Scratch.ATT_DK, tq * hdp);
-            float[] dv = sc.get(Scratch.ATT_DV, tq * hdp);
-            java.util.Arrays.fill(dk, 0, tq * hdp, 0f);
-            java.util.Arrays.fill(dv, 0, tq * hdp, 0f);
             float[] qb = sc.get(Scratch.ATT_Q, QB * hd);
             float[] dob = sc.get(Scratch.ATT_DO, QB * hd);
             float[] qp = sc.get(Scratch.ATT_QP, nq * QB * NR);
@@ -217,16 +253,25 @@ final class Attention {
                     for (int r = 0; r < rows; r++) {
                         row[r] = dot(dob, r * hd, out, (b * T + t0 + r) * ldo + h * hd, hd, tmp);
                     }
-                    scores(qb, kt, t0, rows, s, tile, scale);
                     scores(dob, vt, t0, rows, ds, tile, 1f);
-                    for (int r = 0; r < rows; r++) {
-                        probsAndDs(s, ds, r * tq, t0 + r + 1, nz, state[(b * nh + h) * T + t0 + r], row[r], scale);
+                    if (keepP) {
+                        for (int r = 0; r < rows; r++) {
+                            int n = t0 + r + 1;
+                            System.arraycopy(state, pRow(b, h, t0 + r), s, r * tq, n);
+                            java.util.Arrays.fill(s, r * tq + n, r * tq + nz, 0f);
+                            dsFromP(s, ds, r * tq, n, nz, row[r], scale);
+                        }
+                    } else {
+                        scores(qb, kt, t0, rows, s, tile, scale);
+                        for (int r = 0; r < rows; r++) {
+                            probsAndDs(s, ds, r * tq, t0 + r + 1, nz, state[(b * nh + h) * T + t0 + r], row[r], scale);
+                        }
                     }
                     // dQ_b += dS K  (dS carries the scale)
                     int qrow = (b * T + t0) * width + h * hd;
                     for (int r0 = 0; r0 < rows; r0 += MR) {
                         for (int q = 0; q < nq; q++) {
-                            Sgemm.kernel(ds, r0 * tq, tq, 1, kr, q * tp * NR, tileKeys(t0, r0, rows), tile);
+                            Sgemm.kernel(ds, r0 * tq, tq, 1, kr, q * tp * NR, tileSeen(t0, r0, rows), tile);
                             storeRows(tile, Math.min(MR, rows - r0), dqkv, qrow + r0 * width + q * NR, width,
                                     Math.min(NR, hd - q * NR), true);
                         }
@@ -234,21 +279,20 @@ final class Attention {
                     // dK += dS^T Q_b, dV += P^T dO_b: A(i = key, k = query row) read down the score columns
                     packRowPanels(qp, qb, 0, hd, rows, hd, QB, nq);
                     packRowPanels(dop, dob, 0, hd, rows, hd, QB, nq);
+                    // straight into dqkv: this task is the only writer of kv head g's rows
                     for (int s0 = 0; s0 < nk; s0 += MR) {
                         int r1 = Math.max(0, s0 - t0); // queries before key s0 see none of these keys: skip them
+                        int keys = Math.min(MR, T - s0);
+                        int krow = (b * T + s0) * width;
                         for (int q = 0; q < nq; q++) {
+                            int w = Math.min(NR, hd - q * NR);
                             Sgemm.kernel(ds, s0 + r1 * tq, 1, tq, qp, q * QB * NR + r1 * NR, rows - r1, tile);
-                            storeRows(tile, MR, dk, s0 * hdp + q * NR, hdp, NR, true);
+                            storeRows(tile, keys, dqkv, krow + kOff + q * NR, width, w, true);
                             Sgemm.kernel(s, s0 + r1 * tq, 1, tq, dop, q * QB * NR + r1 * NR, rows - r1, tile);
-                            storeRows(tile, MR, dv, s0 * hdp + q * NR, hdp, NR, true);
+                            storeRows(tile, keys, dqkv, krow + vOff + q * NR, width, w, true);
                         }
                     }
                 }
-            }
-            for (int t = 0; t < T; t++) {
-                int base = (b * T + t) * width;
-                addInto(dqkv, base + kOff, dk, t * hdp, hd);
-                addInto(dqkv, base + vOff, dv, t * hdp, hd);
             }
         }
     }
@@ -323,10 +367,11 @@ final class Attention {
     }
 
     /**
-     * Softmax of s[o .. o+n) in place (the row's causal keys), zero for [n, nz); returns the log-sum-exp. Whole
-     * vectors only (the row is padded to whole panels, nz >= n rounded up to L): lanes past n are blended to -inf
-     * before the max and to 0 after the exp, so there is no scalar tail and no masked memory access (slow on AVX2).
-     * Lanes are summed in index order.
+     * Softmax numerators of s[o .. o+n) in place (the row's causal keys): e = exp(s - max), zero for [n, nz); returns
+     * sum(e) and leaves the max in tmp[L] (tmp: L + 1 floats). Whole vectors only (the row is padded to whole panels,
+     * nz >= n rounded up to L): lanes past n are blended to -inf before the max and to 0 after the exp, so there is no
+     * scalar tail and no masked memory access (slow on AVX2). Lanes are summed in index order. The normalisation is
+     * left to the caller (the P V tile is scaled by 1 / sum as it is stored).
      */
     static float softmaxRow(float[] s, int o, int n, int nz, float[] tmp) {
         int nv = roundUp(n, L);
@@ -345,13 +390,26 @@ final class Attention {
             sum = sum.add(e);
         }
         sum.intoArray(tmp, 0);
-        float total = VMath.sumLanes(tmp, 0);
-        FloatVector vi = FloatVector.broadcast(SP, 1f / total);
-        for (int j = 0; j < nv; j += L) {
-            FloatVector.fromArray(SP, s, o + j).mul(vi).intoArray(s, o + j);
-        }
         java.util.Arrays.fill(s, o + nv, o + nz, 0f);
-        return max + VMath.log(total);
+        tmp[L] = max;
+        return VMath.sumLanes(tmp, 0);
+    }
+
+    /** The first rows x w entries of the tile (MR x NR) times f[r0 + r] per row, into dst (row r at d0 + r*ld). */
+    static void scaleRows(float[] tile, float[] f, int r0, int rows, float[] dst, int d0, int ld, int w) {
+        for (int r = 0; r < rows; r++) {
+            int o = d0 + r * ld;
+            float fr = f[r0 + r];
+            if (w == NR) {
+                for (int v = 0; v < NR; v += L) {
+                    FloatVector.fromArray(SP, tile, r * NR + v).mul(fr).intoArray(dst, o + v);
+                }
+            } else {
+                for (int j = 0; j < w; j++) {
+                    dst[o + j] = tile[r * NR + j] * fr;
+                }
+            }
+        }
     }
 
     /**
@@ -372,15 +430,28 @@ final class Attention {
         java.util.Arrays.fill(ds, o + nv, o + nz, 0f);
     }
 
-    /** dst[d + i] += src[s + i] for i < n. */
-    static void addInto(float[] dst, int d, float[] src, int s, int n) {
-        int bound = SP.loopBound(n);
-        int i = 0;
-        for (; i < bound; i += L) {
-            FloatVector.fromArray(SP, src, s + i).add(FloatVector.fromArray(SP, dst, d + i)).intoArray(dst, d + i);
+    /** ds[o+j] = p (dP - D) * scale for keys j < n with p and dP read in place, zero for [n, nz). */
+    static void dsFromP(float[] p, float[] ds, int o, int n, int nz, float D, float scale) {
+        int nv = roundUp(n, L);
+        FloatVector vd = FloatVector.broadcast(SP, D);
+        FloatVector zero = FloatVector.zero(SP);
+        for (int j = 0; j < nv; j += L) {
+            FloatVector d = FloatVector.fromArray(SP, p, o + j).mul(FloatVector.fromArray(SP, ds, o + j).sub(vd))
+                    .mul(scale);
+            zero.blend(d, SP.indexInRange(j, n)).intoArray(ds, o + j);
         }
-        for (; i < n; i++) {
-            dst[d + i] += src[s + i];
+        java.util.Arrays.fill(ds, o + nv, o + nz, 0f);
+    }
+
+    /** dst[d0 + j] = f * src[s0 + j] for j < n (vectors, then a scalar tail: the same products either way). */
+    static void scaleInto(float[] src, int s0, float f, float[] dst, int d0, int n) {
+        int bound = SP.loopBound(n);
+        int j = 0;
+        for (; j < bound; j += L) {
+            FloatVector.fromArray(SP, src, s0 + j).mul(f).intoArray(dst, d0 + j);
+        }
+        for (; j < n; j++) {
+            dst[d0 + j] = src[s0 + j] * f;
         }
     }
 

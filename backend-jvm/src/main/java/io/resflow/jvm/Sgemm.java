@@ -395,6 +395,66 @@ public final class Sgemm {
     }
 
     /**
+     * The left half of {@link #kernel}'s tile, t[r*NR + j] for j < NR/2 (the rest of t untouched): for a panel whose
+     * right half is all zero or masked (attention's diagonal tiles), at half the FMAs.
+     */
+    static void kernelHalf(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int kc, float[] t) {
+        if (NV == 4) {
+            kernel4x2(a, ao, aSi, aSk, bp, bo, kc, t);
+        } else {
+            kernel6x1(a, ao, aSi, aSk, bp, bo, kc, t);
+        }
+    }
+
+    static void kernel6x1(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int kc, float[] t) {
+        FloatVector c0 = FloatVector.zero(SP), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+        for (int k = 0; k < kc; k++, bo += NR, ao += aSk) {
+            FloatVector b0 = FloatVector.fromArray(SP, bp, bo);
+            c0 = FloatVector.broadcast(SP, a[ao]).fma(b0, c0);
+            c1 = FloatVector.broadcast(SP, a[ao + aSi]).fma(b0, c1);
+            c2 = FloatVector.broadcast(SP, a[ao + 2 * aSi]).fma(b0, c2);
+            c3 = FloatVector.broadcast(SP, a[ao + 3 * aSi]).fma(b0, c3);
+            c4 = FloatVector.broadcast(SP, a[ao + 4 * aSi]).fma(b0, c4);
+            c5 = FloatVector.broadcast(SP, a[ao + 5 * aSi]).fma(b0, c5);
+        }
+        c0.intoArray(t, 0);
+        c1.intoArray(t, NR);
+        c2.intoArray(t, 2 * NR);
+        c3.intoArray(t, 3 * NR);
+        c4.intoArray(t, 4 * NR);
+        c5.intoArray(t, 5 * NR);
+    }
+
+    static void kernel4x2(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int kc, float[] t) {
+        FloatVector c00 = FloatVector.zero(SP), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
+        FloatVector c31 = c00;
+        for (int k = 0; k < kc; k++, bo += NR, ao += aSk) {
+            FloatVector b0 = FloatVector.fromArray(SP, bp, bo);
+            FloatVector b1 = FloatVector.fromArray(SP, bp, bo + L);
+            FloatVector x = FloatVector.broadcast(SP, a[ao]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(SP, a[ao + aSi]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(SP, a[ao + 2 * aSi]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(SP, a[ao + 3 * aSi]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+        }
+        c00.intoArray(t, 0);
+        c01.intoArray(t, L);
+        c10.intoArray(t, NR);
+        c11.intoArray(t, NR + L);
+        c20.intoArray(t, 2 * NR);
+        c21.intoArray(t, 2 * NR + L);
+        c30.intoArray(t, 3 * NR);
+        c31.intoArray(t, 3 * NR + L);
+    }
+
+    /**
      * The 6 x 2-vector micro-kernel for 16 vector registers: 12 accumulators from zero, 2 loads of B and 6 broadcasts
      * of A per k for 12 FMAs; same contract as {@link #kernel4x4}.
      */

@@ -143,7 +143,7 @@ class DeterminismTest {
             float[] out = new float[N * OC], di = new float[N * C], dw = new float[OC * C], db = new float[OC];
             jvm.matmulForward(out, inp, w, b, N, C, OC);
             jvm.matmulBackward(di, dw, db, dout, inp, w, N, C, OC);
-            float[] ao = new float[B * T * nh * hd], st = new float[B * nh * T], dq = new float[B * T * W];
+            float[] ao = new float[B * T * nh * hd], st = new float[(int) jvm.attentionStateSize(B, T, nh)], dq = new float[B * T * W];
             jvm.attentionForward(ao, st, qkv, B, T, nh, nkv, hd);
             jvm.attentionBackward(dq, adout, qkv, ao, st, B, T, nh, nkv, hd);
             float[] ln = new float[N * C], mean = new float[N], rstd = new float[N], lw = new float[C];

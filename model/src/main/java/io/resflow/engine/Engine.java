@@ -80,7 +80,16 @@ public final class Engine implements Session {
         this.ops = ops;
         this.B = batch;
         this.T = seqLen;
-        this.N = Math.multiplyExact(batch, seqLen);
+        io.resflow.model.Sizes.checkBatch(config, io.resflow.model.Sizes.Dim.field("batch", batch),
+                io.resflow.model.Sizes.Dim.field("seq_len", seqLen));
+        if (ops.attentionStateSize(batch, seqLen, config.nHead()) > io.resflow.model.Sizes.MAX_TENSOR_VALUES) {
+            throw new BadInputException("field '" + (batch > seqLen ? "batch" : "seq_len") + "' is too large for this "
+                    + "backend: its attention state for batch " + batch + " x n_head " + config.nHead() + " x seq_len "
+                    + seqLen + " would hold " + String.format("%,d", ops.attentionStateSize(batch, seqLen, config.nHead()))
+                    + " values; the limit is " + String.format("%,d", io.resflow.model.Sizes.MAX_TENSOR_VALUES)
+                    + " values per tensor");
+        }
+        this.N = batch * seqLen;
         this.C = config.dModel();
         this.V = config.vocabSize();
         this.recompute = options.recompute();
@@ -106,7 +115,7 @@ public final class Engine implements Session {
         this.lnf = new float[N * C];
         this.lnfMean = new float[N];
         this.lnfRstd = new float[N];
-        this.logits = new float[Math.multiplyExact(N, V)];
+        this.logits = new float[N * V];
         this.probs = new float[N * V];
         this.losses = new float[N];
         this.inputs = new int[N];
@@ -186,7 +195,7 @@ public final class Engine implements Session {
             if (attn) {
                 qkv = new float[N * c.qkvDim()];
                 att = new float[N * c.qDim()];
-                attState = new float[Math.toIntExact(ops.attentionStateSize(B, T, c.nHead()))];
+                attState = new float[(int) ops.attentionStateSize(B, T, c.nHead())];
                 fc = null;
                 act = null;
             } else {

@@ -86,7 +86,9 @@ public final class HfWeights {
                                 + Arrays.toString(p.shape()) + ")");
                     }
                     checkShape(src, st.info(p.name()), p.shape());
-                    parts.add(st.floats(p.name()));
+                    float[] values = st.floats(p.name());
+                    requireFinite(src, p.name(), p.shape(), values);
+                    parts.add(values);
                     used.add(p.name());
                 }
                 params.put(new Tensor(m.internal(), m.shape().clone(), toInternal(m, parts)));
@@ -106,6 +108,25 @@ public final class HfWeights {
             }
             params.checkAgainst(ParamLayout.of(c), src);
             return params;
+        }
+    }
+
+    /**
+     * Weights must be finite: a NaN or infinity in the file is named by the file's own tensor name and index (the
+     * position in the file's layout, e.g. {@code [0, 640]} of a Conv1D weight), before any training step.
+     */
+    static void requireFinite(String src, String name, int[] shape, float[] values) {
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                int[] at = new int[shape.length];
+                long rest = i;
+                for (int d = shape.length - 1; d >= 0; d--) {
+                    at[d] = shape[d] == 0 ? 0 : (int) (rest % shape[d]);
+                    rest = shape[d] == 0 ? 0 : rest / shape[d];
+                }
+                throw new BadInputException(src + ": tensor '" + name + "' holds " + values[i] + " at "
+                        + Arrays.toString(at) + " (flat index " + i + "); weights must be finite");
+            }
         }
     }
 

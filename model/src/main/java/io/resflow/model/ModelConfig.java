@@ -41,6 +41,42 @@ public record ModelConfig(
         require(normEps > 0 && Double.isFinite(normEps), "norm_eps", "must be a positive number, got " + normEps);
         require(positions != Positions.ROPE || headDim % 2 == 0, "head_dim", "RoPE needs an even head_dim, got " + headDim);
         require(positions != Positions.ROPE || (ropeTheta > 0 && Double.isFinite(ropeTheta)), "rope_theta", "must be positive, got " + ropeTheta);
+        require(nLayer <= MAX_LAYERS, "n_layer", "at most " + MAX_LAYERS + " layers are supported, got " + nLayer);
+        checkSizes(nLayer, dModel, nHead, nKvHead, headDim, dFf, vocabSize, maxSeqLen, positions, activation);
+    }
+
+    /** The most layers a model may have (its parameter layout is a list of tensors per layer). */
+    public static final int MAX_LAYERS = 65_536;
+
+    /**
+     * Every parameter tensor must fit one Java array: its shape is checked in {@code long} before anything is
+     * allocated, and the message names the field that is too large (as the config spells it).
+     */
+    private static void checkSizes(int nLayer, int dModel, int nHead, int nKvHead, int headDim, int dFf, int vocab,
+            int maxSeq, Positions positions, Activation activation) {
+        try {
+            Sizes.Dim c = Sizes.Dim.field("d_model", dModel);
+            Sizes.Dim v = Sizes.Dim.field("vocab_size", vocab);
+            Sizes.Dim h = Sizes.Dim.field("n_head", nHead);
+            Sizes.Dim kv = Sizes.Dim.field("n_kv_head", nKvHead);
+            Sizes.Dim hd = Sizes.Dim.field("head_dim", headDim);
+            Sizes.Dim ff = Sizes.Dim.field("d_ff", dFf);
+            long q = (long) nHead * headDim;
+            long qkv = q + 2L * nKvHead * headDim;
+            long fc = activation == Activation.SWIGLU ? 2L * dFf : dFf;
+            Sizes.check("tensor wte", "['vocab_size', 'd_model']", new long[] {vocab, dModel}, v, c);
+            if (positions == Positions.LEARNED) {
+                Sizes.check("tensor wpe", "['max_seq_len', 'd_model']", new long[] {maxSeq, dModel},
+                        Sizes.Dim.field("max_seq_len", maxSeq), c);
+            }
+            Sizes.check("tensor h.0.qkv.w", "[('n_head' + 2 'n_kv_head') x 'head_dim', 'd_model']", new long[] {qkv, dModel},
+                    c, h, kv, hd);
+            Sizes.check("tensor h.0.attn_proj.w", "['d_model', 'n_head' x 'head_dim']", new long[] {dModel, q}, c, h, hd);
+            Sizes.check("tensor h.0.fc.w", "[" + (fc == dFf ? "" : "2 ") + "'d_ff', 'd_model']", new long[] {fc, dModel}, ff, c);
+            Sizes.check("tensor h.0.mlp_proj.w", "['d_model', 'd_ff']", new long[] {dModel, dFf}, c, ff);
+        } catch (BadInputException e) {
+            throw new BadInputException("model config " + e.getMessage());
+        }
     }
 
     private static void require(boolean ok, String field, String message) {

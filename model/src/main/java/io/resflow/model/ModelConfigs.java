@@ -1,7 +1,6 @@
 package io.resflow.model;
 
 import com.fasterxml.jackson.core.JacksonException;
-import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -97,6 +96,7 @@ public final class ModelConfigs {
      * @throws BadInputException naming the file: not found, unreadable, empty, or malformed (with line and column)
      */
     public static JsonNode readJson(Path file) {
+        IoErrors.requireRegularFile(file, "a JSON file", MAX_JSON_BYTES);
         try (InputStream in = Files.newInputStream(file)) {
             JsonNode root = JSON.readTree(in);
             if (root == null || root.isMissingNode()) {
@@ -110,9 +110,12 @@ public final class ModelConfigs {
         } catch (AccessDeniedException e) {
             throw new BadInputException(file + ": permission denied", e);
         } catch (IOException e) {
-            throw new BadInputException(file + ": cannot read: " + e.getMessage(), e);
+            throw new BadInputException(file + ": cannot read: " + IoErrors.describe(e), e);
         }
     }
+
+    /** The largest JSON file read (configs, reports): 100 MiB. */
+    public static final long MAX_JSON_BYTES = 100L << 20;
 
     /**
      * Parses JSON text (for example a config stored in checkpoint metadata); {@code source} names where it came
@@ -133,9 +136,7 @@ public final class ModelConfigs {
     }
 
     private static BadInputException malformed(Object source, JacksonException e) {
-        JsonLocation loc = e.getLocation();
-        String where = loc == null ? "" : " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
-        return new BadInputException(source + ": malformed JSON" + where + ": " + e.getOriginalMessage(), e);
+        return new BadInputException(source + ": " + JsonErrors.describe(e), e);
     }
 
     /** Builds a config from the project's schema; {@code source} names the file in messages. */
@@ -396,16 +397,26 @@ public final class ModelConfigs {
         try {
             return ctor.get();
         } catch (BadInputException e) {
-            String msg = e.getMessage();
-            for (Map.Entry<String, String> n : hfNames.entrySet()) {
-                String key = "field '" + n.getKey() + "'";
-                if (msg.contains(key)) {
-                    msg = msg.replace(key, key + " (Hugging Face '" + n.getValue() + "')");
-                    break;
-                }
-            }
-            throw new BadInputException(source + ": " + msg, e);
+            throw new BadInputException(source + ": " + hfNames(e.getMessage(), hfNames), e);
         }
+    }
+
+    /**
+     * A message about the project's fields in the Hugging Face file's words: every quoted internal field name
+     * ({@code 'd_model'}) becomes the field the file has ({@code 'n_embd'}).
+     */
+    static String hfNames(String msg, Map<String, String> hfNames) {
+        if (hfNames.isEmpty()) {
+            return msg;
+        }
+        StringBuilder sb = new StringBuilder();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("'([a-z_]+)'").matcher(msg);
+        while (m.find()) {
+            String hf = hfNames.get(m.group(1));
+            m.appendReplacement(sb, java.util.regex.Matcher.quoteReplacement(hf != null ? "'" + hf + "'" : m.group()));
+        }
+        m.appendTail(sb);
+        return sb.toString();
     }
 
     /** Typed, checked access to the fields of one JSON object; every error names the file and the field. */

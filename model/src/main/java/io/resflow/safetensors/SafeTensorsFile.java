@@ -1,13 +1,14 @@
 package io.resflow.safetensors;
 
 import com.fasterxml.jackson.core.JacksonException;
-import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.resflow.model.BadInputException;
+import io.resflow.model.IoErrors;
+import io.resflow.model.JsonErrors;
 import io.resflow.model.Tensor;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -19,8 +20,6 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -83,43 +82,50 @@ public final class SafeTensorsFile implements AutoCloseable {
      * @throws BadInputException if the file is missing, unreadable or not a valid safetensors file
      */
     public static SafeTensorsFile open(Path path) {
-        if (Files.isDirectory(path)) {
-            throw new BadInputException(path + ": is a directory, not a safetensors file");
-        }
+        IoErrors.requireRegularFile(path, "a safetensors file", Long.MAX_VALUE);
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
-            if (size < 8) {
-                throw bad(path, "file is " + size + " bytes long, too short for a safetensors header (8 bytes at least)");
-            }
-            MemorySegment file = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            long headerLen = file.get(I64_LE, 0);
-            if (headerLen < 0 || headerLen > size - 8) {
-                throw bad(path, "header length " + Long.toUnsignedString(headerLen) + " runs past the end of the file ("
-                        + size + " bytes); the file is truncated or not a safetensors file");
-            }
-            if (headerLen > MAX_HEADER_BYTES) {
-                throw bad(path, "header of " + headerLen + " bytes exceeds the limit of " + MAX_HEADER_BYTES);
-            }
-            byte[] header = file.asSlice(8, headerLen).toArray(ValueLayout.JAVA_BYTE);
-            MemorySegment data = file.asSlice(8 + headerLen);
-            Map<String, TensorInfo> tensors = new LinkedHashMap<>();
-            Map<String, String> metadata = new LinkedHashMap<>();
-            parseHeader(path, header, data.byteSize(), tensors, metadata);
-            return new SafeTensorsFile(path, arena, data, tensors, metadata);
+            MemorySegment file = size == 0 ? MemorySegment.NULL : ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            return parse(path, arena, file, size);
         } catch (NoSuchFileException e) {
             arena.close();
             throw new BadInputException(path + ": file not found", e);
-        } catch (AccessDeniedException e) {
-            arena.close();
-            throw new BadInputException(path + ": permission denied", e);
         } catch (IOException e) {
             arena.close();
-            throw new BadInputException(path + ": cannot read: " + e.getMessage(), e);
+            throw new BadInputException(path + ": cannot read: " + IoErrors.describe(e), e);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
         }
+    }
+
+    /**
+     * Parses and validates safetensors content held in memory ({@code name} stands for the file in messages): the
+     * same checks as {@link #open}, for tests and fuzzing. Closing it releases nothing.
+     */
+    public static SafeTensorsFile of(Path name, byte[] bytes) {
+        return parse(name, Arena.ofShared(), MemorySegment.ofArray(bytes), bytes.length);
+    }
+
+    private static SafeTensorsFile parse(Path path, Arena arena, MemorySegment file, long size) {
+        if (size < 8) {
+            throw bad(path, "file is " + size + " bytes long, too short for a safetensors header (8 bytes at least)");
+        }
+        long headerLen = file.get(I64_LE, 0);
+        if (headerLen < 0 || headerLen > size - 8) {
+            throw bad(path, "header length " + Long.toUnsignedString(headerLen) + " runs past the end of the file ("
+                    + size + " bytes); the file is truncated or not a safetensors file");
+        }
+        if (headerLen > MAX_HEADER_BYTES) {
+            throw bad(path, "header of " + headerLen + " bytes exceeds the limit of " + MAX_HEADER_BYTES);
+        }
+        byte[] header = file.asSlice(8, headerLen).toArray(ValueLayout.JAVA_BYTE);
+        MemorySegment data = file.asSlice(8 + headerLen);
+        Map<String, TensorInfo> tensors = new LinkedHashMap<>();
+        Map<String, String> metadata = new LinkedHashMap<>();
+        parseHeader(path, header, data.byteSize(), tensors, metadata);
+        return new SafeTensorsFile(path, arena, data, tensors, metadata);
     }
 
     private static void parseHeader(Path path, byte[] header, long dataSize, Map<String, TensorInfo> tensors,
@@ -138,9 +144,7 @@ public final class SafeTensorsFile implements AutoCloseable {
         try {
             root = JSON.readTree(text);
         } catch (JacksonException e) {
-            JsonLocation loc = e.getLocation();
-            String where = loc == null ? "" : " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
-            throw bad(path, "header is not valid JSON" + where + ": " + e.getOriginalMessage());
+            throw bad(path, "header is not valid JSON" + JsonErrors.at(e) + ": " + JsonErrors.what(e));
         }
         if (root == null || !root.isObject()) {
             throw bad(path, "header is not a JSON object");

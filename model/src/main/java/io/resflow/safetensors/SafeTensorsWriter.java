@@ -3,7 +3,8 @@ package io.resflow.safetensors;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.resflow.model.BadInputException;
+import io.resflow.model.IoErrors;
+import io.resflow.model.RuntimeFailure;
 import io.resflow.model.Tensor;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -21,6 +22,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
+import java.util.zip.CRC32C;
 
 /**
  * Writes safetensors files. The header is padded with spaces so that the data starts at an 8-byte boundary; data
@@ -102,9 +105,17 @@ public final class SafeTensorsWriter {
         }
     }
 
+    /** What was written: the file's size and the CRC32C of its bytes (as handed to the file system). */
+    public record Written(long bytes, int crc32c) {
+        /** The checksum as 8 lowercase hex digits. */
+        public String crc32cHex() {
+            return String.format("%08x", crc32c);
+        }
+    }
+
     /** Writes float32 tensors, in list order, with optional {@code __metadata__} (null or empty for none). */
-    public static void write(Path file, List<Tensor> tensors, Map<String, String> metadata) {
-        writeEntries(file, tensors.stream().map(F32::of).toList(), metadata);
+    public static Written write(Path file, List<Tensor> tensors, Map<String, String> metadata) {
+        return writeEntries(file, tensors.stream().map(F32::of).toList(), metadata);
     }
 
     /**
@@ -112,44 +123,80 @@ public final class SafeTensorsWriter {
      * none).
      *
      * @throws IllegalArgumentException if two entries share a name or one is named {@code __metadata__}
-     * @throws BadInputException if the file cannot be written
+     * @throws RuntimeFailure if the file cannot be written (disk full, permission denied): the target is unchanged
      */
-    public static void writeEntries(Path file, List<? extends Entry> entries, Map<String, String> metadata) {
+    public static Written writeEntries(Path file, List<? extends Entry> entries, Map<String, String> metadata) {
+        return writeEntries(file, entries, metadata, w -> { });
+    }
+
+    /**
+     * As {@link #writeEntries(Path, List, Map)}; {@code beforeRename} runs once the temporary file is complete and
+     * forced to disk, before it is renamed into place (e.g. to write a checksum file that must exist whenever the
+     * file does).
+     */
+    public static Written writeEntries(Path file, List<? extends Entry> entries, Map<String, String> metadata,
+            Consumer<Written> beforeRename) {
         byte[] header = header(entries, metadata);
-        writeAtomically(file, ch -> {
+        return writeAtomically(file, ch -> {
             ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
             MemorySegment seg = MemorySegment.ofBuffer(buf); // the whole buffer, whatever its position later
             buf.putLong(header.length);
             buf.flip();
-            writeFully(ch, buf);
-            writeFully(ch, ByteBuffer.wrap(header));
+            ch.write(buf);
+            ch.write(ByteBuffer.wrap(header));
             for (Entry e : entries) {
                 writeData(ch, buf, seg, e);
             }
-        });
+        }, beforeRename);
     }
 
     /** Writes bytes to a file with the same temp-file-and-rename protocol (used for config files next to weights). */
-    public static void writeAtomically(Path file, byte[] bytes) {
-        writeAtomically(file, ch -> writeFully(ch, ByteBuffer.wrap(bytes)));
+    public static Written writeAtomically(Path file, byte[] bytes) {
+        return writeAtomically(file, ch -> ch.write(ByteBuffer.wrap(bytes)), w -> { });
     }
 
     /** Writes the body of a file into an open channel. */
     @FunctionalInterface
     private interface Body {
-        void write(FileChannel ch) throws IOException;
+        void write(Sink ch) throws IOException;
     }
 
-    private static void writeAtomically(Path file, Body body) {
+    /** A channel that writes every buffer fully and keeps the size and CRC32C of what went through it. */
+    private static final class Sink {
+        private final FileChannel ch;
+        private final CRC32C crc = new CRC32C();
+        private long bytes;
+
+        Sink(FileChannel ch) {
+            this.ch = ch;
+        }
+
+        void write(ByteBuffer buf) throws IOException {
+            crc.update(buf.duplicate());
+            bytes += buf.remaining();
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
+        }
+
+        Written written() {
+            return new Written(bytes, (int) crc.getValue());
+        }
+    }
+
+    private static Written writeAtomically(Path file, Body body, Consumer<Written> beforeRename) {
         Path target = file.toAbsolutePath();
         Path dir = target.getParent();
         Path tmp = null;
         try {
             Files.createDirectories(dir);
-            tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+            tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", TMP_SUFFIX);
+            Written w;
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                body.write(ch);
+                Sink sink = new Sink(ch);
+                body.write(sink);
                 ch.force(true);
+                w = sink.written();
             }
             // createTempFile makes the file private (0600); a checkpoint or report should read like any other file.
             try {
@@ -157,23 +204,33 @@ public final class SafeTensorsWriter {
             } catch (UnsupportedOperationException e) {
                 // not a POSIX file system
             }
+            beforeRename.accept(w);
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
             }
             tmp = null;
+            return w;
         } catch (IOException e) {
-            throw new BadInputException(file + ": cannot write: " + e, e);
+            throw new RuntimeFailure(file + ": cannot write: " + IoErrors.describe(e), e);
         } finally {
             if (tmp != null) {
                 try {
                     Files.deleteIfExists(tmp);
                 } catch (IOException ignored) {
-                    // best effort: the temp file is hidden and never read
+                    // best effort: the temp file is hidden, never read, and removed by the next run in its folder
                 }
             }
         }
+    }
+
+    /** Suffix of the temporary files written before a rename ({@code .<name>.<random>.tmp}). */
+    public static final String TMP_SUFFIX = ".tmp";
+
+    /** Whether a file name is one of this writer's temporary files (left behind when a process was killed). */
+    public static boolean isTemporary(String fileName) {
+        return fileName.startsWith(".") && fileName.endsWith(TMP_SUFFIX) && fileName.matches("\\..+\\.\\d+\\.tmp");
     }
 
     private static byte[] header(List<? extends Entry> entries, Map<String, String> metadata) {
@@ -213,7 +270,7 @@ public final class SafeTensorsWriter {
         return out;
     }
 
-    private static void writeData(FileChannel ch, ByteBuffer buf, MemorySegment seg, Entry e) throws IOException {
+    private static void writeData(Sink ch, ByteBuffer buf, MemorySegment seg, Entry e) throws IOException {
         int size = e.dtype().bytes();
         int perChunk = CHUNK_BYTES / size;
         for (int from = 0; from < e.length(); from += perChunk) {
@@ -224,12 +281,6 @@ public final class SafeTensorsWriter {
                 case I32 i -> MemorySegment.copy(i.data(), from, seg, SafeTensorsFile.I32_LE, 0, n);
             }
             buf.clear().limit(n * size);
-            writeFully(ch, buf);
-        }
-    }
-
-    private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {
-        while (buf.hasRemaining()) {
             ch.write(buf);
         }
     }

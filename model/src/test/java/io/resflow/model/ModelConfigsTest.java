@@ -301,4 +301,35 @@ class ModelConfigsTest {
     void ownSchemaIsNotMistakenForHf() throws IOException {
         assertFalse(ModelConfigs.isHf(ModelConfigs.readJson(write("o.json", GPT2_MIN))));
     }
+
+    // ---- sizes: checked in long, before anything is allocated, naming the file's own field ----
+
+    @Test
+    void sizesThatOverflowNameTheFieldAndTheLimit() throws IOException {
+        String base = "{\"family\": \"gpt2\", \"n_layer\": 2, \"d_model\": 64, \"n_head\": 4, \"vocab_size\": 256, \"max_seq_len\": 64";
+        fails(base.replace("\"d_model\": 64", "\"d_model\": 65536") + "}", "field 'd_model' (65536) is too large",
+                "h.0.qkv.w", "[196608, 65536]", "12,884,901,888 values", "2,147,483,639");
+        fails(base + ", \"d_ff\": 2000000000}", "field 'd_ff' (2000000000)", "h.0.fc.w");
+        fails(base.replace("\"n_layer\": 2", "\"n_layer\": 100000") + "}", "field 'n_layer'", "at most 65536");
+        // a Hugging Face config is answered in its own field names
+        fails("""
+                {"model_type": "llama", "hidden_size": 64, "intermediate_size": 3000000000, "num_attention_heads": 4,
+                 "num_hidden_layers": 1, "vocab_size": 32}""", "'intermediate_size'");
+        fails("""
+                {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+                 "num_hidden_layers": 1, "vocab_size": 2000000000}""", "field 'vocab_size' (2000000000) is too large",
+                "['vocab_size', 'hidden_size']");
+        ModelConfig ok = ModelConfigs.load(write("ok.json", base + "}"));
+        assertTrue(ok.parameterCount() > 0);
+    }
+
+    @Test
+    void ioErrorsInPlainWords() {
+        assertEquals("permission denied", IoErrors.describe(new java.nio.file.AccessDeniedException("/x")));
+        assertEquals("no such file or folder", IoErrors.describe(new java.nio.file.NoSuchFileException("/x")));
+        assertEquals("no space left on device", IoErrors.describe(new IOException("No space left on device")));
+        assertEquals("read-only file system",
+                IoErrors.describe(new java.nio.file.FileSystemException("/x", null, "Read-only file system")));
+        assertEquals("input/output error", IoErrors.describe(new IOException()));
+    }
 }

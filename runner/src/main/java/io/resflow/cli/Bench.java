@@ -169,6 +169,10 @@ final class Bench {
             } else {
                 check = check(m, params, t.backend(), mode, loss, logits, gradNorm);
             }
+            // the check may have run a second session (the reference): collect it and measure memory from here on,
+            // so the figures are those of this backend's training, not of its check
+            System.gc();
+            rssPerCell = MemoryStats.resetPeaks();
             for (int i = 1; i < cfg.warmup(); i++) {
                 iterate(s, data, mode, opt);
             }

@@ -1,6 +1,5 @@
 package io.resflow.cli;
 
-import io.resflow.model.BadInputException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -21,7 +20,7 @@ import picocli.CommandLine.Spec;
                 + "GFLOP/s (and the fraction of the device's peak where the config gives it), peak RSS and JVM heap, "
                 + "and whether the result matched the reference. Writes bench.json, bench.md and PNG charts.",
                 "With --baseline FILE (an earlier bench.json) prints the ratio per cell and flags cells whose median "
-                + "moved by more than 10% and by more than 3 times the spread.",
+                + "moved by more than 10%% and by more than 3 times the spread.",
                 "Exit 0 done, 1 a cell did not match its check, 2 bad input, 3 a cell failed at run time."})
 final class BenchCommand implements Callable<Integer> {
     @Parameters(paramLabel = "CONFIG", description = "Bench config (JSON), e.g. configs/bench-matrix.json.")
@@ -33,14 +32,20 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--backends", split = ",", paramLabel = "B", description = "Overrides the config's backends (comma-separated; name:* means every device).")
     List<String> backends;
 
-    @Option(names = "--repeats", description = "Overrides the config's measured iterations per cell.")
+    @Option(names = "--repeats", paramLabel = "N", converter = OptionTypes.PositiveInt.class,
+            description = "Overrides the config's measured iterations per cell (1 or more).")
     Integer repeats;
 
-    @Option(names = "--warmup", description = "Overrides the config's warm-up iterations per cell.")
+    @Option(names = "--warmup", paramLabel = "N", converter = OptionTypes.PositiveInt.class,
+            description = "Overrides the config's warm-up iterations per cell (1 or more: the first checks the result).")
     Integer warmup;
 
-    @Option(names = {"-o", "--out"}, paramLabel = "DIR", description = "Output folder (default: runs/bench-<config name>-<timestamp>/).")
-    Path out;
+    @Mixin
+    OutOptions output;
+
+    /** What bench writes into its folder. */
+    static final OutDir.Outputs OUTPUTS = new OutDir.Outputs("bench", "bench.json", "bench.md", "tokens_per_s-*.png",
+            "step_ms-*.png");
 
     @Mixin
     CommonOptions common;
@@ -53,17 +58,21 @@ final class BenchCommand implements Callable<Integer> {
         System.setProperty("java.awt.headless", "true");
         PrintWriter pw = spec.commandLine().getOut();
         BenchConfig cfg = BenchConfig.load(config);
+        output.precheck(OUTPUTS);
         if (repeats != null || warmup != null || backends != null) {
-            if ((repeats != null && repeats < 1) || (warmup != null && warmup < 1)) {
-                throw new BadInputException("--repeats and --warmup must be at least 1");
-            }
             cfg = new BenchConfig(cfg.file(), cfg.name(), cfg.models(), backends != null ? backends : cfg.backends(),
                     cfg.modes(), warmup != null ? warmup : cfg.warmup(), repeats != null ? repeats : cfg.repeats(),
                     cfg.maxSecondsPerCell(), cfg.peakGflops(), cfg.check(), cfg.referenceMaxGflop(), cfg.seed());
         }
         Map<String, BenchReport.Base> base = baseline != null ? BenchReport.readBaseline(baseline) : Map.of();
         List<Bench.Target> targets = Bench.targets(cfg.backends());
-        Path dir = OutDir.create(out, "bench", cfg.name());
+        try (OutDir od = output.claim(cfg.name(), OUTPUTS, pw)) {
+            return run(pw, cfg, base, targets, od.path());
+        }
+    }
+
+    private int run(PrintWriter pw, BenchConfig cfg, Map<String, BenchReport.Base> base, List<Bench.Target> targets,
+            Path dir) {
         pw.printf("bench %s: %d models x %d backends x %d modes, %d warm-up + %d measured iterations, check %s%n",
                 cfg.name(), cfg.models().size(), targets.size(), cfg.modes().size(), cfg.warmup(), cfg.repeats(),
                 cfg.check().id());

@@ -69,7 +69,14 @@ record BenchConfig(Path file, String name, List<Model> models, List<String> back
         List<Model> models = new ArrayList<>();
         JsonNode ms = requireArray(root, "models", file);
         for (int i = 0; i < ms.size(); i++) {
-            models.add(model(ms.get(i), file, "models[" + i + "]", batch, seqLen));
+            Model m = model(ms.get(i), file, "models[" + i + "]", batch, seqLen);
+            try {
+                io.resflow.model.Sizes.checkBatch(m.config(), io.resflow.model.Sizes.Dim.field("models[" + i + "].batch", m.batch()),
+                        io.resflow.model.Sizes.Dim.field("models[" + i + "].seq_len", m.seqLen()));
+            } catch (BadInputException e) {
+                throw new BadInputException(file + ": " + e.getMessage(), e);
+            }
+            models.add(m);
         }
         List<String> backends = new ArrayList<>();
         for (JsonNode n : requireArray(root, "backends", file)) {

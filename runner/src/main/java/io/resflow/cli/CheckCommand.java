@@ -28,7 +28,8 @@ final class CheckCommand implements Callable<Integer> {
             description = "reference, jvm, tornado or tornado:<driver>:<device> (default: ${DEFAULT-VALUE}).")
     String backend;
 
-    @Option(names = "--eps", description = "Tolerance eps of the comparison rule (default: 1e-4 for the reference, 1e-3 for float32 backends).")
+    @Option(names = "--eps", converter = OptionTypes.Tolerance.class,
+            description = "Tolerance eps of the comparison rule, above 0 and below 1 (default: 1e-4 for the reference, 1e-3 for float32 backends).")
     Double eps;
 
     @Mixin

@@ -1,8 +1,11 @@
 package io.resflow.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resflow.engine.OptimizerState;
 import io.resflow.engine.Session;
 import io.resflow.model.BadInputException;
+import io.resflow.model.IoErrors;
 import io.resflow.model.ModelConfig;
 import io.resflow.model.ParamLayout;
 import io.resflow.model.ParamSpec;
@@ -11,10 +14,12 @@ import io.resflow.model.Tensor;
 import io.resflow.safetensors.SafeTensorsFile;
 import io.resflow.safetensors.SafeTensorsWriter;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -23,20 +28,27 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import java.util.zip.CRC32C;
 
 /**
  * Training checkpoints of a run folder: {@code checkpoints/ckpt-<step>.safetensors} holds the parameters under their
  * internal names, the AdamW moments as {@code m.<name>} and {@code v.<name>}, and in its metadata the step, the
- * optimizer's step count, the data position, the backend and the run config. Each file is written to a temporary
- * file and renamed; then the pointer {@code checkpoints/latest} (the file name) is replaced the same way, and only
- * then are checkpoints beyond the newest {@code keep} deleted. A run killed at any moment therefore keeps a complete
- * checkpoint that {@code latest} names.
+ * optimizer's step count, the data position, the backend and the run config. Next to each,
+ * {@code ckpt-<step>.safetensors.sum} records the size and CRC32C of the bytes written.
+ *
+ * <p>Each checkpoint is written to a temporary file and forced to disk; then its checksum file is written, then the
+ * checkpoint is renamed into place, then the pointer {@code checkpoints/latest} (the file name) is replaced, and only
+ * then are checkpoints beyond the newest {@code keep} deleted. A resume takes the newest checkpoint whose size and
+ * checksum match ({@link #selectForResume}) and names every newer one it skipped and why, so a checkpoint truncated
+ * or damaged later (a full disk, a copy cut short) never blocks a resume when an intact older one is there.
  */
 public final class Checkpoints {
     public static final String FORMAT = "resflow-checkpoint-1";
     static final String DIR = "checkpoints";
     static final String LATEST = "latest";
+    static final String SUM = ".sum";
     private static final Pattern FILE = Pattern.compile("ckpt-(\\d+)\\.safetensors");
+    private static final int CHUNK = 8 << 20;
 
     private Checkpoints() {
     }
@@ -44,6 +56,10 @@ public final class Checkpoints {
     /** A loaded checkpoint. */
     public record Checkpoint(Path file, int step, long dataPosition, Params params, OptimizerState optimizer,
             Map<String, String> metadata) {
+    }
+
+    /** The checkpoint a resume starts from, and the newer ones skipped (each with why). */
+    public record Selection(Path file, List<String> skipped) {
     }
 
     public static Path dir(Path runDir) {
@@ -54,21 +70,25 @@ public final class Checkpoints {
         return String.format("ckpt-%08d.safetensors", step);
     }
 
+    static Path sumFile(Path checkpoint) {
+        return checkpoint.resolveSibling(checkpoint.getFileName() + SUM);
+    }
+
     /** Saves the session's parameters and AdamW state after {@code step}, then moves {@code latest} to it. */
     public static Path save(Path runDir, int step, Session s, long dataPosition, Map<String, String> extraMetadata,
             int keep) {
         Path dir = dir(runDir);
         Path file = dir.resolve(fileName(step));
         OptimizerState opt = s.optimizerState();
-        List<Tensor> tensors = new ArrayList<>();
+        List<SafeTensorsWriter.Entry> tensors = new ArrayList<>();
         for (Tensor t : s.params().tensors()) {
-            tensors.add(t);
+            tensors.add(SafeTensorsWriter.F32.of(t));
         }
         for (Tensor t : opt.m().tensors()) {
-            tensors.add(new Tensor("m." + t.name(), t.shape(), t.data()));
+            tensors.add(new SafeTensorsWriter.F32("m." + t.name(), t.shape(), t.data()));
         }
         for (Tensor t : opt.v().tensors()) {
-            tensors.add(new Tensor("v." + t.name(), t.shape(), t.data()));
+            tensors.add(new SafeTensorsWriter.F32("v." + t.name(), t.shape(), t.data()));
         }
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", FORMAT);
@@ -76,25 +96,46 @@ public final class Checkpoints {
         meta.put("optimizer_step", Integer.toString(opt.step()));
         meta.put("data_position", Long.toString(dataPosition));
         meta.putAll(extraMetadata);
-        SafeTensorsWriter.write(file, tensors, meta);
+        SafeTensorsWriter.writeEntries(file, tensors, meta, w -> writeSum(file, w));
         SafeTensorsWriter.writeAtomically(dir.resolve(LATEST), (file.getFileName() + "\n").getBytes(StandardCharsets.UTF_8));
         prune(dir, keep);
         return file;
     }
 
-    /** Deletes all but the newest {@code keep} checkpoints (never the one {@code latest} names). */
+    /** The checksum file: {@code {"file": ..., "bytes": N, "crc32c": "8 hex digits"}}. */
+    static void writeSum(Path checkpoint, SafeTensorsWriter.Written w) {
+        ObjectNode o = Json.object();
+        o.put("file", checkpoint.getFileName().toString());
+        o.put("bytes", w.bytes());
+        o.put("crc32c", w.crc32cHex());
+        SafeTensorsWriter.writeAtomically(sumFile(checkpoint), (Json.line(o) + "\n").getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Deletes all but the newest {@code keep} checkpoints, with their checksum files, and checksum files left alone. */
     private static void prune(Path dir, int keep) {
         List<Path> all = list(dir);
-        String latest = readPointer(dir);
         for (int i = 0; i < all.size() - keep; i++) {
-            Path p = all.get(i);
-            if (!p.getFileName().toString().equals(latest)) {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    // an old checkpoint that stays is harmless
+            deleteQuietly(all.get(i));
+            deleteQuietly(sumFile(all.get(i)));
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+                String n = p.getFileName().toString();
+                if (n.endsWith(SUM) && FILE.matcher(n.substring(0, n.length() - SUM.length())).matches()
+                        && !Files.exists(p.resolveSibling(n.substring(0, n.length() - SUM.length())))) {
+                    deleteQuietly(p);
                 }
             }
+        } catch (IOException e) {
+            // an orphaned checksum file is harmless
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            // an old checkpoint that stays is harmless
         }
     }
 
@@ -107,50 +148,85 @@ public final class Checkpoints {
             return s.filter(p -> FILE.matcher(p.getFileName().toString()).matches())
                     .sorted(Comparator.comparingLong(Checkpoints::stepOf)).toList();
         } catch (IOException e) {
-            throw new BadInputException(dir + ": cannot list: " + e.getMessage(), e);
+            throw new BadInputException(dir + ": cannot list: " + IoErrors.describe(e), e);
         }
     }
 
-    private static long stepOf(Path p) {
+    static long stepOf(Path p) {
         Matcher m = FILE.matcher(p.getFileName().toString());
         return m.matches() ? Long.parseLong(m.group(1)) : -1;
     }
 
-    private static String readPointer(Path dir) {
+    /**
+     * Why a checkpoint file cannot be trusted, or null when its size and CRC32C are those its checksum file recorded
+     * when it was written.
+     */
+    static String problem(Path file) {
+        Path sum = sumFile(file);
+        if (!Files.isRegularFile(sum)) {
+            return "no checksum file " + sum.getFileName() + " (it was not written completely)";
+        }
+        long bytes;
+        String crc;
         try {
-            return Files.readString(dir.resolve(LATEST), StandardCharsets.UTF_8).trim();
-        } catch (NoSuchFileException e) {
+            JsonNode n = io.resflow.model.ModelConfigs.parseJson(Files.readString(sum, StandardCharsets.UTF_8), sum.toString());
+            bytes = n.path("bytes").asLong(-1);
+            crc = n.path("crc32c").asText("");
+            if (bytes < 0 || !crc.matches("[0-9a-f]{8}")) {
+                return "its checksum file " + sum.getFileName() + " is damaged";
+            }
+        } catch (IOException | BadInputException e) {
+            return "its checksum file " + sum.getFileName() + " is damaged or unreadable";
+        }
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size != bytes) {
+                return String.format("%s: %,d bytes, %,d were written", size < bytes ? "truncated" : "changed", size, bytes);
+            }
+            CRC32C c = new CRC32C();
+            ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
+            while (ch.read(buf) > 0 || buf.position() > 0) {
+                buf.flip();
+                c.update(buf);
+                buf.clear();
+            }
+            String now = String.format("%08x", (int) c.getValue());
+            if (!now.equals(crc)) {
+                return "checksum mismatch (crc32c " + now + ", " + crc + " was written): the file changed after it was written";
+            }
             return null;
         } catch (IOException e) {
-            throw new BadInputException(dir.resolve(LATEST) + ": cannot read: " + e.getMessage(), e);
+            return "cannot read: " + IoErrors.describe(e);
         }
     }
 
     /**
-     * The checkpoint a resume starts from: the one {@code checkpoints/latest} names, or without a pointer the
-     * highest-numbered checkpoint file.
+     * The newest checkpoint that verifies (see {@link #problem}), with the newer ones skipped and why.
      *
-     * @throws BadInputException when the folder has no checkpoint or the pointer names a missing file
+     * @param restart what to say when there is none: how to start the run over
+     * @throws BadInputException when the folder has no checkpoint that verifies
      */
-    public static Path latest(Path runDir) {
-        Path dir = dir(runDir);
-        String name = readPointer(dir);
-        if (name != null) {
-            if (!FILE.matcher(name).matches()) {
-                throw new BadInputException(dir.resolve(LATEST) + ": does not name a checkpoint file (got '" + name + "')");
+    public static Selection selectForResume(Path runDir, String restart) {
+        List<Path> all = list(dir(runDir));
+        List<String> skipped = new ArrayList<>();
+        for (int i = all.size() - 1; i >= 0; i--) {
+            String why = problem(all.get(i));
+            if (why == null) {
+                return new Selection(all.get(i), skipped);
             }
-            Path f = dir.resolve(name);
-            if (!Files.isRegularFile(f)) {
-                throw new BadInputException(dir.resolve(LATEST) + ": names " + name + ", which does not exist");
-            }
-            return f;
+            skipped.add(DIR + "/" + all.get(i).getFileName() + ": " + why);
         }
-        List<Path> all = list(dir);
         if (all.isEmpty()) {
-            throw new BadInputException(runDir + ": no checkpoint to resume from (no " + DIR + "/" + LATEST
-                    + " and no ckpt-*.safetensors; the run stopped before its first checkpoint)");
+            throw new BadInputException(runDir + ": no checkpoint to resume from (the run stopped before its first "
+                    + "checkpoint); " + restart);
         }
-        return all.get(all.size() - 1);
+        throw new BadInputException(runDir + ": no checkpoint verifies (" + String.join("; ", skipped) + "); " + restart);
+    }
+
+    /** The newest checkpoint file, or null. */
+    static Path newest(Path runDir) {
+        List<Path> all = list(dir(runDir));
+        return all.isEmpty() ? null : all.get(all.size() - 1);
     }
 
     /**

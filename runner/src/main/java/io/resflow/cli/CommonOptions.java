@@ -3,7 +3,7 @@ package io.resflow.cli;
 import picocli.CommandLine.Option;
 
 /** Options every command accepts. */
-final class CommonOptions {
+public final class CommonOptions {
     @Option(names = "--debug", description = "Print stack traces of errors.")
-    boolean debug;
+    public boolean debug;
 }

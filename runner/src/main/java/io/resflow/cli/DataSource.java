@@ -16,6 +16,11 @@ public interface DataSource {
     /** Moves to a position returned earlier by {@link #position()}. */
     void seek(long position);
 
+    /** SHA-256 of the file the tokens come from (64 hex digits), or null for data that is not a file. */
+    default String sha256() {
+        return null;
+    }
+
     /** One line for the run header, e.g. {@code token file data/train.bin: 1,000,000 tokens}. */
     String describe();
 }

@@ -15,6 +15,7 @@ import java.util.Set;
  * {"type": "synthetic", "batches": N}                  N seeded batches, cycled
  * {"type": "token_file", "path": "train.bin"}          llm.c .bin token file (uint16 tokens)
  * {"type": "text_file", "path": "corpus.txt"}          UTF-8 text, one token per byte
+ *   (both with an optional "sha256": the file's content hash; run records it in run.json, --resume checks it)
  * {"type": "inline", "tokens": [1, 2, 3, ...]}         the given token ids as a stream
  * </pre>
  * Paths are relative to the run config's folder (or absolute).
@@ -26,6 +27,21 @@ public sealed interface DataSpec {
 
     /** The spec as JSON, with absolute paths (saved with a run so it can be resumed from any folder). */
     JsonNode toJson();
+
+    /** The SHA-256 the file's content must have (recorded when the run began, or given in the config), or null. */
+    default String sha256() {
+        return null;
+    }
+
+    /** The same spec with the file's content hash recorded (data that is not a file is returned unchanged). */
+    default DataSpec withSha256(String hash) {
+        return this;
+    }
+
+    /** The file the data comes from, or null. */
+    default Path file() {
+        return null;
+    }
 
     record Synthetic(int batches) implements DataSpec {
         @Override
@@ -39,7 +55,8 @@ public sealed interface DataSpec {
         }
     }
 
-    record TokenFile(Path path) implements DataSpec {
+    /** @param sha256 the content hash the file must have, or null */
+    record TokenFile(Path path, String sha256) implements DataSpec {
         @Override
         public DataSource open(int vocab, int batch, int seqLen, long seed) {
             return TokenFiles.openBin(path, vocab, batch, seqLen);
@@ -47,11 +64,23 @@ public sealed interface DataSpec {
 
         @Override
         public JsonNode toJson() {
-            return obj("token_file").put("path", path.toAbsolutePath().toString());
+            ObjectNode o = obj("token_file").put("path", path.toAbsolutePath().toString());
+            return sha256 == null ? o : o.put("sha256", sha256);
+        }
+
+        @Override
+        public DataSpec withSha256(String hash) {
+            return new TokenFile(path, hash);
+        }
+
+        @Override
+        public Path file() {
+            return path;
         }
     }
 
-    record TextFile(Path path) implements DataSpec {
+    /** @param sha256 the content hash the file must have, or null */
+    record TextFile(Path path, String sha256) implements DataSpec {
         @Override
         public DataSource open(int vocab, int batch, int seqLen, long seed) {
             return TokenFiles.openText(path, vocab, batch, seqLen);
@@ -59,7 +88,18 @@ public sealed interface DataSpec {
 
         @Override
         public JsonNode toJson() {
-            return obj("text_file").put("path", path.toAbsolutePath().toString());
+            ObjectNode o = obj("text_file").put("path", path.toAbsolutePath().toString());
+            return sha256 == null ? o : o.put("sha256", sha256);
+        }
+
+        @Override
+        public DataSpec withSha256(String hash) {
+            return new TextFile(path, hash);
+        }
+
+        @Override
+        public Path file() {
+            return path;
         }
     }
 
@@ -112,13 +152,18 @@ public sealed interface DataSpec {
                 yield new Synthetic(f.integer("batches", 1, 1));
             }
             case "token_file", "text_file" -> {
-                f.allowOnly(Set.of("type", "path"));
+                f.allowOnly(Set.of("type", "path", "sha256"));
                 String p = f.text("path", null);
                 if (p == null) {
                     throw new BadInputException(where + ": missing field 'data.path' (required for type " + type + ")");
                 }
+                String hash = f.text("sha256", null);
+                if (hash != null && !hash.matches("[0-9a-f]{64}")) {
+                    throw new BadInputException(configFile + ": field 'data.sha256' must be 64 lowercase hex digits (the "
+                            + "file's SHA-256), got '" + hash + "'");
+                }
                 Path path = resolve(configFile, p);
-                yield type.equals("token_file") ? new TokenFile(path) : new TextFile(path);
+                yield type.equals("token_file") ? new TokenFile(path, hash) : new TextFile(path, hash);
             }
             case "inline" -> {
                 f.allowOnly(Set.of("type", "tokens"));

@@ -19,13 +19,16 @@ final class GradcheckCommand implements Callable<Integer> {
     @Parameters(paramLabel = "MODEL", description = "A model config, a Hugging Face config.json, or a folder with config.json (+ model.safetensors).")
     Path model;
 
-    @Option(names = "--samples", defaultValue = "6", description = "Entries checked per tensor (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--samples", defaultValue = "6", converter = OptionTypes.PositiveInt.class,
+            description = "Entries checked per tensor, 1 or more (default: ${DEFAULT-VALUE}).")
     int samples;
 
-    @Option(names = "--seq-len", defaultValue = "6", description = "Sequence length of the seeded batch (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seq-len", defaultValue = "6", converter = OptionTypes.PositiveInt.class,
+            description = "Sequence length of the seeded batch, at most the model's max_seq_len (default: ${DEFAULT-VALUE}).")
     int seqLen;
 
-    @Option(names = "--tolerance", defaultValue = "1e-2", description = "Allowed rel_l2 between analytic and numerical gradients (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--tolerance", defaultValue = "1e-2", converter = OptionTypes.Tolerance.class,
+            description = "Allowed rel_l2 between analytic and numerical gradients, above 0 and below 1 (default: ${DEFAULT-VALUE}).")
     double tolerance;
 
     @Mixin
@@ -39,7 +42,9 @@ final class GradcheckCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ModelSource src = ModelSource.fromPath(model);
         var c = src.config();
-        var o = new ModelGradCheck.Options(2, Math.min(seqLen, c.maxSeqLen()), samples, 1e-2, tolerance, 7);
+        int T = OptionTypes.seqLen("--seq-len", seqLen, c);
+        OptionTypes.batch("batch", 2, "--seq-len", T, c);
+        var o = new ModelGradCheck.Options(2, T, samples, 1e-2, tolerance, 7);
         List<FiniteDifference.Result> results = ModelGradCheck.run(c, src.params(), o);
         int w = results.stream().mapToInt(r -> r.name().length()).max().orElse(6);
         out.printf("%-" + w + "s  %7s  %10s  %10s  %10s  %s%n", "tensor", "checked", "rel_l2", "max_abs_err", "max|grad|", "");

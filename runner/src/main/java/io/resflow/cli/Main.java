@@ -42,10 +42,10 @@ public final class Main {
         cli.setOut(out);
         cli.setErr(err);
         cli.setParameterExceptionHandler((ex, a) -> {
-            err.println("resflow: " + ex.getMessage());
-            if (!CommandLine.UnmatchedArgumentException.printSuggestions(ex, err)) {
-                err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
-            }
+            // one line: what is wrong and where to look; suggestions for a misspelt option follow
+            err.println("resflow: " + ex.getMessage() + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName()
+                    + " --help')");
+            CommandLine.UnmatchedArgumentException.printSuggestions(ex, err);
             return BAD_INPUT;
         });
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
@@ -54,21 +54,24 @@ public final class Main {
                 t = t.getCause();
             }
             int code;
-            String prefix;
+            String line;
             if (t instanceof BadInputException) {
                 code = BAD_INPUT;
-                prefix = "error: ";
+                line = "error: " + t.getMessage();
             } else if (t instanceof RuntimeFailure) {
                 code = RUNTIME_FAILURE;
-                prefix = "runtime failure: ";
+                line = "runtime failure: " + t.getMessage();
             } else if (t instanceof OutOfMemoryError) {
                 code = RUNTIME_FAILURE;
-                prefix = "out of memory (raise -Xmx with RESFLOW_JAVA_OPTS): ";
+                line = "out of memory (raise -Xmx with RESFLOW_JAVA_OPTS): " + t.getMessage();
+            } else if (t instanceof java.io.IOException ioe) {
+                code = RUNTIME_FAILURE;
+                line = "runtime failure: input/output error: " + io.resflow.model.IoErrors.describe(ioe);
             } else {
                 code = RUNTIME_FAILURE;
-                prefix = "internal error: " + t.getClass().getSimpleName() + ": ";
+                line = "internal error (a bug in resflow): " + (t.getMessage() != null ? t.getMessage() : "no message");
             }
-            err.println(prefix + t.getMessage());
+            err.println(line);
             if (debug) {
                 t.printStackTrace(err);
             } else if (code == RUNTIME_FAILURE && !(t instanceof RuntimeFailure)) {

@@ -3,10 +3,11 @@ package io.resflow.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resflow.model.BadInputException;
+import io.resflow.model.IoErrors;
+import io.resflow.model.RuntimeFailure;
 import io.resflow.safetensors.SafeTensorsWriter;
 import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -19,17 +20,19 @@ import java.util.List;
 final class MetricsLog implements AutoCloseable {
     static final String FILE = "metrics.jsonl";
     private final BufferedWriter w;
+    private final Path file;
 
-    private MetricsLog(BufferedWriter w) {
+    private MetricsLog(BufferedWriter w, Path file) {
         this.w = w;
+        this.file = file;
     }
 
     static MetricsLog append(Path runDir) {
         try {
             return new MetricsLog(Files.newBufferedWriter(runDir.resolve(FILE), StandardCharsets.UTF_8,
-                    StandardOpenOption.CREATE, StandardOpenOption.APPEND));
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND), runDir.resolve(FILE));
         } catch (IOException e) {
-            throw new BadInputException(runDir.resolve(FILE) + ": cannot write: " + e.getMessage(), e);
+            throw new RuntimeFailure(runDir.resolve(FILE) + ": cannot write: " + IoErrors.describe(e), e);
         }
     }
 
@@ -55,7 +58,7 @@ final class MetricsLog implements AutoCloseable {
         } catch (NoSuchFileException e) {
             return;
         } catch (IOException e) {
-            throw new BadInputException(f + ": cannot read: " + e.getMessage(), e);
+            throw new BadInputException(f + ": cannot read: " + IoErrors.describe(e), e);
         }
         StringBuilder sb = new StringBuilder();
         keep.forEach(l -> sb.append(l).append('\n'));
@@ -80,7 +83,7 @@ final class MetricsLog implements AutoCloseable {
             w.write('\n');
             w.flush();
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new RuntimeFailure(file + ": cannot write: " + IoErrors.describe(e), e);
         }
     }
 
@@ -89,7 +92,7 @@ final class MetricsLog implements AutoCloseable {
         try {
             w.close();
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new RuntimeFailure(file + ": cannot write: " + IoErrors.describe(e), e);
         }
     }
 }

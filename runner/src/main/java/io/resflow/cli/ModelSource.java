@@ -9,13 +9,35 @@ import io.resflow.model.ModelConfigs;
 import io.resflow.model.Params;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.function.Supplier;
 
 /**
  * A model and its initial weights, from a run config's {@code model} field: an inline model config, or a path to a
  * model config, a Hugging Face config.json, or a folder with config.json (+ model.safetensors, loaded when present).
- * Without weights the parameters are the seeded initialisation of {@link Initializer}.
+ * Without weights the parameters are the seeded initialisation of {@link Initializer}. The weights are made (or
+ * read) when first asked for, so that loading a run config only parses and checks it (sizes included) and allocates
+ * nothing.
  */
-public record ModelSource(String name, ModelConfig config, Params params, String weightsFrom) {
+public record ModelSource(String name, ModelConfig config, Supplier<Params> weights, String weightsFrom) {
+
+    /** The initial weights (made or read on the first call, then the same object). */
+    public Params params() {
+        return weights.get();
+    }
+
+    private static Supplier<Params> once(Supplier<Params> make) {
+        return new Supplier<>() {
+            private Params p;
+
+            @Override
+            public synchronized Params get() {
+                if (p == null) {
+                    p = make.get();
+                }
+                return p;
+            }
+        };
+    }
 
     public static ModelSource fromRunConfig(JsonNode node, Path runConfigFile) {
         String source = runConfigFile + ": field 'model'";
@@ -24,7 +46,7 @@ public record ModelSource(String name, ModelConfig config, Params params, String
         }
         if (node.isObject()) {
             ModelConfig c = ModelConfigs.fromJson(node, source);
-            return new ModelSource("inline", c, Initializer.init(c), "seeded init (init_seed " + c.initSeed() + ")");
+            return new ModelSource("inline", c, once(() -> Initializer.init(c)), "seeded init (init_seed " + c.initSeed() + ")");
         }
         if (!node.isTextual()) {
             throw new BadInputException(source + " must be an inline model config or a path");
@@ -48,12 +70,12 @@ public record ModelSource(String name, ModelConfig config, Params params, String
             ModelConfig c = ModelConfigs.load(cfg);
             Path weights = p.resolve("model.safetensors");
             if (Files.exists(weights)) {
-                return new ModelSource(p.getFileName().toString(), c, HfWeights.load(weights, c), weights.toString());
+                return new ModelSource(p.getFileName().toString(), c, once(() -> HfWeights.load(weights, c)), weights.toString());
             }
-            return new ModelSource(p.getFileName().toString(), c, Initializer.init(c), "seeded init (init_seed " + c.initSeed() + ")");
+            return new ModelSource(p.getFileName().toString(), c, once(() -> Initializer.init(c)), "seeded init (init_seed " + c.initSeed() + ")");
         }
         ModelConfig c = ModelConfigs.load(p);
         String name = p.getFileName().toString().replaceFirst("\\.json$", "");
-        return new ModelSource(name, c, Initializer.init(c), "seeded init (init_seed " + c.initSeed() + ")");
+        return new ModelSource(name, c, once(() -> Initializer.init(c)), "seeded init (init_seed " + c.initSeed() + ")");
     }
 }

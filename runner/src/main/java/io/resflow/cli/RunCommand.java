@@ -25,37 +25,58 @@ import picocli.CommandLine.Spec;
 @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
         header = "Train a model (or run forward passes) as a run config describes; resume a run.",
         description = {"Trains the run config's model (task train) or runs forward passes (task forward) on its data, "
-                + "with a progress bar (plain lines when not on a terminal). Writes run.json (the resolved config), "
-                + "metrics.jsonl (one JSON line per step: step, loss, grad_norm, lr, step_ms, tokens_per_s) and "
-                + "checkpoints/ckpt-<step>.safetensors every checkpoint_every steps and at the end.",
-                "--resume DIR continues a run from its last checkpoint; on the same backend, device and thread count "
-                + "the losses are bit-for-bit those of an uninterrupted run.",
-                "Exit 0 done, 2 bad input, 3 runtime failure (NaN/Inf in the loss or gradients: the last good "
-                + "checkpoint stays)."})
+                + "with a progress bar (plain lines when not on a terminal). Writes run.json (the resolved config, with "
+                + "the data file's SHA-256), metrics.jsonl (one JSON line per step: step, loss, grad_norm, lr, step_ms, "
+                + "tokens_per_s) and checkpoints/ckpt-<step>.safetensors (each with a .sum file: size and CRC32C) every "
+                + "checkpoint_every steps and at the end. One process writes into a folder at a time.",
+                "--resume DIR continues a run from its newest checkpoint that verifies (naming any newer one it skips); "
+                + "on the same backend, device and thread count the losses are bit-for-bit those of an uninterrupted "
+                + "run. --restart DIR starts the run in DIR over from step 0.",
+                "Exit 0 done, 2 bad input, 3 runtime failure (NaN/Inf in the loss or gradients, a write that failed: "
+                + "the last good checkpoint stays)."})
 final class RunCommand implements Callable<Integer> {
+    /** What run writes into its folder. */
+    static final OutDir.Outputs OUTPUTS = new OutDir.Outputs("run", "run.json", MetricsLog.FILE, Checkpoints.DIR,
+            "forward.safetensors");
+    /** What --restart replaces (run.json is written again). */
+    private static final OutDir.Outputs RESTARTED = new OutDir.Outputs("run", MetricsLog.FILE, Checkpoints.DIR,
+            "forward.safetensors");
+
     @Parameters(paramLabel = "CONFIG", arity = "0..1",
-            description = "Run config (JSON), e.g. configs/gpt2-tiny.json; omitted with --resume.")
+            description = "Run config (JSON), e.g. configs/gpt2-tiny.json; omitted with --resume and --restart.")
     Path config;
 
     @Option(names = {"-b", "--backend"}, description = "Overrides the config's backend (reference, jvm, tornado, tornado:<driver>:<device>, auto).")
     String backend;
 
     @Option(names = {"-o", "--out"}, paramLabel = "DIR",
-            description = "Output folder (default: runs/run-<config name>-<timestamp>/).")
+            description = "Output folder, new or empty (default: runs/run-<config name>-<timestamp>/).")
     Path out;
 
-    @Option(names = "--resume", paramLabel = "DIR", description = "Continue the run in DIR (an earlier --out) from its latest checkpoint.")
+    @Option(names = "--resume", paramLabel = "DIR", description = "Continue the run in DIR (an earlier --out) from its "
+            + "newest checkpoint that verifies.")
     Path resume;
 
-    @Option(names = "--steps", paramLabel = "N", description = "Overrides the config's number of steps (with --resume: extends the run).")
+    @Option(names = "--restart", paramLabel = "DIR", description = "Start the run in DIR over from step 0 with its "
+            + "run.json (replaces its metrics.jsonl and checkpoints; a run that has checkpoints also needs --force).")
+    Path restart;
+
+    @Option(names = "--force", description = "With --out: replace the results of an earlier run there (other files "
+            + "stay). With --resume: continue although the data file changed since the run began. With --restart: "
+            + "discard the run's checkpoints.")
+    boolean force;
+
+    @Option(names = "--steps", paramLabel = "N", converter = OptionTypes.NonNegativeInt.class,
+            description = "Overrides the config's number of steps (with --resume: extends the run).")
     Integer steps;
 
-    @Option(names = "--stop-after", paramLabel = "N", description = "Stop after step N with a checkpoint; the learning "
-            + "rate schedule still spans the config's steps (continue later with --resume).")
+    @Option(names = "--stop-after", paramLabel = "N", converter = OptionTypes.PositiveInt.class,
+            description = "Stop after step N with a checkpoint; the learning rate schedule still spans the config's "
+                    + "steps (continue later with --resume).")
     Integer stopAfter;
 
     /** Test hook: sleep after each step so that a test can kill the process between checkpoints. */
-    @Option(names = "--throttle-ms", hidden = true)
+    @Option(names = "--throttle-ms", hidden = true, converter = OptionTypes.NonNegativeInt.class)
     int throttleMs;
 
     @Mixin
@@ -64,68 +85,102 @@ final class RunCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    private enum Mode {
+        NEW, RESUME, RESTART
+    }
+
     @Override
     public Integer call() throws InterruptedException {
         PrintWriter pw = spec.commandLine().getOut();
-        Path dir;
-        RunConfig rc;
-        Checkpoints.Checkpoint ck = null;
-        if (resume != null) {
-            if (config != null || out != null) {
-                throw new BadInputException("--resume " + resume + ": give either CONFIG (a new run) or --resume DIR, "
-                        + "not both; a resumed run keeps its folder (no --out)");
+        if (resume != null || restart != null) {
+            if (config != null || out != null || (resume != null && restart != null)) {
+                throw new BadInputException((resume != null ? "--resume " + resume : "--restart " + restart)
+                        + ": give either CONFIG (a new run), --resume DIR or --restart DIR; a resumed or restarted run "
+                        + "keeps its folder (no --out)");
             }
-            dir = resume;
+            Mode mode = resume != null ? Mode.RESUME : Mode.RESTART;
+            String opt = mode == Mode.RESUME ? "--resume" : "--restart";
+            Path dir = resume != null ? resume : restart;
             Path saved = dir.resolve("run.json");
             if (!Files.isDirectory(dir) || !Files.isRegularFile(saved)) {
-                throw new BadInputException("--resume " + dir + ": not a run folder (no run.json)");
+                throw new BadInputException(opt + " " + dir + ": not a run folder (no run.json)");
             }
-            rc = RunConfig.load(saved);
-            Path file = Checkpoints.latest(dir);
-            ck = Checkpoints.load(file, rc.model().config());
-        } else {
-            if (config == null) {
-                throw new BadInputException("run: missing CONFIG (a run config such as configs/gpt2-tiny.json) or --resume DIR");
-            }
-            rc = RunConfig.load(config);
-            dir = out; // created once the backend and the data are known to be good
-            if (dir != null && (Files.exists(dir.resolve("run.json")) || Files.exists(Checkpoints.dir(dir)))) {
-                throw new BadInputException("--out " + dir + ": already holds a run (use --resume " + dir
-                        + " to continue it, or another --out)");
+            RunConfig rc = RunConfig.load(saved);
+            try (OutDir od = OutDir.claimExisting(dir, opt, OUTPUTS, pw)) {
+                Checkpoints.Checkpoint ck = null;
+                if (mode == Mode.RESUME) {
+                    Checkpoints.Selection sel = Checkpoints.selectForResume(dir,
+                            "start it over from step 0 with: resflow run --restart " + dir);
+                    for (String skip : sel.skipped()) {
+                        pw.println("skipped " + skip);
+                    }
+                    ck = Checkpoints.load(sel.file(), rc.model().config());
+                } else {
+                    Path newest = Checkpoints.newest(dir);
+                    if (newest != null && !force) {
+                        throw new BadInputException("--restart " + dir + ": the run has checkpoints (newest: "
+                                + Checkpoints.DIR + "/" + newest.getFileName() + "); continue it with --resume " + dir
+                                + ", or add --force to discard them and start over from step 0");
+                    }
+                }
+                return execute(pw, mode, rc, od, dir, ck);
             }
         }
+        if (config == null) {
+            throw new BadInputException("run: missing CONFIG (a run config such as configs/gpt2-tiny.json), "
+                    + "--resume DIR or --restart DIR");
+        }
+        RunConfig rc = RunConfig.load(config);
+        if (out != null && Files.isRegularFile(out.resolve("run.json")) && !force) {
+            throw new BadInputException("--out " + out + ": already holds a run (run.json); continue it with --resume "
+                    + out + ", start it over with --restart " + out + ", or replace it with --force");
+        }
+        OutDir.precheck(out, "--out", force, OUTPUTS);
+        return execute(pw, Mode.NEW, rc, null, out, null);
+    }
+
+    /**
+     * Checks the data, opens the session, and only then (a new run) claims the folder and writes run.json: bad input
+     * found on the way leaves nothing behind.
+     */
+    private int execute(PrintWriter pw, Mode mode, RunConfig rc0, OutDir claimed, Path given, Checkpoints.Checkpoint ck)
+            throws InterruptedException {
+        RunConfig rc = rc0;
         if (steps != null) {
-            if (steps < 0) {
-                throw new BadInputException("--steps: must be >= 0, got " + steps);
-            }
             rc = rc.withSteps(steps);
-        }
-        if (stopAfter != null && stopAfter < 1) {
-            throw new BadInputException("--stop-after: must be >= 1, got " + stopAfter);
         }
         String spec0 = backend != null ? backend
                 : ck != null ? ck.metadata().getOrDefault("backend", rc.backend()) : rc.backend();
         Backend b = Backends.resolve(spec0);
         ModelConfig c = rc.model().config();
         DataSource data = rc.openData();
-        if (ck == null) {
-            dir = OutDir.create(dir, "run", rc.name());
+        boolean hashChanged = checkData(pw, mode, rc, data);
+        if (data.sha256() != null) {
+            rc = rc.withData(rc.data().withSha256(data.sha256()));
         }
-        if (ck == null || steps != null) {
-            Json.write(dir.resolve("run.json"), rc.toJson());
-        }
+        var params = rc.model().params();
+        try (Session s = b.open(c, params, rc.batch(), rc.seqLen(), new SessionOptions(rc.recompute()));
+                OutDir od = claimed != null ? null : OutDir.claimNew(given, "--out", rc.name(), force, OUTPUTS, pw)) {
+            Path dir = claimed != null ? claimed.path() : od.path();
+            if (mode == Mode.RESTART) {
+                List<String> removed = claimed.removeOutputs(RESTARTED);
+                if (!removed.isEmpty()) {
+                    pw.println("restart: removed " + String.join(", ", removed) + " from " + dir);
+                }
+            }
+            if (mode != Mode.RESUME || steps != null || hashChanged || rc0.data().sha256() == null) {
+                Json.write(dir.resolve("run.json"), rc.toJson());
+            }
+            pw.printf("model %s: %s, %d layers, d_model %d, %d heads (%d kv), vocab %d, residual %s, %,d parameters; weights: %s%n",
+                    rc.name(), c.family().name().toLowerCase(), c.nLayer(), c.dModel(), c.nHead(), c.nKvHead(),
+                    c.vocabSize(), c.residual().id(), c.parameterCount(), ck != null ? ck.file().toString() : rc.model().weightsFrom());
+            pw.printf("backend %s (%s)%n", b.id(), b.description());
+            pw.printf("task %s: batch %d x seq_len %d, %d steps, %s, weight_decay %g%s, seed %d%n", rc.task().id(),
+                    rc.batch(), rc.seqLen(), rc.steps(), rc.schedule().describe(), rc.weightDecay(),
+                    rc.gradClip() > 0 ? ", grad_clip " + rc.gradClip() : "", rc.seed());
+            pw.println("data " + data.describe());
+            pw.println("output " + dir);
 
-        pw.printf("model %s: %s, %d layers, d_model %d, %d heads (%d kv), vocab %d, residual %s, %,d parameters; weights: %s%n",
-                rc.name(), c.family().name().toLowerCase(), c.nLayer(), c.dModel(), c.nHead(), c.nKvHead(),
-                c.vocabSize(), c.residual().id(), c.parameterCount(), ck != null ? ck.file().toString() : rc.model().weightsFrom());
-        pw.printf("backend %s (%s)%n", b.id(), b.description());
-        pw.printf("task %s: batch %d x seq_len %d, %d steps, %s, weight_decay %g%s, seed %d%n", rc.task().id(),
-                rc.batch(), rc.seqLen(), rc.steps(), rc.schedule().describe(), rc.weightDecay(),
-                rc.gradClip() > 0 ? ", grad_clip " + rc.gradClip() : "", rc.seed());
-        pw.println("data " + data.describe());
-        pw.println("output " + dir);
-
-        try (Session s = b.open(c, rc.model().params(), rc.batch(), rc.seqLen(), new SessionOptions(rc.recompute()))) {
             if (rc.task() == RunConfig.Task.FORWARD) {
                 return forward(pw, rc, s, data, dir);
             }
@@ -148,6 +203,27 @@ final class RunCommand implements Callable<Integer> {
             }
             return train(pw, rc, b, s, data, dir, from);
         }
+    }
+
+    /**
+     * A data file whose content hash differs from the one the run (or the config) recorded is refused unless
+     * {@code --force}. Returns whether it differed (and was forced).
+     */
+    private boolean checkData(PrintWriter pw, Mode mode, RunConfig rc, DataSource data) {
+        String expected = rc.data().sha256();
+        String actual = data.sha256();
+        if (mode == Mode.RESTART || expected == null || actual == null || expected.equals(actual)) {
+            return false;
+        }
+        String what = rc.data().file() + " changed since " + (mode == Mode.RESUME ? "the run began" : "its hash was recorded")
+                + " (sha256 " + expected.substring(0, 12) + "... then, " + actual.substring(0, 12) + "... now)";
+        if (!force) {
+            throw new BadInputException(rc.file() + ": field 'data.sha256': " + what + (mode == Mode.RESUME
+                    ? "; resuming would train on other tokens: restore the file, or add --force to resume on the changed data"
+                    : "; give the file with that content, or add --force to use it as it is"));
+        }
+        pw.println("note: --force: " + what + "; continuing on the changed data (run.json records the new sha256)");
+        return true;
     }
 
     private int train(PrintWriter pw, RunConfig rc, Backend b, Session s, DataSource data, Path dir, int from)
@@ -216,11 +292,7 @@ final class RunCommand implements Callable<Integer> {
     }
 
     private static Path lastGood(Path dir) {
-        try {
-            return Checkpoints.latest(dir);
-        } catch (BadInputException e) {
-            return null;
-        }
+        return Checkpoints.newest(dir);
     }
 
     private int forward(PrintWriter pw, RunConfig rc, Session s, DataSource data, Path dir) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resflow.engine.AdamW;
 import io.resflow.model.BadInputException;
 import io.resflow.model.ModelConfigs;
+import io.resflow.model.Sizes;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -69,7 +70,13 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
         AdamW adamw = new AdamW(f.numberBelow("beta1", 0.9, 0, 1), f.numberBelow("beta2", 0.999, 0, 1),
                 f.number("adam_eps", 1e-8, Double.MIN_VALUE), f.number("weight_decay", 0.1, 0));
         DataSpec data = DataSpec.parse(root.get("data"), file, model.config().vocabSize());
-        return new RunConfig(file, name, model, f.text("backend", "auto"), task, f.integer("batch", 4, 1), seqLen, steps,
+        int batch = f.integer("batch", 4, 1);
+        try {
+            Sizes.checkBatch(model.config(), Sizes.Dim.field("batch", batch), Sizes.Dim.field("seq_len", seqLen));
+        } catch (BadInputException e) {
+            throw new BadInputException(file + ": " + e.getMessage(), e);
+        }
+        return new RunConfig(file, name, model, f.text("backend", "auto"), task, batch, seqLen, steps,
                 new LrSchedule(kind, lr, warmup, minLr, steps), adamw, f.number("grad_clip", 0, 0),
                 f.longValue("seed", 1), f.integer("checkpoint_every", 0, 0), f.integer("keep_checkpoints", 2, 1), data,
                 f.bool("recompute", false));
@@ -89,6 +96,12 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
         LrSchedule s = new LrSchedule(schedule.kind(), schedule.lr(), schedule.warmup(), schedule.minLr(), newSteps);
         return new RunConfig(file, name, model, backend, task, batch, seqLen, newSteps, s, adamw, gradClip, seed,
                 checkpointEvery, keepCheckpoints, data, recompute);
+    }
+
+    /** The same run with another data spec (e.g. with the data file's content hash recorded). */
+    public RunConfig withData(DataSpec d) {
+        return new RunConfig(file, name, model, backend, task, batch, seqLen, steps, schedule, adamw, gradClip, seed,
+                checkpointEvery, keepCheckpoints, d, recompute);
     }
 
     /** The same run on another backend spec. */

@@ -1,33 +1,43 @@
 package io.resflow.cli;
 
 import io.resflow.model.BadInputException;
+import io.resflow.model.IoErrors;
+import io.resflow.model.RuntimeFailure;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.CharBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
-import java.nio.charset.MalformedInputException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 
 /**
  * Token data on disk. The token file format is llm.c's {@code .bin}: a header of 256 little-endian int32 (magic
  * 20240520, version 1, token count, the rest unused), then the tokens as little-endian uint16. A text file is
- * tokenized as its UTF-8 bytes (ids 0..255). Every id is checked against the vocabulary when the file is opened.
+ * tokenized as its UTF-8 bytes (ids 0..255). Every id is checked against the vocabulary when the file is opened, and
+ * the file's SHA-256 is computed (a resumed run checks that its data did not change). Only regular files are read (a
+ * FIFO or a device such as /dev/zero is refused before it is opened).
  */
 final class TokenFiles {
     static final int MAGIC = 20240520;
     static final int VERSION = 1;
     static final int HEADER_INTS = 256;
     static final long HEADER_BYTES = HEADER_INTS * 4L;
+    /** The largest token file: the header and 2^32 - 1 tokens (the header's count is an unsigned int32). */
+    static final long MAX_BIN_BYTES = HEADER_BYTES + 2 * 0xFFFF_FFFFL;
+    /** The largest text file: one Java array of bytes. */
+    static final long MAX_TEXT_BYTES = Integer.MAX_VALUE - 8;
 
     private static final ValueLayout.OfShort U16_LE =
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -38,7 +48,19 @@ final class TokenFiles {
 
     /** Opens a {@code .bin} token file as a stream of batches. The mapping lives until the JVM collects it. */
     static TokenStream openBin(Path file, int vocab, int batch, int seqLen) {
-        MemorySegment seg = map(file);
+        IoErrors.requireRegularFile(file, "a token file", MAX_BIN_BYTES);
+        MemorySegment seg;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            seg = ch.size() == 0 ? MemorySegment.ofArray(new byte[0])
+                    : ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), Arena.ofAuto());
+        } catch (IOException e) {
+            throw bad(file, "cannot read: " + IoErrors.describe(e));
+        }
+        return fromBin(file, seg, vocab, batch, seqLen);
+    }
+
+    /** A token file's content (a mapping, or bytes in memory for tests and fuzzing); {@code file} names it. */
+    static TokenStream fromBin(Path file, MemorySegment seg, int vocab, int batch, int seqLen) {
         long size = seg.byteSize();
         if (size < HEADER_BYTES) {
             throw bad(file, "file is " + size + " bytes, shorter than the token file header (" + HEADER_BYTES
@@ -69,20 +91,28 @@ final class TokenFiles {
                 throw bad(file, "token id " + id + " at index " + i + " is out of range for vocab_size " + vocab);
             }
         }
-        return new TokenStream("token file " + file, count, i -> Short.toUnsignedInt(tokens.getAtIndex(U16_LE, i)),
-                batch, seqLen);
+        return new TokenStream(file.toString(), "token file", count,
+                i -> Short.toUnsignedInt(tokens.getAtIndex(U16_LE, i)), batch, seqLen, sha256(seg));
     }
 
     /** Opens a UTF-8 text file, one token per byte. */
     static TokenStream openText(Path file, int vocab, int batch, int seqLen) {
-        byte[] bytes = readAll(file);
+        IoErrors.requireRegularFile(file, "a text file", MAX_TEXT_BYTES);
+        byte[] bytes;
         try {
-            StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes));
-        } catch (MalformedInputException e) {
-            throw bad(file, "not valid UTF-8 (" + e.getMessage() + ")");
-        } catch (CharacterCodingException e) {
-            throw bad(file, "not valid UTF-8: " + e.getMessage());
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw bad(file, "cannot read: " + IoErrors.describe(e));
+        }
+        return fromText(file, bytes, vocab, batch, seqLen);
+    }
+
+    /** A text file's content; {@code file} names it. */
+    static TokenStream fromText(Path file, byte[] bytes, int vocab, int batch, int seqLen) {
+        long bad = firstInvalidUtf8(bytes);
+        if (bad >= 0) {
+            throw bad(file, String.format("not valid UTF-8: byte 0x%02x at offset %d is not part of a UTF-8 character",
+                    bytes[(int) bad] & 0xff, bad));
         }
         for (int i = 0; i < bytes.length; i++) {
             int id = Byte.toUnsignedInt(bytes[i]);
@@ -91,8 +121,47 @@ final class TokenFiles {
                         + " (text is tokenized as bytes; use vocab_size >= 256)");
             }
         }
-        return new TokenStream("text file " + file, bytes.length, i -> Byte.toUnsignedInt(bytes[(int) i]), batch,
-                seqLen);
+        return new TokenStream(file.toString(), "text file", bytes.length, i -> Byte.toUnsignedInt(bytes[(int) i]),
+                batch, seqLen, sha256(MemorySegment.ofArray(bytes)));
+    }
+
+    /** The offset of the first byte that is not part of a valid UTF-8 sequence, or -1. */
+    static long firstInvalidUtf8(byte[] bytes) {
+        CharsetDecoder d = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(8192);
+        while (true) {
+            CoderResult r = d.decode(in, out, true);
+            if (r.isError()) {
+                return in.position();
+            }
+            if (r.isOverflow()) {
+                out.clear();
+                continue;
+            }
+            r = d.flush(out);
+            if (r.isOverflow()) {
+                out.clear();
+                continue;
+            }
+            return -1;
+        }
+    }
+
+    /** SHA-256 of a file's content, as 64 lowercase hex digits. */
+    static String sha256(MemorySegment seg) {
+        MessageDigest md;
+        try {
+            md = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e); // every JDK has it
+        }
+        long chunk = 64 << 20;
+        for (long off = 0; off < seg.byteSize(); off += chunk) {
+            md.update(seg.asSlice(off, Math.min(chunk, seg.byteSize() - off)).asByteBuffer());
+        }
+        return HexFormat.of().formatHex(md.digest());
     }
 
     /** Writes a {@code .bin} token file (tests and tools). */
@@ -109,37 +178,7 @@ final class TokenFiles {
         try {
             Files.write(file, b.array());
         } catch (IOException e) {
-            throw new BadInputException(file + ": cannot write: " + e.getMessage(), e);
-        }
-    }
-
-    private static MemorySegment map(Path file) {
-        if (Files.isDirectory(file)) {
-            throw bad(file, "is a directory, not a token file");
-        }
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), Arena.ofAuto());
-        } catch (NoSuchFileException e) {
-            throw bad(file, "file not found");
-        } catch (AccessDeniedException e) {
-            throw bad(file, "permission denied");
-        } catch (IOException e) {
-            throw bad(file, "cannot read: " + e.getMessage());
-        }
-    }
-
-    private static byte[] readAll(Path file) {
-        if (Files.isDirectory(file)) {
-            throw bad(file, "is a directory, not a text file");
-        }
-        try {
-            return Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw bad(file, "file not found");
-        } catch (AccessDeniedException e) {
-            throw bad(file, "permission denied");
-        } catch (IOException | OutOfMemoryError e) {
-            throw bad(file, "cannot read: " + e.getMessage());
+            throw new RuntimeFailure(file + ": cannot write: " + IoErrors.describe(e), e);
         }
     }
 

@@ -14,6 +14,8 @@ final class TokenStream implements DataSource {
     private final LongUnaryOperator token;
     private final int batch;
     private final int seqLen;
+    private final String sha256;
+    private final String kind;
     private long position;
 
     /**
@@ -21,6 +23,15 @@ final class TokenStream implements DataSource {
      * @param token the id at an index in [0, length)
      */
     TokenStream(String name, long length, LongUnaryOperator token, int batch, int seqLen) {
+        this(name, null, length, token, batch, seqLen, null);
+    }
+
+    /**
+     * @param name the file (or config field) the tokens come from, as messages start with it
+     * @param kind what it is, e.g. {@code token file} (for {@link #describe()})
+     * @param sha256 the hash of the file the tokens come from (null: not a file)
+     */
+    TokenStream(String name, String kind, long length, LongUnaryOperator token, int batch, int seqLen, String sha256) {
         long need = (long) batch * seqLen + 1;
         if (length < need) {
             throw new BadInputException(name + ": has " + length + " tokens, but one batch needs batch*seq_len+1 = "
@@ -31,6 +42,13 @@ final class TokenStream implements DataSource {
         this.token = token;
         this.batch = batch;
         this.seqLen = seqLen;
+        this.sha256 = sha256;
+        this.kind = kind;
+    }
+
+    @Override
+    public String sha256() {
+        return sha256;
     }
 
     @Override
@@ -67,6 +85,7 @@ final class TokenStream implements DataSource {
 
     @Override
     public String describe() {
-        return String.format("%s: %,d tokens, %,d per batch", name, length, (long) batch * seqLen);
+        return String.format("%s%s: %,d tokens, %,d per batch", kind == null ? "" : kind + " ", name, length,
+                (long) batch * seqLen);
     }
 }

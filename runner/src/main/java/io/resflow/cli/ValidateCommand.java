@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resflow.engine.Backend;
 import io.resflow.engine.Backends;
-import io.resflow.model.BadInputException;
 import io.resflow.model.ModelConfig;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -33,17 +32,23 @@ final class ValidateCommand implements Callable<Integer> {
     @Option(names = {"-b", "--backend"}, required = true, description = "The backend to validate (jvm, tornado, tornado:<driver>:<device>, ...).")
     String backend;
 
-    @Option(names = "--eps", description = "Tolerance eps of the comparison rule (default: 1e-3, for float32 backends).")
+    @Option(names = "--eps", converter = OptionTypes.Tolerance.class,
+            description = "Tolerance eps of the comparison rule, above 0 and below 1 (default: 1e-3, for float32 backends).")
     Double eps;
 
-    @Option(names = "--batch", description = "Overrides the config's batch size.")
+    @Option(names = "--batch", paramLabel = "N", converter = OptionTypes.PositiveInt.class,
+            description = "Overrides the config's batch size.")
     Integer batch;
 
-    @Option(names = "--seq-len", description = "Overrides the config's sequence length.")
+    @Option(names = "--seq-len", paramLabel = "T", converter = OptionTypes.PositiveInt.class,
+            description = "Overrides the config's sequence length (at most the model's max_seq_len).")
     Integer seqLen;
 
-    @Option(names = {"-o", "--out"}, paramLabel = "DIR", description = "Output folder (default: runs/validate-<config name>-<timestamp>/).")
-    Path out;
+    @Mixin
+    OutOptions output;
+
+    /** What validate writes into its folder. */
+    static final OutDir.Outputs OUTPUTS = new OutDir.Outputs("validate", "validate.json");
 
     @Option(names = {"-v", "--verbose"}, description = "Print every compared tensor, not only those that failed.")
     boolean verbose;
@@ -59,22 +64,22 @@ final class ValidateCommand implements Callable<Integer> {
         PrintWriter pw = spec.commandLine().getOut();
         RunConfig rc = RunConfig.load(config);
         ModelConfig c = rc.model().config();
+        output.precheck(OUTPUTS);
         int B = batch != null ? batch : rc.batch();
-        int T = seqLen != null ? seqLen : rc.seqLen();
-        if (B < 1) {
-            throw new BadInputException("--batch: must be >= 1, got " + B);
-        }
-        if (T < 1 || T > c.maxSeqLen()) {
-            throw new BadInputException("--seq-len: must be in 1.." + c.maxSeqLen() + " (the model's max_seq_len), got " + T);
-        }
+        int T = seqLen != null ? OptionTypes.seqLen("--seq-len", seqLen, c) : rc.seqLen();
+        OptionTypes.batch(batch != null ? "--batch" : "'batch'", B, seqLen != null ? "--seq-len" : "'seq_len'", T, c);
         double tol = eps != null ? eps : 1e-3;
-        if (!(tol > 0)) {
-            throw new BadInputException("--eps: must be positive, got " + tol);
-        }
         Backend ref = Backends.resolve("reference");
         Backend b = Backends.resolve(backend);
         Batch data = rc.data().open(c.vocabSize(), B, T, rc.seed()).next();
-        Path dir = OutDir.create(out, "validate", rc.name());
+        rc.model().params();
+        try (OutDir od = output.claim(rc.name(), OUTPUTS, pw)) {
+            return validate(pw, rc, c, B, T, tol, ref, b, data, od.path());
+        }
+    }
+
+    private int validate(PrintWriter pw, RunConfig rc, ModelConfig c, int B, int T, double tol, Backend ref, Backend b,
+            Batch data, Path dir) {
         pw.printf("validate %s: %s (%s) against the reference; batch %d x seq_len %d, eps %.0e%n", rc.name(), b.id(),
                 b.description(), B, T, tol);
 

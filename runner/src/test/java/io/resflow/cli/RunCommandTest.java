@@ -284,25 +284,29 @@ class RunCommandTest {
     void badResume() throws IOException {
         badInput(args("run", "--resume", tmp.resolve("nowhere")), "not a run folder");
         Path cfg = config(2, 0);
-        badInput(args("run", cfg, "--resume", tmp), "not both");
-        // a run folder whose checkpoints are gone
+        badInput(args("run", cfg, "--resume", tmp), "give either CONFIG");
         Path out = tmp.resolve("r");
         Cli.ok("run", cfg, "--out", out);
         Path ck = out.resolve("checkpoints/ckpt-00000002.safetensors");
         byte[] good = Files.readAllBytes(ck);
+        // the only checkpoint is damaged: nothing verifies, and the message says how to start over
         Raw.truncate(ck, 1000);
-        badInput(args("run", "--resume", out, "--steps", "3"), "ckpt-00000002.safetensors");
+        badInput(args("run", "--resume", out, "--steps", "3"), "ckpt-00000002.safetensors", "truncated", "--restart");
         Raw.bytes(ck, good);
-        // a checkpoint of another model (d_model 16 instead of 32)
+        // a checkpoint of another model (d_model 16 instead of 32): it verifies, but does not fit the run's model
         Path run = out.resolve("run.json");
         String saved = Files.readString(run);
         Files.writeString(run, saved.replace("\"d_model\" : 32", "\"d_model\" : 16").replace("\"head_dim\" : 8", "\"head_dim\" : 4"));
         badInput(args("run", "--resume", out, "--steps", "3"), "ckpt-00000002.safetensors", "shape");
         Files.writeString(run, saved);
+        // 'latest' is a pointer for people and tools: a resume takes the newest checkpoint that verifies
         Files.writeString(out.resolve("checkpoints/latest"), "ckpt-00000099.safetensors\n");
-        badInput(args("run", "--resume", out, "--steps", "3"), "latest", "does not exist");
+        Cli.Result r = Cli.ok("run", "--resume", out, "--steps", "3");
+        assertTrue(r.out().contains("resuming from") && r.out().contains("ckpt-00000002"), r::toString);
         Files.delete(out.resolve("checkpoints/latest"));
-        Files.delete(ck);
-        badInput(args("run", "--resume", out, "--steps", "3"), "no checkpoint to resume from");
+        for (Path p : Checkpoints.list(out.resolve("checkpoints"))) {
+            Files.delete(p);
+        }
+        badInput(args("run", "--resume", out, "--steps", "4"), "no checkpoint to resume from", "resflow run --restart " + out);
     }
 }

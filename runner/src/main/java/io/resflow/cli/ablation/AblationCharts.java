@@ -1,10 +1,8 @@
 package io.resflow.cli.ablation;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.markers.SeriesMarkers;
@@ -14,7 +12,7 @@ final class AblationCharts {
     private AblationCharts() {
     }
 
-    static void losses(Path file, List<Ablation.SchemeResult> results, String title) throws IOException {
+    static void losses(Path file, List<Ablation.SchemeResult> results, String title) {
         XYChart chart = new XYChartBuilder().width(900).height(560).title(title).xAxisTitle("step")
                 .yAxisTitle("training loss").build();
         for (Ablation.SchemeResult r : results) {
@@ -28,12 +26,12 @@ final class AblationCharts {
             y.add(r.finalLoss());
             chart.addSeries(r.scheme(), x, y).setMarker(SeriesMarkers.NONE);
         }
-        BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        io.resflow.cli.Png.write(file, chart);
     }
 
     /** One series per scheme: values[layer] against layer index, log-scale y (zeros are left out). */
     static void perLayer(Path file, List<Ablation.SchemeResult> results, boolean init, boolean residual, String title,
-            String yTitle) throws IOException {
+            String yTitle) {
         XYChart chart = new XYChartBuilder().width(900).height(560).title(title).xAxisTitle("layer index")
                 .yAxisTitle(yTitle).build();
         chart.getStyler().setYAxisLogarithmic(true);
@@ -52,6 +50,6 @@ final class AblationCharts {
                         .setMarker(SeriesMarkers.CIRCLE);
             }
         }
-        BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        io.resflow.cli.Png.write(file, chart);
     }
 }

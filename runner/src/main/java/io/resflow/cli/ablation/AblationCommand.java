@@ -4,6 +4,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.resflow.cli.CommonOptions;
+import io.resflow.cli.OptionTypes;
+import io.resflow.cli.OutDir;
+import io.resflow.cli.OutOptions;
 import io.resflow.cli.RunConfig;
 import io.resflow.cli.SyntheticBatch;
 import io.resflow.engine.Backend;
@@ -13,18 +17,15 @@ import io.resflow.model.ModelConfig;
 import io.resflow.model.ModelConfigs;
 import io.resflow.model.Residual;
 import io.resflow.safetensors.SafeTensorsWriter;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -42,28 +43,35 @@ public final class AblationCommand implements Callable<Integer> {
             description = "Residual schemes to compare (default: ${DEFAULT-VALUE}).")
     List<String> schemes;
 
-    @Option(names = "--steps", description = "Training steps per scheme (default: the run config's steps).")
+    @Option(names = "--steps", paramLabel = "N", converter = OptionTypes.PositiveInt.class,
+            description = "Training steps per scheme, 1 or more (default: the run config's steps).")
     Integer steps;
 
-    @Option(names = "--threshold", description = "Loss threshold for the 'steps to reach' column.")
+    @Option(names = "--threshold", paramLabel = "LOSS", converter = OptionTypes.PositiveNumber.class,
+            description = "Loss threshold for the 'steps to reach' column (a positive number).")
     Double threshold;
 
     @Option(names = {"-b", "--backend"}, description = "Overrides the config's backend (auto: jvm when present).")
     String backend;
 
-    @Option(names = "--out", description = "Output folder (default: runs/ablation-<config>-<timestamp>/).")
-    Path out;
+    @Mixin
+    OutOptions output;
 
-    @Option(names = "--debug", description = "Print stack traces of errors.")
-    boolean debug;
+    @Mixin
+    CommonOptions common;
+
+    /** What ablation writes into its folder. */
+    static final OutDir.Outputs OUTPUTS = new OutDir.Outputs("ablation", "ablation.json", "summary.md", "loss.png",
+            "residual-grad-init.png", "residual-grad-final.png", "param-grad-init.png", "param-grad-final.png");
 
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
         PrintWriter pw = spec.commandLine().getOut();
         RunConfig rc = RunConfig.load(config);
+        output.precheck(OUTPUTS);
         List<Residual> list = new ArrayList<>();
         for (String s : schemes) {
             try {
@@ -75,15 +83,19 @@ public final class AblationCommand implements Callable<Integer> {
         Backend b = Backends.resolve(backend != null ? backend : rc.backend());
         int n = steps != null ? steps : rc.steps();
         if (n < 1) {
-            throw new BadInputException("--steps must be at least 1, got " + n);
+            throw new BadInputException(config + ": field 'steps' must be at least 1 for an ablation (or give --steps), got " + n);
         }
         ModelConfig model = rc.model().config();
         SyntheticBatch data = SyntheticBatch.of(rc.seed(), rc.batch(), rc.seqLen(), model.vocabSize());
         Ablation.Setup setup = new Ablation.Setup(model, rc.batch(), rc.seqLen(), n, rc.lr(), rc.weightDecay(),
                 data.inputs(), data.targets(), rc.recompute(), threshold);
-        Path dir = out != null ? out : Path.of("runs", "ablation-" + rc.name() + "-"
-                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        Files.createDirectories(dir);
+        try (OutDir od = output.claim(rc.name(), OUTPUTS, pw)) {
+            return run(pw, rc, list, b, n, model, setup, od.path());
+        }
+    }
+
+    private int run(PrintWriter pw, RunConfig rc, List<Residual> list, Backend b, int n, ModelConfig model,
+            Ablation.Setup setup, Path dir) {
         pw.printf("ablation of %s: %d layers, d_model %d, %d steps, lr %g, batch %d x %d, backend %s%n", rc.name(),
                 model.nLayer(), model.dModel(), n, rc.lr(), rc.batch(), rc.seqLen(), b.id());
         List<Ablation.SchemeResult> results = new ArrayList<>();
@@ -100,8 +112,7 @@ public final class AblationCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void write(Path dir, RunConfig rc, ModelConfig model, int n, Backend b, List<Ablation.SchemeResult> results)
-            throws IOException {
+    private void write(Path dir, RunConfig rc, ModelConfig model, int n, Backend b, List<Ablation.SchemeResult> results) {
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode root = json.createObjectNode();
         root.put("config", rc.file().toString());
@@ -134,7 +145,11 @@ public final class AblationCommand implements Callable<Integer> {
             put(o.putArray("param_grad_norm_init"), r.paramInit());
             put(o.putArray("param_grad_norm_final"), r.paramFinal());
         }
-        SafeTensorsWriter.writeAtomically(dir.resolve("ablation.json"), json.writeValueAsBytes(root));
+        try {
+            SafeTensorsWriter.writeAtomically(dir.resolve("ablation.json"), json.writeValueAsBytes(root));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e); // a tree of numbers and strings always serialises
+        }
         SafeTensorsWriter.writeAtomically(dir.resolve("summary.md"), summary(results, threshold).getBytes(StandardCharsets.UTF_8));
         String what = model.nLayer() + " layers, " + n + " steps";
         AblationCharts.losses(dir.resolve("loss.png"), results, "Training loss by residual scheme (" + what + ")");
