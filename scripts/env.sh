@@ -92,3 +92,11 @@ resflow_java_cmd() {
     RESFLOW_JAVA_CMD+=(${RESFLOW_JAVA_OPTS:-})
     RESFLOW_JAVA_CMD+=(-cp "$cp" io.resflow.cli.Main)
 }
+
+# One hash of what the GPU bundle's jars and launcher are made from: the sources and poms, and the scripts the bundle
+# copies (env.sh, gpu-launcher, java-options). scripts/gpu-bundle.sh records it; scripts/gpu-run.sh compares.
+resflow_source_hash() {
+    (cd "$1" && find model/src backend-jvm/src runner/src tornado-kernels/src pom.xml model/pom.xml backend-jvm/pom.xml \
+        runner/pom.xml tornado-kernels/pom.xml scripts/env.sh scripts/gpu-launcher scripts/java-options -type f -print0 \
+        2>/dev/null | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+}
