@@ -26,7 +26,7 @@
 # --local runs the same sequence here, with the same bundle unpacked and started the same way, on every TornadoVM
 # device of this machine (PoCL here), on the tiny model (testvectors/gpt2-tiny at B=4 T=16 and T=32,
 # configs/bench-gpu-local.json; PyTorch on the CPU when torch is importable, else skipped with a line saying so);
-# budget 540 s. .ci/run runs it after ./test when a TornadoVM SDK is installed.
+# budget 540 s. It also checks that the models of the GPU's configs/bench-gpu.json resolve. .ci/run runs it after ./test when a TornadoVM SDK is installed.
 #
 # Exit 0 when every step ran and everything checked matched; 1 a check or a bench cell's check did not match;
 # 2 bad input (no bundle, a bundle of other sources, a bad argument); 3 a step failed, timed out or was skipped, or
@@ -348,6 +348,11 @@ else
     TORCH_ARGS=(--device cpu --model testvectors/gpt2-tiny --threads "$(nproc)" --warmup 3 --repeats 10)
     BENCH_CONFIG=configs/bench-gpu-local.json
     CHECK_LIMIT=330
+    # The GPU's bench config is not run here (GPT-2 124M): at least its models must resolve.
+    note=$(python3 "$ROOT/scripts/gpu_report.py" --models "$ROOT/configs/bench-gpu.json")
+    rc=$?
+    echo "== GPU bench config: $note"
+    record "GPU bench config" "$([ "$rc" = 0 ] && echo ok || echo fail)" "$rc" 0 "$note"
 fi
 if python3 -c 'import torch' 2>/dev/null; then
     for s in $SHAPES; do

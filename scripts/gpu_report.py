@@ -5,10 +5,13 @@ with the ratios).
 
   python3 scripts/gpu_report.py WORK OUTDIR
   python3 scripts/gpu_report.py --cells BENCH_JSON BENCH_CONFIG
+  python3 scripts/gpu_report.py --models BENCH_CONFIG
 
 --cells: whether every model of the bench config has a cell in bench.json that ran (status ok) and matched its check
 (bench itself exits 0 for a skipped or unchecked cell); prints one line, exit 0 yes, 1 a check did not match, 3 a cell
 is missing, skipped, failed or was not checked (or no bench.json).
+--models: whether every model of a bench config names a model file or folder that exists (--local checks the GPU's
+configs/bench-gpu.json so, without the minutes a GPT-2 124M bench would take here); exit 0 yes, 2 no.
 
 WORK holds facts.tsv (key, value), steps.tsv (step, status, exit code, seconds, note), devices.log and
 selected.tsv (spec, kind, name of the devices the run used), check-<dev>.log, bench-<dev>/bench.json,
@@ -105,7 +108,23 @@ def cells_verdict(path, config):
     return code, "; ".join(bad) if bad else "%d of %d cells ran and matched their check" % (len(want), len(want))
 
 
+def models_verdict(config):
+    c = read_json(config)
+    if not c or not c.get("models"):
+        return 2, "%s: no models" % config
+    base = os.path.dirname(os.path.abspath(config))
+    bad = [m.get("name", "?") + ": " + str(m.get("model")) for m in c["models"]
+           if not m.get("model") or not os.path.exists(os.path.join(base, m["model"]))]
+    if bad:
+        return 2, "%s: model not found: %s" % (config, "; ".join(bad))
+    return 0, "%s: %d models, all found" % (config, len(c["models"]))
+
+
 def main():
+    if sys.argv[1] == "--models":
+        code, line = models_verdict(sys.argv[2])
+        print(line)
+        sys.exit(code)
     if sys.argv[1] == "--cells":
         code, line = cells_verdict(sys.argv[2], sys.argv[3])
         print(line)
