@@ -69,3 +69,66 @@ resflow_oclgrind_check() {
     fi
     mkdir -p "$RESFLOW_OCLGRIND_LOG_DIR"
 }
+
+resflow_runner_jar() { ls "$1"/runner/target/resflow-runner-*.jar 2>/dev/null | grep -v -- '-tests.jar' | head -n 1; }
+resflow_kernels_jar() {
+    ls "$1"/tornado-kernels/target/resflow-tornado-kernels-*.jar 2>/dev/null | grep -v -- '-tests.jar' | head -n 1
+}
+
+# Builds the project (mvnw install, no tests) when nothing is built yet, or when any source or pom under ROOT ($1)
+# changed since the last build this function made (its stamp: runner/target/.resflow-build-stamp). Needs
+# JAVA_HOME set to a JDK 25 and TORNADO_SDK from resflow_find_tornado. Returns 1 when the build fails.
+resflow_build_if_needed() {
+    local root="$1" stamp="$1/runner/target/.resflow-build-stamp" build=0
+    if [ -z "$(resflow_runner_jar "$root")" ] || [ ! -d "$root/runner/target/lib" ] || [ ! -f "$stamp" ]; then
+        build=1
+    elif [ -n "$TORNADO_SDK" ] && [ -z "$(resflow_kernels_jar "$root")" ]; then
+        build=1
+    elif [ "${RESFLOW_OCLGRIND:-0}" = "1" ] && [ ! -f "${OCL_ICD_VENDORS:-}/resflow-oclgrind.icd" ]; then
+        build=1
+    elif [ -n "$(find "$root"/model/src "$root"/backend-jvm/src "$root"/runner/src "$root"/tornado-kernels/src \
+        "$root"/pom.xml "$root"/*/pom.xml -newer "$stamp" -type f 2>/dev/null | head -n 1)" ]; then
+        build=1
+    fi
+    [ "$build" = 1 ] || return 0
+    echo "resflow: building (first run or sources changed)..." >&2
+    if ! (cd "$root" && MAVEN_OPTS="${MAVEN_OPTS:-} --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow" \
+        ./mvnw -q -B -DskipTests install >&2); then
+        echo "resflow: build failed" >&2
+        return 1
+    fi
+    touch "$stamp"
+}
+
+# The java command line of the CLI, shared by ./resflow and the GPU bundle's launcher (scripts/gpu-launcher), so
+# both start the JVM the same way. Arguments: JAVA_HOME, class path, TornadoVM argfile (empty: no TornadoVM), then
+# the JVM options of every command (the callers give "@<their copy of scripts/java-options>"). RESFLOW_JAVA_OPTS
+# comes after them. Sets RESFLOW_JAVA_CMD (an array; the caller appends the CLI's arguments) and, with TornadoVM,
+# LD_PRELOAD.
+resflow_java_cmd() {
+    local jh="$1" cp="$2" argfile="$3"
+    shift 3
+    RESFLOW_JAVA_CMD=("$jh/bin/java")
+    if [ -n "$argfile" ]; then
+        # TornadoVM's argfile selects ParallelGC; switch it off again so that G1 (scripts/java-options) applies
+        RESFLOW_JAVA_CMD+=("@$argfile" -XX:-UseParallelGC -Dtornado.recover.bailout=False
+            -Dtornado.tvm.maxbytecodesize=262144)
+        # JVM signal chaining: without it a native library loaded by TornadoVM/OpenCL can take over a signal the JVM
+        # relies on (see tornado-kernels/README.md).
+        if [ -f "$jh/lib/libjsig.so" ]; then
+            export LD_PRELOAD="$jh/lib/libjsig.so${LD_PRELOAD:+:$LD_PRELOAD}"
+        fi
+    fi
+    RESFLOW_JAVA_CMD+=("$@")
+    # shellcheck disable=SC2206
+    RESFLOW_JAVA_CMD+=(${RESFLOW_JAVA_OPTS:-})
+    RESFLOW_JAVA_CMD+=(-cp "$cp" io.resflow.cli.Main)
+}
+
+# One hash of what the GPU bundle's jars and launcher are made from: the sources and poms, and the scripts the bundle
+# copies (env.sh, gpu-launcher, java-options). scripts/gpu-bundle.sh records it; scripts/gpu-run.sh compares.
+resflow_source_hash() {
+    (cd "$1" && find model/src backend-jvm/src runner/src tornado-kernels/src pom.xml model/pom.xml backend-jvm/pom.xml \
+        runner/pom.xml tornado-kernels/pom.xml scripts/env.sh scripts/gpu-launcher scripts/java-options -type f -print0 \
+        2>/dev/null | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+}
