@@ -59,7 +59,9 @@ public final class MpiRun {
         List<String> c = new ArrayList<>(List.of(require().toString(), "--oversubscribe", "--allow-run-as-root",
                 "-np", Integer.toString(n)));
         c.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        c.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"));
+        // tiny models: C1 only and the serial collector start faster and leave the cores to the other rank
+        c.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"));
         c.addAll(jvmOptions);
         c.addAll(List.of("-cp", System.getProperty("java.class.path"), main));
         for (Object a : args) {
