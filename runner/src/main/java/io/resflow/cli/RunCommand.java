@@ -247,7 +247,7 @@ final class RunCommand implements Callable<Integer> {
         DataSource data = o.data();
         ModelConfig c = rc.model().config();
         Session session = dp.agree(() -> b.open(c, rc.model().params(), rc.batch(), rc.seqLen(),
-                new SessionOptions(rc.recompute())));
+                new SessionOptions(rc.recompute(), dp.distributed())));
         try (Session s = session;
                 OutDir od = dp.agree(() -> claimed != null || !dp.writer() ? null
                         : OutDir.claimNew(given, "--out", rc.name(), force, OUTPUTS, pw))) {
@@ -393,6 +393,10 @@ final class RunCommand implements Callable<Integer> {
             pw.printf("all-reduce: %.1f ms per step on average (gradient copies included), %,d bytes per rank per "
                     + "step; parameter check %.1f ms per step%n", dp.reduceMsTotal() / losses.size(),
                     dp.gradientBytes(s), dp.hashMsTotal() / losses.size());
+            if (!s.deviceBytes().isEmpty()) {
+                pw.printf("gradients leave the device for the all-reduce and come back: %,d bytes device to host and "
+                        + "%,d bytes host to device per step%n", dp.gradientBytes(s), dp.gradientBytes(s));
+            }
         }
         long act = s.activationBytes();
         pw.printf("memory: peak RSS %.0f MiB, JVM heap peak %.0f MiB%s%n", MemoryStats.peakRssBytes() / 1048576.0,
