@@ -264,8 +264,14 @@ final class DataParallel implements AutoCloseable {
         s.gradientsTo(flat);
         mpi.allreduceSumFloats(flat, count);
         float inv = 1.0f / size;
-        for (long i = 0; i < count; i++) {
-            flat.setAtIndex(ValueLayout.JAVA_FLOAT, i, flat.getAtIndex(ValueLayout.JAVA_FLOAT, i) * inv);
+        float[] chunk = new float[(int) Math.min(count, 1 << 16)];
+        for (long off = 0; off < count; off += chunk.length) {
+            int n = (int) Math.min(chunk.length, count - off);
+            MemorySegment.copy(flat, ValueLayout.JAVA_FLOAT, off * 4, chunk, 0, n);
+            for (int i = 0; i < n; i++) {
+                chunk[i] *= inv;
+            }
+            MemorySegment.copy(chunk, 0, flat, ValueLayout.JAVA_FLOAT, off * 4, n);
         }
         s.gradientsFrom(flat);
         reduceNanos += System.nanoTime() - t0;
@@ -310,16 +316,31 @@ final class DataParallel implements AutoCloseable {
                 + "compute the same update"));
     }
 
-    /** FNV-1a style 64-bit hash of every parameter's bits, in layout order. */
+    /**
+     * A 64-bit hash of every parameter's bits, in layout order: four interleaved FNV-1a style lanes (independent
+     * multiply chains, so the loop is not bound by one chain's latency), combined at the end.
+     */
     static long parameterHash(Session s) {
-        long h = 0xcbf29ce484222325L;
+        long h0 = 0xcbf29ce484222325L;
+        long h1 = h0 + 1;
+        long h2 = h0 + 2;
+        long h3 = h0 + 3;
+        final long p = 0x100000001b3L;
         for (Tensor t : s.params().tensors()) {
             float[] a = t.data();
-            for (float f : a) {
-                h = (h ^ Float.floatToRawIntBits(f)) * 0x100000001b3L;
+            int i = 0;
+            for (; i + 3 < a.length; i += 4) {
+                h0 = (h0 ^ Float.floatToRawIntBits(a[i])) * p;
+                h1 = (h1 ^ Float.floatToRawIntBits(a[i + 1])) * p;
+                h2 = (h2 ^ Float.floatToRawIntBits(a[i + 2])) * p;
+                h3 = (h3 ^ Float.floatToRawIntBits(a[i + 3])) * p;
             }
+            for (; i < a.length; i++) {
+                h0 = (h0 ^ Float.floatToRawIntBits(a[i])) * p;
+            }
+            h1 = (h1 ^ a.length) * p;
         }
-        return h;
+        return ((h0 * 31 + h1) * 31 + h2) * 31 + h3;
     }
 
     /** Starts the watch on the other ranks' processes (see {@link PeerWatch}); idempotent. */
