@@ -24,8 +24,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  *
  * <p>Tolerance: each rank's loss is a mean over its B*T positions and the ranks' means are averaged, and the
  * gradients are summed in another order (per rank, then across ranks) than in one process: float32 rounding. Four
- * AdamW steps on the tiny models give relative loss differences of about 1e-8 (reference, double accumulation) and
- * 1e-7 (jvm, float32); the test allows {@value #LOSS_RTOL} on the loss and {@value #NORM_RTOL} on the gradient norm.
+ * AdamW steps on the tiny models gave relative differences of about 1e-8 on the loss and up to 1e-7 on the gradient
+ * norm (reference and jvm); the test allows {@value #LOSS_RTOL} on the loss and {@value #NORM_RTOL} on the norm.
  */
 class DataParallelTest {
     static final double LOSS_RTOL = 1e-5;
