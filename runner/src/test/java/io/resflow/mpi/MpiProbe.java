@@ -37,9 +37,17 @@ public final class MpiProbe {
                         npes++;
                     }
                 }
-                System.out.printf("probe rank %d size %d floats %s,%s double %s longmax %d,%d intmax %d bcast %d npe %d version %s%n",
-                        r, n, f.getAtIndex(ValueLayout.JAVA_FLOAT, 0), f.getAtIndex(ValueLayout.JAVA_FLOAT, 4), d[0],
-                        mx[0], mx[1], mi[0], b[0], npes, mpi.version());
+                String line = String.format("probe rank %d size %d floats %s,%s double %s longmax %d,%d intmax %d "
+                        + "bcast %d npe %d version %s%n", r, n, f.getAtIndex(ValueLayout.JAVA_FLOAT, 0),
+                        f.getAtIndex(ValueLayout.JAVA_FLOAT, 4), d[0], mx[0], mx[1], mi[0], b[0], npes, mpi.version());
+                // one write(2) of the whole line, so that the ranks' lines do not interleave in mpirun's output
+                try {
+                    var o = new java.io.FileOutputStream(java.io.FileDescriptor.out);
+                    o.write(line.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    o.flush();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
             }
         }
     }
