@@ -79,25 +79,37 @@ resflow_kernels_jar() {
 # changed since the last build this function made (its stamp: runner/target/.resflow-build-stamp). Needs
 # JAVA_HOME set to a JDK 25 and TORNADO_SDK from resflow_find_tornado. Returns 1 when the build fails.
 resflow_build_if_needed() {
-    local root="$1" stamp="$1/runner/target/.resflow-build-stamp" build=0
+    local root="$1" stamp="$1/runner/target/.resflow-build-stamp"
+    _resflow_needs_build "$root" "$stamp" || return 0
+    # one build at a time: the processes mpirun starts all run the launcher at once
+    mkdir -p "$root/runner/target"
+    exec 9>"$root/runner/target/.resflow-build.lock"
+    flock 9
+    if _resflow_needs_build "$root" "$stamp"; then
+        echo "resflow: building (first run or sources changed)..." >&2
+        if ! (cd "$root" && MAVEN_OPTS="${MAVEN_OPTS:-} --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow" \
+            ./mvnw -q -B -DskipTests install >&2); then
+            echo "resflow: build failed" >&2
+            exec 9>&-
+            return 1
+        fi
+        touch "$stamp"
+    fi
+    exec 9>&-
+}
+
+# Whether resflow_build_if_needed must build: nothing built yet, or a source or pom newer than the stamp ($2).
+_resflow_needs_build() {
+    local root="$1" stamp="$2"
     if [ -z "$(resflow_runner_jar "$root")" ] || [ ! -d "$root/runner/target/lib" ] || [ ! -f "$stamp" ]; then
-        build=1
+        return 0
     elif [ -n "$TORNADO_SDK" ] && [ -z "$(resflow_kernels_jar "$root")" ]; then
-        build=1
+        return 0
     elif [ "${RESFLOW_OCLGRIND:-0}" = "1" ] && [ ! -f "${OCL_ICD_VENDORS:-}/resflow-oclgrind.icd" ]; then
-        build=1
-    elif [ -n "$(find "$root"/model/src "$root"/backend-jvm/src "$root"/runner/src "$root"/tornado-kernels/src \
-        "$root"/pom.xml "$root"/*/pom.xml -newer "$stamp" -type f 2>/dev/null | head -n 1)" ]; then
-        build=1
+        return 0
     fi
-    [ "$build" = 1 ] || return 0
-    echo "resflow: building (first run or sources changed)..." >&2
-    if ! (cd "$root" && MAVEN_OPTS="${MAVEN_OPTS:-} --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow" \
-        ./mvnw -q -B -DskipTests install >&2); then
-        echo "resflow: build failed" >&2
-        return 1
-    fi
-    touch "$stamp"
+    [ -n "$(find "$root"/model/src "$root"/backend-jvm/src "$root"/runner/src "$root"/tornado-kernels/src \
+        "$root"/pom.xml "$root"/*/pom.xml -newer "$stamp" -type f 2>/dev/null | head -n 1)" ]
 }
 
 # The java command line of the CLI, shared by ./resflow and the GPU bundle's launcher (scripts/gpu-launcher), so

@@ -2,6 +2,9 @@ package io.resflow.engine;
 
 import io.resflow.model.ModelConfig;
 import io.resflow.model.Params;
+import io.resflow.model.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Map;
 
 /**
@@ -62,6 +65,31 @@ public interface Session extends AutoCloseable {
 
     /** Gradients of the last backward. */
     Params grads();
+
+    /**
+     * Copies the gradients of the last backward, every tensor in layout order, into {@code dst} as float32 (native
+     * byte order), e.g. for an all-reduce across processes. The default reads {@link #grads()}; a backend whose
+     * {@code grads()} is a copy (a device backend) overrides this and {@link #gradientsFrom}.
+     */
+    default void gradientsTo(MemorySegment dst) {
+        long off = 0;
+        for (Tensor t : grads().tensors()) {
+            MemorySegment.copy(t.data(), 0, dst, ValueLayout.JAVA_FLOAT, off, t.data().length);
+            off += 4L * t.data().length;
+        }
+    }
+
+    /**
+     * Replaces the gradients (layout order, float32) with {@code src}: the next {@link #gradNorm()} and
+     * {@link #step} use them. The default writes into {@link #grads()}, which must then be the live gradients.
+     */
+    default void gradientsFrom(MemorySegment src) {
+        long off = 0;
+        for (Tensor t : grads().tensors()) {
+            MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, off, t.data(), 0, t.data().length);
+            off += 4L * t.data().length;
+        }
+    }
 
     /** AdamW state: first and second moments, and the number of steps taken. */
     OptimizerState optimizerState();

@@ -50,35 +50,14 @@ public final class Main {
             return BAD_INPUT;
         });
         cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
-            Throwable t = ex;
-            if (t instanceof java.io.UncheckedIOException && t.getCause() != null) {
-                t = t.getCause();
-            }
-            int code;
-            String line;
-            if (t instanceof BadInputException) {
-                code = BAD_INPUT;
-                line = "error: " + t.getMessage();
-            } else if (t instanceof RuntimeFailure) {
-                code = RUNTIME_FAILURE;
-                line = "runtime failure: " + t.getMessage();
-            } else if (t instanceof OutOfMemoryError) {
-                code = RUNTIME_FAILURE;
-                line = "out of memory (raise -Xmx with RESFLOW_JAVA_OPTS): " + t.getMessage();
-            } else if (t instanceof java.io.IOException ioe) {
-                code = RUNTIME_FAILURE;
-                line = "runtime failure: input/output error: " + io.resflow.model.IoErrors.describe(ioe);
-            } else {
-                code = RUNTIME_FAILURE;
-                line = "internal error (a bug in resflow): " + (t.getMessage() != null ? t.getMessage() : "no message");
-            }
-            err.println(line);
+            Failure f = describe(ex, debug);
+            err.println(f.line());
             if (debug) {
-                t.printStackTrace(err);
-            } else if (code == RUNTIME_FAILURE && !(t instanceof RuntimeFailure)) {
+                f.cause().printStackTrace(err);
+            } else if (f.hint()) {
                 err.println("(run with --debug for the stack trace)");
             }
-            return code;
+            return f.code();
         });
         try {
             return cli.execute(args);
@@ -89,5 +68,32 @@ public final class Main {
             }
             return RUNTIME_FAILURE;
         }
+    }
+
+    /**
+     * How a failure is reported: its exit code, its one line, the throwable it came from, and whether to point at
+     * --debug (an unexpected failure).
+     */
+    record Failure(int code, String line, Throwable cause, boolean hint) {
+    }
+
+    static Failure describe(Throwable ex, boolean debug) {
+        Throwable t = ex;
+        if (t instanceof java.io.UncheckedIOException && t.getCause() != null) {
+            t = t.getCause();
+        }
+        if (t instanceof BadInputException) {
+            return new Failure(BAD_INPUT, "error: " + t.getMessage(), t, false);
+        } else if (t instanceof RuntimeFailure) {
+            return new Failure(RUNTIME_FAILURE, "runtime failure: " + t.getMessage(), t, false);
+        } else if (t instanceof OutOfMemoryError) {
+            return new Failure(RUNTIME_FAILURE, "out of memory (raise -Xmx with RESFLOW_JAVA_OPTS): " + t.getMessage(),
+                    t, true);
+        } else if (t instanceof java.io.IOException ioe) {
+            return new Failure(RUNTIME_FAILURE, "runtime failure: input/output error: "
+                    + io.resflow.model.IoErrors.describe(ioe), t, true);
+        }
+        return new Failure(RUNTIME_FAILURE, "internal error (a bug in resflow): "
+                + (t.getMessage() != null ? t.getMessage() : "no message"), t, true);
     }
 }

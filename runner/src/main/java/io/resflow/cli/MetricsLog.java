@@ -78,6 +78,9 @@ final class MetricsLog implements AutoCloseable {
         }
         o.put("step_ms", Math.round(s.ms() * 1000) / 1000.0);
         o.put("tokens_per_s", Math.round(s.tokensPerSecond()));
+        if (!Double.isNaN(s.allreduceMs())) {
+            o.put("allreduce_ms", Math.round(s.allreduceMs() * 1000) / 1000.0);
+        }
         try {
             w.write(Json.line(o));
             w.write('\n');

@@ -79,6 +79,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--throttle-ms", hidden = true, converter = OptionTypes.NonNegativeInt.class)
     int throttleMs;
 
+    /** Test hook: nudge this rank's parameters after the first step, so that the cross-rank check must fail. */
+    @Option(names = "--test-perturb-rank", hidden = true)
+    int testPerturbRank = -1;
+
     @Mixin
     CommonOptions common;
 
@@ -89,88 +93,176 @@ final class RunCommand implements Callable<Integer> {
         NEW, RESUME, RESTART
     }
 
+    @Option(names = "--mpi", paramLabel = "MODE", description = "Data parallelism over MPI: auto (when an MPI "
+            + "launcher such as mpirun started the process), on (required), off (one process only); overrides the "
+            + "config's mpi field.")
+    String mpiOption;
+
     @Override
     public Integer call() throws InterruptedException {
-        PrintWriter pw = spec.commandLine().getOut();
+        PrintWriter pw0 = spec.commandLine().getOut();
         if (resume != null || restart != null) {
             if (config != null || out != null || (resume != null && restart != null)) {
                 throw new BadInputException((resume != null ? "--resume " + resume : "--restart " + restart)
                         + ": give either CONFIG (a new run), --resume DIR or --restart DIR; a resumed or restarted run "
                         + "keeps its folder (no --out)");
             }
-            Mode mode = resume != null ? Mode.RESUME : Mode.RESTART;
-            String opt = mode == Mode.RESUME ? "--resume" : "--restart";
             Path dir = resume != null ? resume : restart;
             Path saved = dir.resolve("run.json");
             if (!Files.isDirectory(dir) || !Files.isRegularFile(saved)) {
-                throw new BadInputException(opt + " " + dir + ": not a run folder (no run.json)");
+                throw new BadInputException((resume != null ? "--resume " : "--restart ") + dir
+                        + ": not a run folder (no run.json)");
             }
-            RunConfig rc = RunConfig.load(saved);
-            try (OutDir od = OutDir.claimExisting(dir, opt, OUTPUTS, pw)) {
-                Checkpoints.Checkpoint ck = null;
-                if (mode == Mode.RESUME) {
-                    Checkpoints.Selection sel = Checkpoints.selectForResume(dir,
-                            "start it over from step 0 with: resflow run --restart " + dir);
-                    for (String skip : sel.skipped()) {
-                        pw.println("skipped " + skip);
+        } else if (config == null) {
+            throw new BadInputException("run: missing CONFIG (a run config such as configs/gpt2-tiny.json), "
+                    + "--resume DIR or --restart DIR");
+        }
+        RunConfig rc = RunConfig.load(resume != null ? resume.resolve("run.json")
+                : restart != null ? restart.resolve("run.json") : config);
+        DataParallel.Mode mode = DataParallel.Mode.parse(mpiOption != null ? mpiOption : rc.mpi(),
+                mpiOption != null ? "--mpi" : rc.file() + ": field 'mpi'");
+        DataParallel dp = DataParallel.start(mode, io.resflow.mpi.Launch.detect(System.getenv()),
+                mpiOption != null ? "--mpi" : rc.file() + ": field 'mpi'");
+        if (!dp.mpi()) {
+            return body(pw0, dp, rc);
+        }
+        PrintWriter pw = dp.writer() ? pw0 : new PrintWriter(java.io.Writer.nullWriter());
+        PrintWriter err = spec.commandLine().getErr();
+        int code;
+        try {
+            dp.requireSameConfig(Json.line(rc.toJson()) + "|" + String.join(" ", spec.commandLine().getParseResult()
+                    .originalArgs()), rc.file().toString());
+            code = body(pw, dp, rc);
+        } catch (DataParallel.Collective c) {
+            // every rank failed here: each says why and ends MPI with the others
+            Main.Failure f = Main.describe(c.failure, debug());
+            err.println("rank " + dp.rank() + " of " + dp.size() + ": " + f.line());
+            err.flush();
+            dp.finish(f.code());
+            return f.code();
+        } catch (RuntimeException e) {
+            // this rank alone: the others wait in a collective, so the job is aborted with this rank's code
+            Main.Failure f = Main.describe(e, debug());
+            err.println("rank " + dp.rank() + " of " + dp.size() + ": " + f.line() + " (aborting the job)");
+            err.flush();
+            pw0.flush();
+            dp.abort(f.code());
+            return f.code();
+        }
+        dp.finish(code);
+        return code;
+    }
+
+    private boolean debug() {
+        return spec.commandLine().getParseResult().originalArgs().contains("--debug");
+    }
+
+    private int body(PrintWriter pw, DataParallel dp, RunConfig rc) throws InterruptedException {
+        if (resume != null || restart != null) {
+            Mode mode = resume != null ? Mode.RESUME : Mode.RESTART;
+            String opt = mode == Mode.RESUME ? "--resume" : "--restart";
+            Path dir = resume != null ? resume : restart;
+            OutDir claimed = dp.agree(() -> dp.writer() ? OutDir.claimExisting(dir, opt, OUTPUTS, pw) : null);
+            try (OutDir od = claimed) {
+                Checkpoints.Checkpoint ck = dp.agree(() -> {
+                    if (mode == Mode.RESUME) {
+                        Checkpoints.Selection sel = Checkpoints.selectForResume(dir,
+                                "start it over from step 0 with: resflow run --restart " + dir);
+                        for (String skip : sel.skipped()) {
+                            pw.println("skipped " + skip);
+                        }
+                        Checkpoints.Checkpoint c = Checkpoints.load(sel.file(), rc.model().config());
+                        int was = Integer.parseInt(c.metadata().getOrDefault("processes", "1"));
+                        if (was != dp.size()) {
+                            throw new BadInputException(c.file() + ": written by a run over " + was + " process"
+                                    + (was == 1 ? "" : "es") + " (global batch " + was * rc.batch() + "), resumed with "
+                                    + dp.size() + ": the global batch and each rank's share of the data would change; "
+                                    + (was == 1 ? "resume it without mpirun (or with mpirun -np 1)"
+                                            : "resume it with mpirun -np " + was));
+                        }
+                        return c;
                     }
-                    ck = Checkpoints.load(sel.file(), rc.model().config());
-                } else {
                     Path newest = Checkpoints.newest(dir);
                     if (newest != null && !force) {
                         throw new BadInputException("--restart " + dir + ": the run has checkpoints (newest: "
                                 + Checkpoints.DIR + "/" + newest.getFileName() + "); continue it with --resume " + dir
                                 + ", or add --force to discard them and start over from step 0");
                     }
-                }
-                return execute(pw, mode, rc, od, dir, ck);
+                    return null;
+                });
+                return execute(pw, dp, mode, rc, od, dir, ck);
             }
         }
-        if (config == null) {
-            throw new BadInputException("run: missing CONFIG (a run config such as configs/gpt2-tiny.json), "
-                    + "--resume DIR or --restart DIR");
+        if (dp.writer()) {
+            dp.agree(() -> {
+                if (out != null && Files.isRegularFile(out.resolve("run.json")) && !force) {
+                    throw new BadInputException("--out " + out + ": already holds a run (run.json); continue it with "
+                            + "--resume " + out + ", start it over with --restart " + out + ", or replace it with --force");
+                }
+                OutDir.precheck(out, "--out", force, OUTPUTS);
+                return null;
+            });
+        } else {
+            dp.agree(() -> null);
         }
-        RunConfig rc = RunConfig.load(config);
-        if (out != null && Files.isRegularFile(out.resolve("run.json")) && !force) {
-            throw new BadInputException("--out " + out + ": already holds a run (run.json); continue it with --resume "
-                    + out + ", start it over with --restart " + out + ", or replace it with --force");
-        }
-        OutDir.precheck(out, "--out", force, OUTPUTS);
-        return execute(pw, Mode.NEW, rc, null, out, null);
+        return execute(pw, dp, Mode.NEW, rc, null, out, null);
     }
 
     /**
      * Checks the data, opens the session, and only then (a new run) claims the folder and writes run.json: bad input
      * found on the way leaves nothing behind.
      */
-    private int execute(PrintWriter pw, Mode mode, RunConfig rc0, OutDir claimed, Path given, Checkpoints.Checkpoint ck)
-            throws InterruptedException {
-        RunConfig rc = rc0;
-        if (steps != null) {
-            rc = rc.withSteps(steps);
-        }
-        String spec0 = backend != null ? backend
-                : ck != null ? ck.metadata().getOrDefault("backend", rc.backend()) : rc.backend();
-        Backend b = Backends.resolve(spec0);
-        ModelConfig c = rc.model().config();
-        DataSource data = rc.openData();
-        boolean hashChanged = checkData(pw, mode, rc, data);
-        if (data.sha256() != null) {
-            rc = rc.withData(rc.data().withSha256(data.sha256()));
-        }
-        // a resumed run starts from its checkpoint: a fine-tuning run's source weights are not read again
-        var params = ck != null ? ck.params() : rc.model().params();
-        try (Session s = b.open(c, params, rc.batch(), rc.seqLen(), new SessionOptions(rc.recompute()));
-                OutDir od = claimed != null ? null : OutDir.claimNew(given, "--out", rc.name(), force, OUTPUTS, pw)) {
-            Path dir = claimed != null ? claimed.path() : od.path();
-            if (mode == Mode.RESTART) {
-                List<String> removed = claimed.removeOutputs(RESTARTED);
-                if (!removed.isEmpty()) {
-                    pw.println("restart: removed " + String.join(", ", removed) + " from " + dir);
-                }
+    /** What every rank opens before training: the backend, its share of the data, the session. */
+    private record Opened(RunConfig rc, Backend backend, DataSource data, boolean hashChanged, Session session) {
+    }
+
+    private int execute(PrintWriter pw, DataParallel dp, Mode mode, RunConfig rc0, OutDir claimed, Path given,
+            Checkpoints.Checkpoint ck) throws InterruptedException {
+        Opened o = dp.agree(() -> {
+            RunConfig rc = rc0;
+            if (steps != null) {
+                rc = rc.withSteps(steps);
             }
-            if (mode != Mode.RESUME || steps != null || hashChanged || rc0.data().sha256() == null) {
-                Json.write(dir.resolve("run.json"), rc.toJson());
+            if (dp.distributed() && rc.task() == RunConfig.Task.FORWARD) {
+                throw new BadInputException(rc.file() + ": field 'task': forward runs in one process; data-parallel "
+                        + "runs (mpirun -np " + dp.size() + ") train");
+            }
+            String spec0 = backend != null ? backend
+                    : ck != null ? ck.metadata().getOrDefault("backend", rc.backend()) : rc.backend();
+            Backend b = Backends.resolve(spec0);
+            if (dp.distributed()) {
+                io.resflow.model.Sizes.checkBatch(rc.model().config(), io.resflow.model.Sizes.Dim.field("batch",
+                        (long) rc.batch() * dp.size()), io.resflow.model.Sizes.Dim.field("seq_len", rc.seqLen()));
+            }
+            DataSource global = rc.openData(rc.batch() * dp.size());
+            DataSource data = dp.distributed() ? new Shard(global, dp.rank(), rc.batch(), rc.seqLen()) : global;
+            boolean hashChanged = checkData(pw, mode, rc, data);
+            if (data.sha256() != null) {
+                rc = rc.withData(rc.data().withSha256(data.sha256()));
+            }
+            return new Opened(rc, b, data, hashChanged, null);
+        });
+        RunConfig rc = o.rc();
+        Backend b = o.backend();
+        DataSource data = o.data();
+        ModelConfig c = rc.model().config();
+        // a resumed run starts from its checkpoint: a fine-tuning run's source weights are not read again
+        Session session = dp.agree(() -> b.open(c, ck != null ? ck.params() : rc.model().params(), rc.batch(),
+                rc.seqLen(), new SessionOptions(rc.recompute(), dp.distributed())));
+        try (Session s = session;
+                OutDir od = dp.agree(() -> claimed != null || !dp.writer() ? null
+                        : OutDir.claimNew(given, "--out", rc.name(), force, OUTPUTS, pw))) {
+            Path dir = claimed != null ? claimed.path() : od != null ? od.path() : given;
+            if (dp.writer()) {
+                if (mode == Mode.RESTART) {
+                    List<String> removed = claimed.removeOutputs(RESTARTED);
+                    if (!removed.isEmpty()) {
+                        pw.println("restart: removed " + String.join(", ", removed) + " from " + dir);
+                    }
+                }
+                if (mode != Mode.RESUME || steps != null || o.hashChanged() || rc0.data().sha256() == null) {
+                    Json.write(dir.resolve("run.json"), rc.toJson());
+                }
             }
             pw.printf("model %s: %s, %d layers, d_model %d, %d heads (%d kv), vocab %d, residual %s, %,d parameters; weights: %s%n",
                     rc.name(), c.family().name().toLowerCase(), c.nLayer(), c.dModel(), c.nHead(), c.nKvHead(),
@@ -178,9 +270,18 @@ final class RunCommand implements Callable<Integer> {
                             : rc.model().weightsFrom() + (rc.model().pretrained() && rc.task() == RunConfig.Task.TRAIN
                                     ? " (fine-tuning from these weights with a fresh optimizer; init_seed unused)" : ""));
             pw.printf("backend %s (%s)%n", b.id(), b.description());
-            pw.printf("task %s: batch %d x seq_len %d, %d steps, %s, weight_decay %g%s, seed %d%n", rc.task().id(),
-                    rc.batch(), rc.seqLen(), rc.steps(), rc.schedule().describe(), rc.weightDecay(),
+            String batchText = dp.distributed()
+                    ? String.format("batch %d per process x %d processes = global batch %d", rc.batch(), dp.size(),
+                            rc.batch() * dp.size())
+                    : "batch " + rc.batch();
+            pw.printf("task %s: %s x seq_len %d, %d steps, %s, weight_decay %g%s, seed %d%n", rc.task().id(),
+                    batchText, rc.seqLen(), rc.steps(), rc.schedule().describe(), rc.weightDecay(),
                     rc.gradClip() > 0 ? ", grad_clip " + rc.gradClip() : "", rc.seed());
+            if (dp.mpi()) {
+                pw.printf("data parallel: %s; each rank trains on its share of every global batch; the flat gradient "
+                        + "(%,d floats, %.1f MiB) is all-reduced and averaged every step; only rank 0 writes%n",
+                        dp.describe(), s.grads().totalSize(), dp.gradientBytes(s) / 1048576.0);
+            }
             pw.println("data " + data.describe());
             pw.println("output " + dir);
 
@@ -192,7 +293,9 @@ final class RunCommand implements Callable<Integer> {
                 s.restore(ck.params(), ck.optimizer());
                 data.seek(ck.dataPosition());
                 from = ck.step();
-                MetricsLog.truncateAfter(dir, from);
+                if (dp.writer()) {
+                    MetricsLog.truncateAfter(dir, from);
+                }
                 String was = ck.metadata().get("backend_description");
                 if (!b.id().equals(ck.metadata().get("backend")) || (was != null && !was.equals(b.description()))) {
                     pw.println("note: the checkpoint was written on " + ck.metadata().get("backend") + " (" + was
@@ -204,7 +307,7 @@ final class RunCommand implements Callable<Integer> {
                 pw.printf("nothing to do: the run is at step %d of %d (use --steps to extend it)%n", from, rc.steps());
                 return Main.OK;
             }
-            return train(pw, rc, b, s, data, dir, from);
+            return train(pw, dp, rc, b, s, data, dir, from);
         }
     }
 
@@ -229,27 +332,40 @@ final class RunCommand implements Callable<Integer> {
         return true;
     }
 
-    private int train(PrintWriter pw, RunConfig rc, Backend b, Session s, DataSource data, Path dir, int from)
-            throws InterruptedException {
+    private int train(PrintWriter pw, DataParallel dp, RunConfig rc, Backend b, Session s, DataSource data, Path dir,
+            int from) throws InterruptedException {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("backend", b.id());
         meta.put("backend_description", b.description());
         meta.put("run_config", Json.line(rc.toJson()));
         meta.put("writer", "resflow 0.1.0");
+        if (dp.distributed()) {
+            meta.putAll(DataParallel.checkpointMetadata(dp, rc.batch()));
+        }
         int to = stopAfter != null ? Math.min(stopAfter, rc.steps()) : rc.steps();
         List<Double> losses = new ArrayList<>();
-        Path[] lastCkpt = {null};
+        Path[] lastCkpt = {dir != null && dp.writer() ? lastGood(dir) : null};
+        int[] lastCkptStep = {from};
         boolean[] interrupted = {false};
-        try (MetricsLog log = MetricsLog.append(dir);
-                Progress progress = Progress.create(pw, Main.stdoutIsTerminal, rc.name(), from, to)) {
-            new Trainer(rc, s, data).train(from, to, st -> {
-                log.write(st, true);
+        dp.watchPeers(() -> lastCkpt[0] != null ? lastCkpt[0].toString()
+                : !dp.writer() && lastCkptStep[0] > 0 ? "rank 0's checkpoint of step " + lastCkptStep[0] : null);
+        dp.requireSameParameters(s, from == 0 ? "at start" : "after resuming at step " + from);
+        dp.testPerturbRank = testPerturbRank;
+        try (MetricsLog log = dp.writer() ? MetricsLog.append(dir) : null;
+                Progress progress = Progress.create(pw, Main.stdoutIsTerminal && dp.writer(), rc.name(), from, to)) {
+            new Trainer(rc, s, data, dp).train(from, to, st -> {
+                if (log != null) {
+                    log.write(st, true);
+                }
                 losses.add(st.loss());
                 progress.update(st);
                 int k = rc.checkpointEvery();
                 if ((k > 0 && st.step() % k == 0) || st.step() == to) {
-                    lastCkpt[0] = Checkpoints.save(dir, st.step(), s, data.position(), meta, rc.keepCheckpoints());
-                    progress.checkpoint(st.step(), lastCkpt[0]);
+                    if (dp.writer()) {
+                        lastCkpt[0] = Checkpoints.save(dir, st.step(), s, data.position(), meta, rc.keepCheckpoints());
+                        progress.checkpoint(st.step(), lastCkpt[0]);
+                    }
+                    lastCkptStep[0] = st.step();
                 }
                 if (throttleMs > 0) {
                     try {
@@ -260,18 +376,31 @@ final class RunCommand implements Callable<Integer> {
                     }
                 }
             });
-        } catch (io.resflow.model.RuntimeFailure e) {
-            Path last = lastGood(dir);
-            throw new io.resflow.model.RuntimeFailure(e.getMessage() + "; training stopped, "
-                    + (last != null ? "last good checkpoint: " + last : "no checkpoint was written"), e);
+        } catch (io.resflow.model.RuntimeFailure | DataParallel.Collective e) {
+            Path last = dir != null && dp.writer() ? lastGood(dir) : lastCkpt[0];
+            String where = last != null ? "last good checkpoint: " + last : !dp.writer() && lastCkptStep[0] > 0
+                    ? "last good checkpoint: rank 0's of step " + lastCkptStep[0] : "no checkpoint was written";
+            var f = new io.resflow.model.RuntimeFailure(e.getMessage() + "; training stopped, " + where, e);
+            throw e instanceof DataParallel.Collective ? new DataParallel.Collective(f) : f;
         }
         if (interrupted[0]) {
             throw new InterruptedException();
         }
         pw.printf("%s: %d steps, loss %.6f -> %.6f%n", to < rc.steps() ? "stopped after step " + to + " of "
                 + rc.steps() + " (continue with --resume " + dir + ")" : "done", losses.size(), losses.get(0), losses.get(losses.size() - 1));
-        pw.printf("wrote %s: run.json, %s, %s/%s (latest)%n", dir, MetricsLog.FILE, Checkpoints.DIR,
-                lastCkpt[0].getFileName());
+        if (dp.writer()) {
+            pw.printf("wrote %s: run.json, %s, %s/%s (latest)%n", dir, MetricsLog.FILE, Checkpoints.DIR,
+                    lastCkpt[0].getFileName());
+        }
+        if (dp.distributed()) {
+            pw.printf("all-reduce: %.1f ms per step on average (gradient copies included), %,d bytes per rank per "
+                    + "step; parameter check %.1f ms per step%n", dp.reduceMsTotal() / losses.size(),
+                    dp.gradientBytes(s), dp.hashMsTotal() / losses.size());
+            if (!s.deviceBytes().isEmpty()) {
+                pw.printf("gradients leave the device for the all-reduce and come back: %,d bytes device to host and "
+                        + "%,d bytes host to device per step%n", dp.gradientBytes(s), dp.gradientBytes(s));
+            }
+        }
         long act = s.activationBytes();
         pw.printf("memory: peak RSS %.0f MiB, JVM heap peak %.0f MiB%s%n", MemoryStats.peakRssBytes() / 1048576.0,
                 MemoryStats.heapPeakBytes() / 1048576.0, act < 0 ? ""

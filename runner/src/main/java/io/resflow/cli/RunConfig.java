@@ -27,12 +27,12 @@ import java.util.Set;
  *  "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.999, "adam_eps": 1e-8, "grad_clip": 0,
  *  "seed": 1, "checkpoint_every": 0, "keep_checkpoints": 2,
  *  "data": "synthetic" | {"type": "synthetic"|"token_file"|"text_file"|"inline", ...},
- *  "recompute": false}
+ *  "recompute": false, "mpi": "auto" | "on" | "off"}
  * </pre>
  */
 public record RunConfig(Path file, String name, ModelSource model, String backend, Task task, int batch, int seqLen,
         int steps, LrSchedule schedule, AdamW adamw, double gradClip, long seed, int checkpointEvery,
-        int keepCheckpoints, DataSpec data, boolean recompute) {
+        int keepCheckpoints, DataSpec data, boolean recompute, String mpi) {
 
     public enum Task {
         TRAIN, FORWARD;
@@ -44,7 +44,7 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
 
     static final Set<String> FIELDS = Set.of("name", "model", "backend", "task", "batch", "seq_len", "steps", "lr",
             "lr_schedule", "warmup_steps", "min_lr", "weight_decay", "beta1", "beta2", "adam_eps", "grad_clip", "seed",
-            "checkpoint_every", "keep_checkpoints", "data", "recompute", "weights");
+            "checkpoint_every", "keep_checkpoints", "data", "recompute", "weights", "mpi");
 
     public static RunConfig load(Path file) {
         JsonNode root = JsonFields.read(file);
@@ -83,7 +83,7 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
         return new RunConfig(file, name, model, f.text("backend", "auto"), task, batch, seqLen, steps,
                 new LrSchedule(kind, lr, warmup, minLr, steps), adamw, f.number("grad_clip", 0, 0),
                 f.longValue("seed", 1), f.integer("checkpoint_every", 0, 0), f.integer("keep_checkpoints", 2, 1), data,
-                f.bool("recompute", false));
+                f.bool("recompute", false), f.choice("mpi", "auto", List.of("auto", "on", "off")));
     }
 
     /** The peak learning rate. */
@@ -99,24 +99,29 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
     public RunConfig withSteps(int newSteps) {
         LrSchedule s = new LrSchedule(schedule.kind(), schedule.lr(), schedule.warmup(), schedule.minLr(), newSteps);
         return new RunConfig(file, name, model, backend, task, batch, seqLen, newSteps, s, adamw, gradClip, seed,
-                checkpointEvery, keepCheckpoints, data, recompute);
+                checkpointEvery, keepCheckpoints, data, recompute, mpi);
     }
 
     /** The same run with another data spec (e.g. with the data file's content hash recorded). */
     public RunConfig withData(DataSpec d) {
         return new RunConfig(file, name, model, backend, task, batch, seqLen, steps, schedule, adamw, gradClip, seed,
-                checkpointEvery, keepCheckpoints, d, recompute);
+                checkpointEvery, keepCheckpoints, d, recompute, mpi);
     }
 
     /** The same run on another backend spec. */
     public RunConfig withBackend(String spec) {
         return new RunConfig(file, name, model, spec, task, batch, seqLen, steps, schedule, adamw, gradClip, seed,
-                checkpointEvery, keepCheckpoints, data, recompute);
+                checkpointEvery, keepCheckpoints, data, recompute, mpi);
     }
 
     /** Opens this run's data source at position 0. */
     public DataSource openData() {
-        return data.open(model.config().vocabSize(), batch, seqLen, seed);
+        return openData(batch);
+    }
+
+    /** Opens this run's data source at position 0 for batches of {@code globalBatch} sequences (data parallel). */
+    public DataSource openData(int globalBatch) {
+        return data.open(model.config().vocabSize(), globalBatch, seqLen, seed);
     }
 
     /**
@@ -149,6 +154,7 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
         o.put("keep_checkpoints", keepCheckpoints);
         o.set("data", data.toJson());
         o.put("recompute", recompute);
+        o.put("mpi", mpi);
         return o;
     }
 }

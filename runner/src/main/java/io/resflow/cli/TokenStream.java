@@ -70,6 +70,30 @@ final class TokenStream implements DataSource {
         return new Batch(in, tg);
     }
 
+    /**
+     * Rows {@code first .. first+rows-1} of the next batch (a data-parallel rank's share), reading only their tokens;
+     * the position advances by the whole batch, as {@link #next()} does.
+     */
+    Batch rows(int first, int rows) {
+        int n = batch * seqLen;
+        if (position + n + 1 > length) {
+            position = 0;
+        }
+        int m = rows * seqLen;
+        int[] in = new int[m];
+        int[] tg = new int[m];
+        long start = position + (long) first * seqLen;
+        int prev = (int) token.applyAsLong(start);
+        for (int i = 0; i < m; i++) {
+            int next = (int) token.applyAsLong(start + i + 1);
+            in[i] = prev;
+            tg[i] = next;
+            prev = next;
+        }
+        position += n;
+        return new Batch(in, tg);
+    }
+
     @Override
     public long position() {
         return position;

@@ -23,45 +23,66 @@ public final class Trainer {
      * @param clipScale the factor the gradients were multiplied by (1 when not clipped)
      */
     public record Step(int step, int index, double loss, double gradNorm, double lr, double clipScale, double ms,
-            double tokensPerSecond, double etaSeconds) {
+            double tokensPerSecond, double etaSeconds, double allreduceMs) {
     }
 
     private final RunConfig rc;
     private final Session session;
     private final DataSource data;
+    private final DataParallel dp;
 
     public Trainer(RunConfig rc, Session session, DataSource data) {
+        this(rc, session, data, DataParallel.single());
+    }
+
+    /**
+     * With {@code dp} distributed, every step's loss is the mean over the ranks, the gradients are averaged over the
+     * ranks before clipping and AdamW, and the parameters are checked to be bit-identical across ranks after the
+     * update. Non-finite values are then seen by every rank alike (collective failures).
+     */
+    Trainer(RunConfig rc, Session session, DataSource data, DataParallel dp) {
         this.rc = rc;
         this.session = session;
         this.data = data;
+        this.dp = dp;
+    }
+
+    private RuntimeException failure(String message) {
+        RuntimeFailure f = new RuntimeFailure(message);
+        return dp.distributed() ? new DataParallel.Collective(f) : f;
     }
 
     /** Runs steps {@code from+1 .. to}, calling {@code after} once each has finished. */
     public void train(int from, int to, Consumer<Step> after) {
-        long tokens = (long) rc.batch() * rc.seqLen();
+        long tokens = (long) rc.batch() * rc.seqLen() * dp.size();
+        long count = session.grads().totalSize();
         long start = System.nanoTime();
         for (int step = from + 1; step <= to; step++) {
             long t0 = System.nanoTime();
             Batch b = data.next();
-            double loss = session.forward(b.inputs(), b.targets());
+            double loss = dp.meanLoss(session.forward(b.inputs(), b.targets()));
             if (!Double.isFinite(loss)) {
-                throw new RuntimeFailure("step " + step + ": loss is " + loss + "; first non-finite tensor: "
-                        + firstNonFiniteForward(session));
+                throw failure("step " + step + ": loss is " + loss + "; first non-finite tensor"
+                        + (dp.distributed() ? " on rank " + dp.rank() : "") + ": " + firstNonFiniteForward(session));
             }
             session.backward();
+            dp.averageGradients(session, count);
             double norm = session.gradNorm();
             if (!Double.isFinite(norm)) {
-                throw new RuntimeFailure("step " + step + ": gradient norm is " + norm
+                throw failure("step " + step + ": gradient norm is " + norm
                         + "; first non-finite gradient (backward order): " + firstNonFiniteGradient(session));
             }
             double lr = rc.schedule().at(step);
             double scale = rc.gradClip() > 0 && norm > rc.gradClip() ? rc.gradClip() / norm : 1.0;
             session.step(rc.adamw(), lr, scale);
+            double reduceMs = dp.takeReduceMs();
+            dp.requireSameParameters(session, "step " + step);
             long t1 = System.nanoTime();
             double ms = (t1 - t0) / 1e6;
             int index = step - from;
             double perStep = (t1 - start) / 1e9 / index;
-            after.accept(new Step(step, index, loss, norm, lr, scale, ms, tokens / (ms / 1e3), perStep * (to - step)));
+            after.accept(new Step(step, index, loss, norm, lr, scale, ms, tokens / (ms / 1e3), perStep * (to - step),
+                    dp.distributed() ? reduceMs : Double.NaN));
         }
     }
 
@@ -80,7 +101,8 @@ public final class Trainer {
             long t1 = System.nanoTime();
             double ms = (t1 - t0) / 1e6;
             double perStep = (t1 - start) / 1e9 / i;
-            after.accept(new Step(i, i, loss, Double.NaN, 0, 1, ms, tokens / (ms / 1e3), perStep * (count - i)));
+            after.accept(new Step(i, i, loss, Double.NaN, 0, 1, ms, tokens / (ms / 1e3), perStep * (count - i),
+                    Double.NaN));
             if (i == count) {
                 last.accept(b);
             }

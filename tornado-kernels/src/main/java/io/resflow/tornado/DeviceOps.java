@@ -310,6 +310,11 @@ final class DeviceOps {
                 Args.of(dst, dstStride, src, srcStride, d.N * d.C));
     }
 
+    /** g = src (every parameter's gradient, flat), e.g. gradients averaged over data-parallel ranks. */
+    void uploadGradients(GraphSpec s, FloatArray src) {
+        s.task("copy_in", shapes.elements(d.paramCount), MemoryKernels::copyIn, b.g, src, Args.of(d.paramCount));
+    }
+
     /** g[off .. off+n) = 0. */
     void zeroGrad(GraphSpec s, String task, int off, int n) {
         s.task(task, shapes.elements(n), MemoryKernels::zero, b.g, Args.of(off, n));

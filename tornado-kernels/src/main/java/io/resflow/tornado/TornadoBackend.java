@@ -35,7 +35,8 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public TornadoSession open(ModelConfig config, Params init, int batch, int seqLen, SessionOptions options) {
-        return new TornadoSession(config, init, batch, seqLen, options.recompute(), device, strict);
+        return new TornadoSession(config, init, batch, seqLen, options.recompute(), device, strict,
+                options.gradientExchange());
     }
 
     @Override

@@ -10,6 +10,7 @@ import io.resflow.model.Params;
 import io.resflow.model.Residual;
 import io.resflow.model.RuntimeFailure;
 import io.resflow.tornado.kernels.AdamWKernels;
+import java.lang.foreign.MemorySegment;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -58,9 +59,17 @@ public final class TornadoSession implements Session {
     private boolean haveForward;
     private boolean haveTargets;
     private long[] lastStep = {0, 0};
+    private final long[] exchangeBytes = {0, 0};
+    private long exchangeNanos;
 
     TornadoSession(ModelConfig config, Params init, int batch, int seqLen, boolean recompute, TornadoDevice device,
             boolean strict) {
+        this(config, init, batch, seqLen, recompute, device, strict, false);
+    }
+
+    /** @param gradientExchange prepare {@link #gradientsFrom} (an extra host array and graph of the gradients' size) */
+    TornadoSession(ModelConfig config, Params init, int batch, int seqLen, boolean recompute, TornadoDevice device,
+            boolean strict, boolean gradientExchange) {
         if (seqLen > config.maxSeqLen()) {
             throw new BadInputException("seq_len " + seqLen + " is longer than the model's max_seq_len "
                     + config.maxSeqLen());
@@ -79,7 +88,7 @@ public final class TornadoSession implements Session {
         DeviceLimits.of(device).requireFits(config, d);
         d.requireIntOffsets();
         this.buf = new DeviceBuffers(config, d);
-        this.graphs = new TrainingGraphs(config, buf, new DeviceOps(config, buf, shapes));
+        this.graphs = new TrainingGraphs(config, buf, new DeviceOps(config, buf, shapes), gradientExchange);
         buf.upload(init, buf.p);
         this.plan = newPlan();
     }
@@ -217,6 +226,41 @@ public final class TornadoSession implements Session {
     @Override
     public Params grads() {
         return fromDevice(buf.g);
+    }
+
+    /**
+     * Downloads the flat gradient array (device to host, {@code 4 * parameters} bytes) into {@code dst}: the
+     * gradients leave the device for a data-parallel all-reduce.
+     */
+    @Override
+    public void gradientsTo(MemorySegment dst) {
+        long t = System.nanoTime();
+        download().transferToHost(buf.g);
+        MemorySegment.copy(buf.g.getSegment(), 0, dst, 0, 4L * d.paramCount);
+        exchangeBytes[1] += 4L * d.paramCount;
+        exchangeNanos += System.nanoTime() - t;
+    }
+
+    /**
+     * Sends {@code src} to the device as the gradients (host to device, {@code 4 * parameters} bytes, then one copy
+     * kernel into the flat array); the next gradNorm and AdamW step use them. Needs a session opened with gradient
+     * exchange ({@link io.resflow.engine.SessionOptions#gradientExchange()}).
+     */
+    @Override
+    public void gradientsFrom(MemorySegment src) {
+        if (graphs.gradIn == null) {
+            throw new IllegalStateException("gradientsFrom needs a session opened with gradient exchange");
+        }
+        long t = System.nanoTime();
+        MemorySegment.copy(src, 0, graphs.gradIn.getSegment(), 0, 4L * d.paramCount);
+        plan.runUncounted("grad_upload");
+        exchangeBytes[0] += 4L * d.paramCount;
+        exchangeNanos += System.nanoTime() - t;
+    }
+
+    /** Bytes {host to device, device to host} the gradient exchange moved, and its time in ns, since the start. */
+    public long[] gradientExchange() {
+        return new long[] {exchangeBytes[0], exchangeBytes[1], exchangeNanos};
     }
 
     @Override

@@ -23,6 +23,7 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * embed_bwd                  token / position embedding gradients
  * grad_norm                  two-pass sum of squares -> host
  * adamw                      one update over the flat parameter array
+ * grad_upload                (data parallel only) host gradients -> the device's flat gradient array
  * download                   copies tensors back on demand
  * </pre>
  * Owns the graphs' per-call inputs and outputs: the host tokens, the layer index of each per-layer graph, AdamW's
@@ -45,13 +46,17 @@ final class TrainingGraphs {
     final FloatArray normOut = new FloatArray(1);
     final FloatArray hyper = new FloatArray(AdamWKernels.SIZE);
 
-    TrainingGraphs(ModelConfig c, DeviceBuffers b, DeviceOps ops) {
+    /** Host gradients sent to the device by grad_upload (EVERY_EXECUTION); null without gradient exchange. */
+    final FloatArray gradIn;
+
+    TrainingGraphs(ModelConfig c, DeviceBuffers b, DeviceOps ops, boolean gradientExchange) {
         this.c = c;
         this.d = b.d;
         this.b = b;
         this.ops = ops;
         this.zero = b.zero;
         this.tokIn = new IntArray(2 * d.N);
+        this.gradIn = gradientExchange ? new FloatArray(d.paramCount) : null;
     }
 
     /** Every graph of the plan, the owner first. */
@@ -74,6 +79,12 @@ final class TrainingGraphs {
         GraphSpec adamw = new GraphSpec("adamw", zero).everyExecution(hyper);
         ops.adamw(adamw, "step", hyper);
         specs.add(adamw);
+        if (gradIn != null) {
+            // grad_upload: the gradients averaged on the host (a data-parallel all-reduce) replace the device's
+            GraphSpec up = new GraphSpec("grad_upload", zero).everyExecution(gradIn);
+            ops.uploadGradients(up, gradIn);
+            specs.add(up);
+        }
         specs.add(b.downloadGraph(shapes));
         return specs;
     }

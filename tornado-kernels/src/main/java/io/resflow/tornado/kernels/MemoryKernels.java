@@ -37,6 +37,14 @@ public final class MemoryKernels {
         }
     }
 
+    // dst[i] = src[i] for i < m[0] (gradients sent from the host into the device's flat array). Launch: m[0] items.
+    public static void copyIn(KernelContext ctx, FloatArray dst, FloatArray src, IntArray m) {
+        int i = ctx.globalIdx;
+        if (i < m.get(0)) {
+            dst.set(i, src.get(i));
+        }
+    }
+
     /**
      * Names two float buffers and an int buffer as arguments without changing them (flag holds 0), so that the graph
      * running it allocates them on the device and the other graphs can consume them.
