@@ -474,7 +474,10 @@ public final class FlashAttention {
         }
     }
 
-    /** The kernels' meaning in plain Java, on the same arrays and argument layout (run by the tests). */
+    /**
+     * The kernels' meaning in plain Java, on the same arrays and argument layout (not run by the tests: the oracle
+     * checks test the kernels themselves).
+     */
     public static final class Plain {
         private Plain() {
         }

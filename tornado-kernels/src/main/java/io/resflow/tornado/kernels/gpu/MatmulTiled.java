@@ -312,7 +312,10 @@ public final class MatmulTiled {
         }
     }
 
-    /** The kernels' meaning in plain Java, on the same arrays and argument layouts (run by the tests). */
+    /**
+     * The kernels' meaning in plain Java, on the same arrays and argument layouts (not run by the tests: the oracle
+     * checks test the kernels themselves).
+     */
     public static final class Plain {
         private Plain() {
         }
