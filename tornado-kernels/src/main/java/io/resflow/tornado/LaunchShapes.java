@@ -74,7 +74,8 @@ final class LaunchShapes {
             case "auto", "" -> !cpu;
             case "gpu" -> true;
             case "cpu" -> false;
-            default -> throw new BadInputException("-D" + SHAPES_PROPERTY + "=" + shapes + ": expected auto, cpu or gpu");
+            default -> throw new BadInputException(
+                    "-D" + SHAPES_PROPERTY + "=" + shapes + ": expected auto, cpu or gpu");
         };
         long tileBytes = 2L * MatmulTiled.LOCAL * Float.BYTES;
         int side = powerOfTwoAtMost(Math.min(MatmulTiled.MAX_GROUP, (long) Math.sqrt(maxGroup)));
@@ -137,7 +138,8 @@ final class LaunchShapes {
     /** One line naming the kernel set and its work-groups, e.g. for a test's or a benchmark's output. */
     String describe() {
         if (!gpu) {
-            return "cpu shapes (matmul 4x4 Float8 blocks, local " + tileLocalX + "x" + tileLocalY + "; attention per row)";
+            return "cpu shapes (matmul 4x4 Float8 blocks, local " + tileLocalX + "x" + tileLocalY
+                    + "; attention per row)";
         }
         return "gpu shapes (matmul " + (tiledMatmul() ? "tiles " + 4 * matmulY + "x" + 4 * matmulX + ", groups "
                 + matmulX + "x" + matmulY : "not tiled: too little local memory") + "; attention "
@@ -150,7 +152,7 @@ final class LaunchShapes {
         return matmulX > 0;
     }
 
-    /** The tiled matmul's grid over a C of rows x cols: groups of matmulX x matmulY, each a 4 matmulY x 4 matmulX tile. */
+    /** The tiled matmul's grid over a rows x cols C: groups of matmulX x matmulY, each a 4 matmulY x 4 matmulX tile. */
     WorkerGrid matmulTiles(int rows, int cols) {
         int gx = (cols + MatmulTiled.R * matmulX - 1) / (MatmulTiled.R * matmulX);
         int gy = (rows + MatmulTiled.R * matmulY - 1) / (MatmulTiled.R * matmulY);

@@ -13,9 +13,10 @@ import uk.ac.manchester.tornado.api.common.TornadoDevice;
  * {@code RESFLOW_OCLGRIND=1}): how to recognise it, and its reports.
  *
  * <p>Oclgrind runs every work-item on its own and reports out-of-bounds accesses, data races, barrier divergence,
- * API errors and (opt-in, OCLGRIND_UNINITIALIZED=1) uses of uninitialised values; the shim switches the checks on. It reports to the file
- * {@code OCLGRIND_LOG} and carries on, so a graph with a race would still "pass". A {@link Log} turns every report
- * into a failure: {@link GraphPlan} reads what was appended after each graph it executes there.
+ * API errors and (opt-in, OCLGRIND_UNINITIALIZED=1) uses of uninitialised values; the shim switches the checks on.
+ * It reports to the file {@code OCLGRIND_LOG} and carries on, so a graph with a race would still "pass". A
+ * {@link Log} turns every report into a failure: {@link GraphPlan} reads what was appended after each graph it
+ * executes there.
  *
  * <p>The simulator is for correctness, not speed (it interprets every work-item): {@code auto} never picks it
  * ({@link TornadoBackendProvider#hasAccelerator()}).

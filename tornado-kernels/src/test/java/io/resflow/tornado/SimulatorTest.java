@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -46,9 +47,16 @@ class SimulatorTest {
                 spec = d.spec();
             }
         }
+        if (spec != null) {
+            TornadoBackend b = (TornadoBackend) p.create(spec.substring("tornado:".length()));
+            backend = new TornadoBackend(b.id(), b.device(), true);
+        }
+    }
+
+    /** Per test, so that each one is reported as skipped without the simulator. */
+    @BeforeEach
+    void needSimulator() {
         Assumptions.assumeTrue(spec != null, "no oclgrind device (run with RESFLOW_OCLGRIND=1)");
-        TornadoBackend b = (TornadoBackend) p.create(spec.substring("tornado:".length()));
-        backend = new TornadoBackend(b.id(), b.device(), true);
     }
 
     /** Both devices listed, PoCL first; the simulator is not an accelerator for auto. */
