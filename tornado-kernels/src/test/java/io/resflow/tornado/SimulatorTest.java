@@ -93,10 +93,17 @@ class SimulatorTest {
         assertTrue(e.getMessage().contains("oob"), e.getMessage());
     }
 
-    /** The whole training step of the tiny oracle folders, GPU shapes, oclgrind's checks clean (GraphPlan). */
+    /**
+     * The whole training step of the tiny oracle folders, GPU shapes, oclgrind's checks clean (GraphPlan). The
+     * simulator interprets every work-item: gpt2-tiny took 28 and llama-tiny 12 minutes through {@code resflow check}
+     * on a loaded 2-core machine, too long for the suite's 30 minutes, so these two run only with
+     * RESFLOW_OCLGRIND_FOLDERS=1 as well (reported as skipped otherwise).
+     */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"gpt2-tiny", "llama-tiny"})
     void tinyFolderPasses(String folder) {
+        Assumptions.assumeTrue("1".equals(System.getenv("RESFLOW_OCLGRIND_FOLDERS")),
+                "the simulator's folder checks run with RESFLOW_OCLGRIND=1 RESFLOW_OCLGRIND_FOLDERS=1 (minutes each)");
         Path dir = Path.of("..", "testvectors", folder);
         NativeStdout.Captured<CheckReport> run = NativeStdout.capture(() -> VectorCheck.run(dir, backend, 1e-3));
         assertTrue(run.errorLines().isEmpty(), folder + ": TornadoVM printed errors: " + run.errorLines());
