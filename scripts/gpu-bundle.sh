@@ -155,6 +155,18 @@ APP="$STAGE/app/app"
 mkdir -p "$APP/runner/target" "$APP/tornado-kernels/target"
 cp -a "$RUNNER_JAR" "$APP/runner/target/"
 cp -a "$ROOT/runner/target/lib" "$APP/runner/target/"
+# What the GPU run never uses stays home: the tokenizer libraries (DJL's jar alone carries 18 MB of native
+# tokenizers for three platforms; check and bench train on the oracle folders and synthetic data, without a
+# tokenizer, and the classes are only loaded when a command asks for one)
+python3 - "$APP/runner/target/lib" <<'PY' || fail "could not leave out the tokenizer jars"
+import os, sys, zipfile
+lib = sys.argv[1]
+for name in sorted(os.listdir(lib)):
+    with zipfile.ZipFile(os.path.join(lib, name)) as z:
+        if any(n.startswith(("ai/djl/", "com/knuddels/jtokkit/")) for n in z.namelist()):
+            os.remove(os.path.join(lib, name))
+            print("gpu-bundle: left out " + name + " (tokenizers)")
+PY
 cp -a "$KERNELS_JAR" "$APP/tornado-kernels/target/"
 store_jars "$APP"/runner/target/*.jar "$APP"/runner/target/lib/*.jar "$APP"/tornado-kernels/target/*.jar
 cp "$ROOT/scripts/gpu-launcher" "$STAGE/app/resflow"

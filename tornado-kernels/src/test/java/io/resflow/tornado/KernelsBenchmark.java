@@ -12,6 +12,7 @@ import io.resflow.tornado.kernels.CrossEntropyKernels;
 import io.resflow.tornado.kernels.LayerNormKernels;
 import io.resflow.tornado.kernels.MatmulKernels;
 import io.resflow.tornado.kernels.RmsNormKernels;
+import io.resflow.tornado.kernels.gpu.MatmulTiled;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -44,6 +45,8 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 /**
  * JMH benchmarks of the tornado backend's kernels, one TornadoVM task graph per op, timed as {@code plan.execute()}.
+ * (One file over 600 lines: every op's state shares the harness below, which checks each kernel ran on the device and
+ * matches the reference before and after timing.)
  *
  * <p>Each state builds, once per trial, a one-graph plan with the backend's own kernel classes, argument layouts
  * ({@link Args}), launch shapes ({@link LaunchShapes}) and graph builder ({@link GraphSpec}): every array is sent once
@@ -123,6 +126,27 @@ public class KernelsBenchmark {
     @Benchmark
     @OperationsPerInvocation(MM_KFLOP)
     public TornadoExecutionResult matmulBackwardWeight(MatmulBackwardWeight s) {
+        return s.plan.execute();
+    }
+
+    /** out = inp W^T + b with the GPU shapes (MatmulTiled.product: local-memory tiles, no transposes). */
+    @Benchmark
+    @OperationsPerInvocation(MM_KFLOP)
+    public TornadoExecutionResult matmulTiledForward(MatmulTiledForward s) {
+        return s.plan.execute();
+    }
+
+    /** dinp = dout W with the GPU shapes (MatmulTiled.product reading W along its rows). */
+    @Benchmark
+    @OperationsPerInvocation(MM_KFLOP)
+    public TornadoExecutionResult matmulTiledBackwardInput(MatmulTiledBackwardInput s) {
+        return s.plan.execute();
+    }
+
+    /** dW = dout^T inp with the GPU shapes (MatmulTiled.weightGradient). */
+    @Benchmark
+    @OperationsPerInvocation(MM_KFLOP)
+    public TornadoExecutionResult matmulTiledBackwardWeight(MatmulTiledBackwardWeight s) {
         return s.plan.execute();
     }
 
@@ -477,6 +501,82 @@ public class KernelsBenchmark {
             spec = new GraphSpec("matmul_bwd_w", layer).task("backward_weight",
                     shapes.tiles(c, oc, MatmulKernels.TILE, MatmulKernels.TILE), MatmulKernels::backwardWeight, g,
                     dact, layer, Args.of(0, 0, oc * n, 0, n, c, oc));
+        }
+    }
+
+    /**
+     * The GPU-shaped matmuls ({@code kernels.gpu.MatmulTiled}) with the arguments and launch shapes DeviceOps gives
+     * them when the GPU shapes are chosen (forced here on any device, as {@code -Dresflow.tornado.shapes=gpu} does).
+     */
+    abstract static class MatmulTiledState extends MatmulState {
+        LaunchShapes gpu() {
+            LaunchShapes g = new LaunchShapes(dev, dev.getPhysicalDevice().getDeviceLocalMemorySize(), "gpu", HD);
+            if (!g.tiledMatmul()) {
+                throw new IllegalStateException("the device's local memory is too small for the tiled matmul");
+            }
+            return g;
+        }
+
+        // MatmulTiled's arguments: C, A, B offsets and layer strides, bias, rows, cols, depth, A and B element strides
+        static IntArray tiled(int cOff, int aOff, int bOff, int bias, int rows, int cols, int depth, int sai, int sak,
+                int sbk, int sbj) {
+            return Args.of(cOff, 0, aOff, 0, bOff, 0, bias, rows, cols, depth, sai, sak, sbk, sbj, 0);
+        }
+    }
+
+    public static class MatmulTiledForward extends MatmulTiledState {
+        @Override
+        void prepare() {
+            operands();
+            // act: inp (n,c) | out (n,oc); p: W (oc,c) | b (oc); C = out, A(i,k) = inp[i][k], B(k,j) = W[j][k]
+            FloatArray act = new FloatArray(n * c + n * oc);
+            FloatArray p = new FloatArray(oc * c + oc);
+            put(act, 0, inp);
+            put(p, 0, w);
+            put(p, oc * c, b);
+            float[] ref = new float[n * oc];
+            Matmul.forward(ref, inp, w, b, n, c, oc);
+            expect("out", act, n * c, ref);
+            outputs = new Object[] {act};
+            spec = new GraphSpec("matmul_tiled_fwd", layer).task("forward", gpu().matmulTiles(n, oc),
+                    MatmulTiled::product, act, p, layer, tiled(n * c, 0, 0, oc * c, n, oc, c, c, 1, 1, c));
+        }
+    }
+
+    public static class MatmulTiledBackwardInput extends MatmulTiledState {
+        @Override
+        void prepare() {
+            operands();
+            // dact: dout (n,oc) | dinp (n,c); p: W (oc,c); C = dinp, A(i,k) = dout[i][k], B(k,j) = W[k][j]
+            FloatArray dact = new FloatArray(n * oc + n * c);
+            FloatArray p = new FloatArray(oc * c);
+            put(dact, 0, dout);
+            put(p, 0, w);
+            float[] ref = new float[n * c];
+            Matmul.backward(ref, null, null, dout, inp, w, n, c, oc);
+            expect("dinp", dact, n * oc, ref);
+            outputs = new Object[] {dact};
+            spec = new GraphSpec("matmul_tiled_bwd_in", layer).task("backward_input", gpu().matmulTiles(n, c),
+                    MatmulTiled::product, dact, p, layer, tiled(n * oc, 0, 0, -1, n, c, oc, oc, 1, c, 1));
+        }
+    }
+
+    public static class MatmulTiledBackwardWeight extends MatmulTiledState {
+        @Override
+        void prepare() {
+            operands();
+            // g: dW (oc,c); dact: dout (n,oc); act: inp (n,c); C = dW, A(i,k) = dout[k][i], B(k,j) = inp[k][j]
+            FloatArray g = new FloatArray(oc * c);
+            FloatArray dact = new FloatArray(n * oc);
+            FloatArray act = new FloatArray(n * c);
+            put(dact, 0, dout);
+            put(act, 0, inp);
+            float[] ref = new float[oc * c];
+            Matmul.backward(null, ref, null, dout, inp, w, n, c, oc);
+            expect("dW", g, 0, ref);
+            outputs = new Object[] {g};
+            spec = new GraphSpec("matmul_tiled_bwd_w", layer).task("backward_weight", gpu().matmulTiles(oc, c),
+                    MatmulTiled::weightGradient, g, dact, act, layer, tiled(0, 0, 0, -1, oc, c, n, 1, oc, c, 1));
         }
     }
 
