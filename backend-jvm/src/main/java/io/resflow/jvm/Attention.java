@@ -53,11 +53,18 @@ final class Attention {
      */
     static final int KEEP_P_MAX_T = 128;
 
-    /** Floats of state kept for the backward: the log-sum-exp per (b, h, t), then the probabilities when kept. */
+    /**
+     * Floats of state kept for the backward: the log-sum-exp per (b, h, t), then the probabilities when kept (whole
+     * rows of T, zero past the causal limit, so the backward reads them in place), then {@link #P_PAD} floats that
+     * whole register tiles and vectors may read past the last row (their lanes are discarded).
+     */
     static long stateSize(int B, int T, int nh) {
         long lse = (long) B * nh * T;
-        return T <= KEEP_P_MAX_T ? lse + lse * T : lse;
+        return T <= KEEP_P_MAX_T ? lse + lse * T + P_PAD : lse;
     }
+
+    /** Floats after the kept probabilities: a register tile of keys and a vector. */
+    static final int P_PAD = MR + L;
 
     // qkv (B,T,(nh+2 nkv) hd) -> out (B,T,nh hd), state (B,nh,T) = log-sum-exp; query head h reads kv head h/(nh/nkv)
     void forward(float[] out, float[] state, float[] qkv, int B, int T, int nh, int nkv, int hd) {
@@ -114,32 +121,44 @@ final class Attention {
             return B * nh * T + ((b * nh + h) * T + t) * T;
         }
 
-        /** Copies the block's rows r < rows of one head from src (row t at so + t*ld) into dst (QB x hd), zero after. */
-        void copyBlock(float[] dst, float[] src, int so, int ld, int rows) {
-            for (int r = 0; r < QB; r++) {
-                if (r < rows) {
-                    System.arraycopy(src, so + r * ld, dst, r * hd, hd);
+        /**
+         * The rows of a partial row tile r0 (rows r0 .. rows-1; row r at a[ao + r*lda]) copied into tail (MR x hd),
+         * zero past the last. Whole tiles are read in place: that spares a copy of every block of Q and dO (at T = 64
+         * the copies took a tenth of the attention's time, the same cache misses paid twice).
+         */
+        void tailRows(float[] a, int ao, int lda, int r0, int rows, float[] tail) {
+            for (int r = 0; r < MR; r++) {
+                if (r0 + r < rows) {
+                    System.arraycopy(a, ao + (r0 + r) * lda, tail, r * hd, hd);
                 } else {
-                    java.util.Arrays.fill(dst, r * hd, r * hd + hd, 0f);
+                    java.util.Arrays.fill(tail, r * hd, r * hd + hd, 0f);
                 }
             }
         }
 
         /**
-         * S (QB x tq) = f * A_b B^T: A_b (QB x hd) rows, bT transposed panels; for each row tile only the key panels
-         * its last query can see ({@link #tileKeys}).
+         * S (QB x tq) = f * A_b B^T: A_b the block's rows (row r at a[ao + r*lda], r < rows), bT transposed panels; for
+         * each row tile only the key panels its last query can see ({@link #tileKeys}).
          */
-        void scores(float[] a, float[] bT, int t0, int rows, float[] s, float[] tile, float f) {
+        void scores(float[] a, int ao, int lda, float[] tail, float[] bT, int t0, int rows, float[] s, float[] tile,
+                float f) {
             for (int r0 = 0; r0 < rows; r0 += MR) {
+                boolean whole = r0 + MR <= rows;
+                if (!whole) {
+                    tailRows(a, ao, lda, r0, rows, tail);
+                }
+                float[] ta = whole ? a : tail;
+                int tao = whole ? ao + r0 * lda : 0;
+                int tld = whole ? lda : hd;
                 int seen = tileSeen(t0, r0, rows);
                 int panels = tileKeys(t0, r0, rows) / NR;
                 for (int p = 0; p < panels; p++) {
                     // the last panel of a diagonal tile: its right half may be beyond every row's keys
                     boolean half = p == panels - 1 && seen - p * NR <= NR / 2;
                     if (half) {
-                        Sgemm.kernelHalf(a, r0 * hd, hd, 1, bT, p * hd * NR, hd, tile);
+                        Sgemm.kernelHalf(ta, tao, tld, 1, bT, p * hd * NR, hd, tile);
                     } else {
-                        Sgemm.kernel(a, r0 * hd, hd, 1, bT, p * hd * NR, hd, tile);
+                        Sgemm.kernel(ta, tao, tld, 1, bT, p * hd * NR, hd, tile);
                     }
                     int o = r0 * tq + p * NR;
                     int w = half ? NR / 2 : NR;
@@ -175,7 +194,7 @@ final class Attention {
             float[] vr = sc.get(Scratch.ATT_V, nq * tp * NR);
             packTransposedPanels(kt, qkv, b * T, width, kOff, T, hd, np);
             packRowPanels(vr, qkv, b * T * width + vOff, width, T, hd, tp, nq);
-            float[] qb = sc.get(Scratch.ATT_Q, QB * hd);
+            float[] tail = sc.get(Scratch.ATT_Q, MR * hd);
             float[] s = sc.get(Scratch.ATT_S, QB * tq);
             float[] tile = sc.get(Scratch.GEMM_TILE, MR * NR);
             float[] tmp = sc.get(Scratch.LANES, L + 1);
@@ -183,15 +202,16 @@ final class Attention {
             int ldo = nh * hd;
             for (int t0 = 0; t0 < T; t0 += QB) {
                 int rows = Math.min(QB, T - t0);
-                copyBlock(qb, qkv, (b * T + t0) * width + h * hd, width, rows);
-                scores(qb, kt, t0, rows, s, tile, scale);
+                scores(qkv, (b * T + t0) * width + h * hd, width, tail, kt, t0, rows, s, tile, scale);
                 for (int r = 0; r < rows; r++) {
                     int n = t0 + r + 1;
                     float sum = softmaxRow(s, r * tq, n, tileKeys(t0, r / MR * MR, rows), tmp);
                     inv[r] = 1f / sum;
                     state[(b * nh + h) * T + t0 + r] = tmp[L] + VMath.log(sum);
                     if (keepP) {
-                        scaleInto(s, r * tq, inv[r], state, pRow(b, h, t0 + r), n);
+                        int pr = pRow(b, h, t0 + r);
+                        scaleInto(s, r * tq, inv[r], state, pr, n);
+                        java.util.Arrays.fill(state, pr + n, pr + T, 0f);
                     }
                 }
                 // O_b = (e V) / sum per row: e zero past the causal limit up to the tile's keys
@@ -233,8 +253,7 @@ final class Attention {
             }
             packTransposedPanels(vt, qkv, b * T, width, vOff, T, hd, np);
             packRowPanels(kr, qkv, b * T * width + kOff, width, T, hd, tp, nq);
-            float[] qb = sc.get(Scratch.ATT_Q, QB * hd);
-            float[] dob = sc.get(Scratch.ATT_DO, QB * hd);
+            float[] tail = sc.get(Scratch.ATT_Q, MR * hd);
             float[] qp = sc.get(Scratch.ATT_QP, nq * QB * NR);
             float[] dop = sc.get(Scratch.ATT_DOP, nq * QB * NR);
             float[] s = sc.get(Scratch.ATT_S, QB * tq);
@@ -248,21 +267,22 @@ final class Attention {
                     int rows = Math.min(QB, T - t0);
                     int nk = t0 + rows;
                     int nz = roundUp(roundUp(nk, NR), MR); // the columns the dK / dV tiles read
-                    copyBlock(qb, qkv, (b * T + t0) * width + h * hd, width, rows);
-                    copyBlock(dob, dout, (b * T + t0) * ldo + h * hd, ldo, rows);
+                    int qo = (b * T + t0) * width + h * hd; // the block's q rows (stride width) and dO rows
+                    int doo = (b * T + t0) * ldo + h * hd; // (stride ldo), read in place
                     for (int r = 0; r < rows; r++) {
-                        row[r] = dot(dob, r * hd, out, (b * T + t0 + r) * ldo + h * hd, hd, tmp);
+                        row[r] = dot(dout, doo + r * ldo, out, doo + r * ldo, hd, tmp);
                     }
-                    scores(dob, vt, t0, rows, ds, tile, 1f);
+                    scores(dout, doo, ldo, tail, vt, t0, rows, ds, tile, 1f);
+                    // P: the kept rows read in place (row t at pb + t*T) or recomputed into s (row stride tq)
+                    float[] pa = keepP ? state : s;
+                    int pb = keepP ? pRow(b, h, t0) : 0;
+                    int ldp = keepP ? T : tq;
                     if (keepP) {
                         for (int r = 0; r < rows; r++) {
-                            int n = t0 + r + 1;
-                            System.arraycopy(state, pRow(b, h, t0 + r), s, r * tq, n);
-                            java.util.Arrays.fill(s, r * tq + n, r * tq + nz, 0f);
-                            dsFromP(s, ds, r * tq, n, nz, row[r], scale);
+                            dsFromP(state, pb + r * T, ds, r * tq, t0 + r + 1, nz, row[r], scale);
                         }
                     } else {
-                        scores(qb, kt, t0, rows, s, tile, scale);
+                        scores(qkv, qo, width, tail, kt, t0, rows, s, tile, scale);
                         for (int r = 0; r < rows; r++) {
                             probsAndDs(s, ds, r * tq, t0 + r + 1, nz, state[(b * nh + h) * T + t0 + r], row[r], scale);
                         }
@@ -277,8 +297,8 @@ final class Attention {
                         }
                     }
                     // dK += dS^T Q_b, dV += P^T dO_b: A(i = key, k = query row) read down the score columns
-                    packRowPanels(qp, qb, 0, hd, rows, hd, QB, nq);
-                    packRowPanels(dop, dob, 0, hd, rows, hd, QB, nq);
+                    packRowPanels(qp, qkv, qo, width, rows, hd, QB, nq);
+                    packRowPanels(dop, dout, doo, ldo, rows, hd, QB, nq);
                     // straight into dqkv: this task is the only writer of kv head g's rows
                     for (int s0 = 0; s0 < nk; s0 += MR) {
                         int r1 = Math.max(0, s0 - t0); // queries before key s0 see none of these keys: skip them
@@ -288,7 +308,8 @@ final class Attention {
                             int w = Math.min(NR, hd - q * NR);
                             Sgemm.kernel(ds, s0 + r1 * tq, 1, tq, qp, q * QB * NR + r1 * NR, rows - r1, tile);
                             storeRows(tile, keys, dqkv, krow + kOff + q * NR, width, w, true);
-                            Sgemm.kernel(s, s0 + r1 * tq, 1, tq, dop, q * QB * NR + r1 * NR, rows - r1, tile);
+                            Sgemm.kernel(pa, pb + s0 + r1 * ldp, 1, ldp, dop, q * QB * NR + r1 * NR, rows - r1,
+                                    tile);
                             storeRows(tile, keys, dqkv, krow + vOff + q * NR, width, w, true);
                         }
                     }
@@ -430,13 +451,16 @@ final class Attention {
         java.util.Arrays.fill(ds, o + nv, o + nz, 0f);
     }
 
-    /** ds[o+j] = p (dP - D) * scale for keys j < n with p and dP read in place, zero for [n, nz). */
-    static void dsFromP(float[] p, float[] ds, int o, int n, int nz, float D, float scale) {
+    /**
+     * ds[o+j] = p[po+j] (dP - D) * scale for keys j < n with dP read in place, zero for [n, nz); p may be read up to
+     * a vector past n (its lanes there are discarded).
+     */
+    static void dsFromP(float[] p, int po, float[] ds, int o, int n, int nz, float D, float scale) {
         int nv = roundUp(n, L);
         FloatVector vd = FloatVector.broadcast(SP, D);
         FloatVector zero = FloatVector.zero(SP);
         for (int j = 0; j < nv; j += L) {
-            FloatVector d = FloatVector.fromArray(SP, p, o + j).mul(FloatVector.fromArray(SP, ds, o + j).sub(vd))
+            FloatVector d = FloatVector.fromArray(SP, p, po + j).mul(FloatVector.fromArray(SP, ds, o + j).sub(vd))
                     .mul(scale);
             zero.blend(d, SP.indexInRange(j, n)).intoArray(ds, o + j);
         }

@@ -142,7 +142,7 @@ final class LaunchShapes {
                     + "; attention per row)";
         }
         return "gpu shapes (matmul " + (tiledMatmul() ? "tiles " + 4 * matmulY + "x" + 4 * matmulX + ", groups "
-                + matmulX + "x" + matmulY : "not tiled: too little local memory") + "; attention "
+                + matmulX + "x" + matmulY + " (smaller for smaller matrices)" : "not tiled: too little local memory") + "; attention "
                 + (flashRows > 0 ? "flash, groups 16x" + flashRows : "per row") + "; columns " + columnX + "x"
                 + columnY + ")";
     }
@@ -152,13 +152,30 @@ final class LaunchShapes {
         return matmulX > 0;
     }
 
-    /** The tiled matmul's grid over a rows x cols C: groups of matmulX x matmulY, each a 4 matmulY x 4 matmulX tile. */
+    /**
+     * The tiled matmul's grid over a rows x cols C: groups of lx x ly work-items, each a 4 ly x 4 lx tile. A side is
+     * matmulX (matmulY) unless C is narrower (shorter) than that tile: then the smallest power of two whose tile
+     * covers it, since every padded row or column of a group costs its FMAs all the same (GPT-2's 256-row products
+     * keep 16 x 16; a 32-row product of a tiny model gets groups of 16 x 8 and no padded rows, which halves its work
+     * on a GPU and the simulator's time).
+     */
     WorkerGrid matmulTiles(int rows, int cols) {
-        int gx = (cols + MatmulTiled.R * matmulX - 1) / (MatmulTiled.R * matmulX);
-        int gy = (rows + MatmulTiled.R * matmulY - 1) / (MatmulTiled.R * matmulY);
-        WorkerGrid2D g = new WorkerGrid2D(Math.multiplyExact(gx, matmulX), Math.multiplyExact(gy, matmulY));
-        g.setLocalWork(matmulX, matmulY, 1);
+        int lx = matmulSide(cols, matmulX);
+        int ly = matmulSide(rows, matmulY);
+        int gx = (cols + MatmulTiled.R * lx - 1) / (MatmulTiled.R * lx);
+        int gy = (rows + MatmulTiled.R * ly - 1) / (MatmulTiled.R * ly);
+        WorkerGrid2D g = new WorkerGrid2D(Math.multiplyExact(gx, lx), Math.multiplyExact(gy, ly));
+        g.setLocalWork(lx, ly, 1);
         return g;
+    }
+
+    /** The group side along a dimension of n outputs: at most max, no larger than its 4-wide blocks need. */
+    static int matmulSide(int n, int max) {
+        int side = 1;
+        while (side < max && MatmulTiled.R * side < n) {
+            side *= 2;
+        }
+        return side;
     }
 
     /** Column reductions over {@code cols} channels: x over ceil(cols / columnX) groups, y exactly columnY lanes. */

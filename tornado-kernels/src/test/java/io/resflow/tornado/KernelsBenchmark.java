@@ -12,7 +12,10 @@ import io.resflow.tornado.kernels.CrossEntropyKernels;
 import io.resflow.tornado.kernels.LayerNormKernels;
 import io.resflow.tornado.kernels.MatmulKernels;
 import io.resflow.tornado.kernels.RmsNormKernels;
+import io.resflow.tornado.kernels.gpu.FlashAttention;
+import io.resflow.tornado.kernels.gpu.LayerNormColumns;
 import io.resflow.tornado.kernels.gpu.MatmulTiled;
+import io.resflow.tornado.kernels.gpu.RmsNormColumns;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -38,6 +41,7 @@ import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.TornadoExecutionResult;
 import uk.ac.manchester.tornado.api.TornadoProfilerResult;
+import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.ProfilerMode;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
@@ -170,6 +174,20 @@ public class KernelsBenchmark {
         return s.plan.execute();
     }
 
+    /** The GPU shapes: FlashAttention.forward (keys in blocks of 16 through local memory, only the log-sum-exp kept). */
+    @Benchmark
+    @OperationsPerInvocation(ATT_FWD_KFLOP)
+    public TornadoExecutionResult flashAttentionForward(FlashAttentionForward s) {
+        return s.plan.execute();
+    }
+
+    /** The GPU shapes: FlashAttention.backwardDelta + backwardQuery + backwardKeyValue (probabilities recomputed). */
+    @Benchmark
+    @OperationsPerInvocation(ATT_BWD_KFLOP)
+    public TornadoExecutionResult flashAttentionBackward(FlashAttentionBackward s) {
+        return s.plan.execute();
+    }
+
     @Benchmark
     @OperationsPerInvocation(LN_FWD_KB)
     public TornadoExecutionResult layerNormForward(LayerNormForward s) {
@@ -183,6 +201,13 @@ public class KernelsBenchmark {
         return s.plan.execute();
     }
 
+    /** backwardInput + the GPU shapes' LayerNormColumns.backwardParams (columns reduced in local memory). */
+    @Benchmark
+    @OperationsPerInvocation(LN_BWD_KB)
+    public TornadoExecutionResult layerNormBackwardColumns(LayerNormBackwardColumns s) {
+        return s.plan.execute();
+    }
+
     @Benchmark
     @OperationsPerInvocation(RMS_FWD_KB)
     public TornadoExecutionResult rmsNormForward(RmsNormForward s) {
@@ -193,6 +218,13 @@ public class KernelsBenchmark {
     @Benchmark
     @OperationsPerInvocation(RMS_BWD_KB)
     public TornadoExecutionResult rmsNormBackward(RmsNormBackward s) {
+        return s.plan.execute();
+    }
+
+    /** backwardInput + the GPU shapes' RmsNormColumns.backwardParams. */
+    @Benchmark
+    @OperationsPerInvocation(RMS_BWD_KB)
+    public TornadoExecutionResult rmsNormBackwardColumns(RmsNormBackwardColumns s) {
         return s.plan.execute();
     }
 
@@ -324,6 +356,14 @@ public class KernelsBenchmark {
         void expect(String name, FloatArray array, int offset, float[] ref) {
             fill(array, offset, ref.length, Float.NaN);
             expects.add(new Expect(name, array, offset, ref));
+        }
+
+        /**
+         * The launch shapes DeviceOps uses when the GPU shapes are chosen (forced here on any device, as
+         * {@code -Dresflow.tornado.shapes=gpu} does), for heads of {@link #HD}.
+         */
+        LaunchShapes gpu() {
+            return new LaunchShapes(dev, dev.getPhysicalDevice().getDeviceLocalMemorySize(), "gpu", HD);
         }
     }
 
@@ -509,8 +549,9 @@ public class KernelsBenchmark {
      * them when the GPU shapes are chosen (forced here on any device, as {@code -Dresflow.tornado.shapes=gpu} does).
      */
     abstract static class MatmulTiledState extends MatmulState {
+        @Override
         LaunchShapes gpu() {
-            LaunchShapes g = new LaunchShapes(dev, dev.getPhysicalDevice().getDeviceLocalMemorySize(), "gpu", HD);
+            LaunchShapes g = super.gpu();
             if (!g.tiledMatmul()) {
                 throw new IllegalStateException("the device's local memory is too small for the tiled matmul");
             }
@@ -701,6 +742,95 @@ public class KernelsBenchmark {
         }
     }
 
+    /**
+     * Flash attention (the GPU shapes) with DeviceOps' arguments and groups: act holds qkv | out | lse (B, nh, T), dact
+     * dout | D (B, nh, T) | dqkv.
+     */
+    abstract static class FlashState extends AttentionState {
+        final float[] lse = new float[B * NH * T];
+        LaunchShapes flash;
+
+        void flashShapes() {
+            flash = gpu();
+            if (flash.flashRows <= 0) {
+                throw new IllegalStateException("the device cannot run flash attention at head size " + HD);
+            }
+        }
+
+        WorkerGrid groups(int heads) {
+            return flash.flash((long) B * heads * ((T + flash.flashRows - 1) / flash.flashRows));
+        }
+
+        static IntArray flashArgs(int out, int lse, int qkv, int dout, int delta, int dqkv) {
+            return Args.of(out, lse, qkv, 0, B, T, NH, NKV, HD, dout, delta, dqkv);
+        }
+    }
+
+    public static class FlashAttentionForward extends FlashState {
+        @Override
+        int opsPerCall() {
+            return ATT_FWD_KFLOP;
+        }
+
+        @Override
+        void prepare() {
+            flashShapes();
+            int attOff = qkv.length;
+            int lseOff = attOff + att.length;
+            FloatArray act = new FloatArray(lseOff + lse.length);
+            put(act, 0, qkv);
+            IntArray m = flashArgs(attOff, lseOff, 0, -1, -1, -1);
+            // the log-sum-exp from the kernel's plain-Java meaning, the output from the reference op
+            FloatArray plain = new FloatArray(act.getSize());
+            put(plain, 0, qkv);
+            FlashAttention.Plain.forward(plain, consts(), layer, m);
+            for (int i = 0; i < lse.length; i++) {
+                lse[i] = plain.get(lseOff + i);
+            }
+            Attention.forward(att, probs, qkv, B, T, NH, NKV, HD);
+            expect("out", act, attOff, att);
+            expect("lse", act, lseOff, lse);
+            outputs = new Object[] {act};
+            spec = new GraphSpec("flash_attention_fwd", layer).task("forward", groups(NH), FlashAttention::forward,
+                    act, consts(), layer, m, HD);
+        }
+    }
+
+    public static class FlashAttentionBackward extends FlashState {
+        @Override
+        int opsPerCall() {
+            return ATT_BWD_KFLOP;
+        }
+
+        @Override
+        void prepare() {
+            flashShapes();
+            int attOff = qkv.length;
+            int lseOff = attOff + att.length;
+            FloatArray act = new FloatArray(lseOff + lse.length);
+            put(act, 0, qkv);
+            IntArray fm = flashArgs(attOff, lseOff, 0, -1, -1, -1);
+            FlashAttention.Plain.forward(act, consts(), layer, fm); // out and lse as the forward leaves them
+            Attention.forward(att, probs, qkv, B, T, NH, NKV, HD);
+            float[] dAtt = rand(att.length, 6, -1, 1);
+            float[] dqkv = new float[qkv.length];
+            Attention.backward(dqkv, dAtt, qkv, probs, B, T, NH, NKV, HD);
+            int delta = dAtt.length;
+            int dq = delta + lse.length;
+            FloatArray dact = new FloatArray(dq + dqkv.length);
+            put(dact, 0, dAtt);
+            expect("dqkv", dact, dq, dqkv);
+            outputs = new Object[] {dact};
+            IntArray m = flashArgs(attOff, lseOff, 0, 0, delta, dq);
+            spec = new GraphSpec("flash_attention_bwd", layer)
+                    .task("delta", flash.elements((long) B * NH * T), FlashAttention::backwardDelta, dact, act, layer,
+                            m)
+                    .task("query", groups(NH), FlashAttention::backwardQuery, dact, act, consts(), layer, m, HD)
+                    .task("key_value", groups(NKV), FlashAttention::backwardKeyValue, dact, act, consts(), layer, m,
+                            HD);
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------ norms
 
     public abstract static class NormState extends KernelState {
@@ -773,11 +903,31 @@ public class KernelsBenchmark {
             expect("dw", g, 0, dw);
             expect("db", g, C, db);
             outputs = new Object[] {dact, g};
-            spec = new GraphSpec("layernorm_bwd", layer)
-                    .task("input", shapes.rows(N), LayerNormKernels::backwardInput, dact, act, p, layer,
-                            Args.of(N * C, 0, 0, N * C, 0, 0, 0, N, C, 0))
-                    .task("params", shapes.elements(C), LayerNormKernels::backwardParams, g, dact, act, layer,
-                            Args.of(0, C, 0, 0, N * C, 0, 0, N, C));
+            spec = new GraphSpec(name(), layer).task("input", shapes.rows(N), LayerNormKernels::backwardInput, dact,
+                    act, p, layer, Args.of(N * C, 0, 0, N * C, 0, 0, 0, N, C, 0));
+            params(spec, g, dact, act, Args.of(0, C, 0, 0, N * C, 0, 0, N, C));
+        }
+
+        String name() {
+            return "layernorm_bwd";
+        }
+
+        /** The parameter gradients' task: one work-item per channel (the CPU shapes). */
+        void params(GraphSpec s, FloatArray g, FloatArray dact, FloatArray act, IntArray m) {
+            s.task("params", shapes.elements(C), LayerNormKernels::backwardParams, g, dact, act, layer, m);
+        }
+    }
+
+    /** The same with the GPU shapes' parameter gradients: column reductions in local memory (DeviceOps' groups). */
+    public static class LayerNormBackwardColumns extends LayerNormBackward {
+        @Override
+        String name() {
+            return "layernorm_bwd_columns";
+        }
+
+        @Override
+        void params(GraphSpec s, FloatArray g, FloatArray dact, FloatArray act, IntArray m) {
+            s.task("params", gpu().columns(C), LayerNormColumns::backwardParams, g, dact, act, layer, m);
         }
     }
 
@@ -831,11 +981,31 @@ public class KernelsBenchmark {
             expect("dx", dact, N * C, dx);
             expect("dw", g, 0, dw);
             outputs = new Object[] {dact, g};
-            spec = new GraphSpec("rmsnorm_bwd", layer)
-                    .task("input", shapes.rows(N), RmsNormKernels::backwardInput, dact, act, p, layer,
-                            Args.of(N * C, 0, 0, N * C, 0, 0, 0, N, C, 0))
-                    .task("params", shapes.elements(C), RmsNormKernels::backwardParams, g, dact, act, layer,
-                            Args.of(0, -1, 0, 0, N * C, 0, 0, N, C));
+            spec = new GraphSpec(name(), layer).task("input", shapes.rows(N), RmsNormKernels::backwardInput, dact,
+                    act, p, layer, Args.of(N * C, 0, 0, N * C, 0, 0, 0, N, C, 0));
+            params(spec, g, dact, act, Args.of(0, -1, 0, 0, N * C, 0, 0, N, C));
+        }
+
+        String name() {
+            return "rmsnorm_bwd";
+        }
+
+        /** The weight gradient's task: one work-item per channel (the CPU shapes). */
+        void params(GraphSpec s, FloatArray g, FloatArray dact, FloatArray act, IntArray m) {
+            s.task("params", shapes.elements(C), RmsNormKernels::backwardParams, g, dact, act, layer, m);
+        }
+    }
+
+    /** The same with the GPU shapes' weight gradient: a column reduction in local memory. */
+    public static class RmsNormBackwardColumns extends RmsNormBackward {
+        @Override
+        String name() {
+            return "rmsnorm_bwd_columns";
+        }
+
+        @Override
+        void params(GraphSpec s, FloatArray g, FloatArray dact, FloatArray act, IntArray m) {
+            s.task("params", gpu().columns(C), RmsNormColumns::backwardParams, g, dact, act, layer, m);
         }
     }
 
