@@ -25,7 +25,7 @@ public final class JmhTable {
     }
 
     record Row(String cls, String method, Map<String, String> params, int threads, double secondsPerCall,
-            double errorSeconds, Work work, boolean singleThreadKernel) {
+            double errorSeconds, double medianSecondsPerCall, Work work, boolean singleThreadKernel) {
         String name() {
             String n = cls.substring(cls.lastIndexOf('.') + 1).replace("Benchmark", "") + "." + method;
             return params.isEmpty() ? n : n + " " + String.join(",", params.values());
@@ -38,6 +38,11 @@ public final class JmhTable {
 
         double gbps() {
             return work.bytes() * threads / secondsPerCall / 1e9;
+        }
+
+        /** GFLOP/s at the median measurement iteration (over all forks). */
+        double medianGflops() {
+            return work.flops() * threads / medianSecondsPerCall / 1e9;
         }
     }
 
@@ -70,26 +75,52 @@ public final class JmhTable {
             double score = pm.get("score").asDouble();
             double err = pm.get("scoreError").isNumber() ? pm.get("scoreError").asDouble() : Double.NaN;
             String unit = pm.get("scoreUnit").asText();
+            double median = median(pm.get("rawData"), score);
             double perCall;
             double errSeconds;
+            double medianPerCall;
             if (mode.equals("avgt") || mode.equals("ss") || mode.equals("sample")) {
                 double s = seconds(unit.substring(0, unit.indexOf('/')));
                 perCall = score * s;
                 errSeconds = err * s;
+                medianPerCall = median * s;
             } else if (mode.equals("thrpt")) {
                 double s = seconds(unit.substring(unit.indexOf('/') + 1));
                 perCall = s / score;
                 errSeconds = perCall * err / score;
+                medianPerCall = s / median;
             } else {
                 throw new IllegalArgumentException(full + ": mode " + mode);
             }
             Class<?> c = Class.forName(cls);
             Method m = c.getMethod("work", String.class, Map.class);
             Work w = (Work) m.invoke(null, method, params);
-            rows.add(new Row(cls, method, params, b.get("threads").asInt(), perCall, errSeconds, w,
+            rows.add(new Row(cls, method, params, b.get("threads").asInt(), perCall, errSeconds, medianPerCall, w,
                     method.endsWith("OneCore")));
         }
         return rows;
+    }
+
+    /**
+     * The median of the measurement iterations of every fork (JMH's rawData), or the score when there are none. The
+     * score is their mean; the median is what a host that slows a few iterations down (other virtual machines on the
+     * same hardware) leaves least changed, so the table gives both.
+     */
+    static double median(JsonNode rawData, double score) {
+        List<Double> v = new ArrayList<>();
+        if (rawData != null) {
+            for (JsonNode fork : rawData) {
+                for (JsonNode x : fork) {
+                    v.add(x.asDouble());
+                }
+            }
+        }
+        if (v.isEmpty()) {
+            return score;
+        }
+        v.sort(null);
+        int n = v.size();
+        return n % 2 == 1 ? v.get(n / 2) : (v.get(n / 2 - 1) + v.get(n / 2)) / 2;
     }
 
     private static double seconds(String unit) {
@@ -105,11 +136,15 @@ public final class JmhTable {
     static String format(List<Row> rows) {
         double peakAll = Double.NaN;
         double peakOne = Double.NaN;
+        double medPeakAll = Double.NaN;
+        double medPeakOne = Double.NaN;
         for (Row r : rows) {
             if (r.method().equals("fmaPeakAllCores")) {
                 peakAll = r.gflops();
+                medPeakAll = r.medianGflops();
             } else if (r.method().equals("fmaPeakOneCore")) {
                 peakOne = r.gflops();
+                medPeakOne = r.medianGflops();
             }
         }
         StringBuilder sb = new StringBuilder();
@@ -118,15 +153,22 @@ public final class JmhTable {
                 jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize(),
                 jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length(), Runtime.getRuntime().availableProcessors()));
         sb.append("(vector width of this JVM; the benchmark forks get the same unless -jvmArgsAppend changes it)\n");
-        String fmt = "%-52s %14s %11s %9s %9s %8s%n";
-        sb.append(String.format(Locale.ROOT, fmt, "benchmark", "time/call", "+-", "GFLOP/s", "GB/s", "of peak"));
+        sb.append("(GFLOP/s and of peak: JMH's score, the mean of the iterations; median: the median iteration, "
+                + "against the FMA benchmark's median)\n");
+        String fmt = "%-52s %14s %11s %9s %9s %8s %9s %8s%n";
+        sb.append(String.format(Locale.ROOT, fmt, "benchmark", "time/call", "+-", "GFLOP/s", "GB/s", "of peak",
+                "median", "of peak"));
         for (Row r : rows) {
             double peak = r.singleThreadKernel() ? peakOne : peakAll;
-            String frac = r.work().flops() > 0 && Double.isFinite(peak) && !r.method().startsWith("fmaPeak")
-                    ? String.format(Locale.ROOT, "%.1f%%", 100 * r.gflops() / peak) : "";
+            double medPeak = r.singleThreadKernel() ? medPeakOne : medPeakAll;
+            boolean flops = r.work().flops() > 0;
+            boolean frac = flops && Double.isFinite(peak) && !r.method().startsWith("fmaPeak");
             sb.append(String.format(Locale.ROOT, fmt, r.name(), time(r.secondsPerCall()), time(r.errorSeconds()),
-                    r.work().flops() > 0 ? String.format(Locale.ROOT, "%.1f", r.gflops()) : "",
-                    r.work().bytes() > 0 ? String.format(Locale.ROOT, "%.1f", r.gbps()) : "", frac));
+                    flops ? String.format(Locale.ROOT, "%.1f", r.gflops()) : "",
+                    r.work().bytes() > 0 ? String.format(Locale.ROOT, "%.1f", r.gbps()) : "",
+                    frac ? String.format(Locale.ROOT, "%.1f%%", 100 * r.gflops() / peak) : "",
+                    flops ? String.format(Locale.ROOT, "%.1f", r.medianGflops()) : "",
+                    frac ? String.format(Locale.ROOT, "%.1f%%", 100 * r.medianGflops() / medPeak) : ""));
         }
         if (Double.isFinite(peakAll)) {
             sb.append(String.format(Locale.ROOT, "FMA peak in this run: %.1f GFLOP/s all cores%s%n", peakAll,
