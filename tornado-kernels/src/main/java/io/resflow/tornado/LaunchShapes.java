@@ -142,7 +142,8 @@ final class LaunchShapes {
                     + "; attention per row)";
         }
         return "gpu shapes (matmul " + (tiledMatmul() ? "tiles " + 4 * matmulY + "x" + 4 * matmulX + ", groups "
-                + matmulX + "x" + matmulY + " (smaller for smaller matrices)" : "not tiled: too little local memory") + "; attention "
+                + matmulX + "x" + matmulY + " (smaller for smaller matrices)" : "not tiled: too little local memory")
+                + "; attention "
                 + (flashRows > 0 ? "flash, groups 16x" + flashRows : "per row") + "; columns " + columnX + "x"
                 + columnY + ")";
     }

@@ -174,7 +174,7 @@ public class KernelsBenchmark {
         return s.plan.execute();
     }
 
-    /** The GPU shapes: FlashAttention.forward (keys in blocks of 16 through local memory, only the log-sum-exp kept). */
+    /** The GPU shapes: FlashAttention.forward (key blocks of 16 through local memory, only the log-sum-exp kept). */
     @Benchmark
     @OperationsPerInvocation(ATT_FWD_KFLOP)
     public TornadoExecutionResult flashAttentionForward(FlashAttentionForward s) {
@@ -903,31 +903,28 @@ public class KernelsBenchmark {
             expect("dw", g, 0, dw);
             expect("db", g, C, db);
             outputs = new Object[] {dact, g};
-            spec = new GraphSpec(name(), layer).task("input", shapes.rows(N), LayerNormKernels::backwardInput, dact,
-                    act, p, layer, Args.of(N * C, 0, 0, N * C, 0, 0, 0, N, C, 0));
-            params(spec, g, dact, act, Args.of(0, C, 0, 0, N * C, 0, 0, N, C));
+            IntArray mp = Args.of(0, C, 0, 0, N * C, 0, 0, N, C);
+            String name = columns() ? "layernorm_bwd_columns" : "layernorm_bwd";
+            spec = new GraphSpec(name, layer).task("input", shapes.rows(N), LayerNormKernels::backwardInput, dact, act,
+                    p, layer, Args.of(N * C, 0, 0, N * C, 0, 0, 0, N, C, 0));
+            if (columns()) {
+                spec.task("params", gpu().columns(C), LayerNormColumns::backwardParams, g, dact, act, layer, mp);
+            } else {
+                spec.task("params", shapes.elements(C), LayerNormKernels::backwardParams, g, dact, act, layer, mp);
+            }
         }
 
-        String name() {
-            return "layernorm_bwd";
-        }
-
-        /** The parameter gradients' task: one work-item per channel (the CPU shapes). */
-        void params(GraphSpec s, FloatArray g, FloatArray dact, FloatArray act, IntArray m) {
-            s.task("params", shapes.elements(C), LayerNormKernels::backwardParams, g, dact, act, layer, m);
+        /** Whether the parameter gradients run as the GPU shapes' column reductions (else a work-item per channel). */
+        boolean columns() {
+            return false;
         }
     }
 
     /** The same with the GPU shapes' parameter gradients: column reductions in local memory (DeviceOps' groups). */
     public static class LayerNormBackwardColumns extends LayerNormBackward {
         @Override
-        String name() {
-            return "layernorm_bwd_columns";
-        }
-
-        @Override
-        void params(GraphSpec s, FloatArray g, FloatArray dact, FloatArray act, IntArray m) {
-            s.task("params", gpu().columns(C), LayerNormColumns::backwardParams, g, dact, act, layer, m);
+        boolean columns() {
+            return true;
         }
     }
 
@@ -981,31 +978,28 @@ public class KernelsBenchmark {
             expect("dx", dact, N * C, dx);
             expect("dw", g, 0, dw);
             outputs = new Object[] {dact, g};
-            spec = new GraphSpec(name(), layer).task("input", shapes.rows(N), RmsNormKernels::backwardInput, dact,
-                    act, p, layer, Args.of(N * C, 0, 0, N * C, 0, 0, 0, N, C, 0));
-            params(spec, g, dact, act, Args.of(0, -1, 0, 0, N * C, 0, 0, N, C));
+            IntArray mp = Args.of(0, -1, 0, 0, N * C, 0, 0, N, C);
+            String name = columns() ? "rmsnorm_bwd_columns" : "rmsnorm_bwd";
+            spec = new GraphSpec(name, layer).task("input", shapes.rows(N), RmsNormKernels::backwardInput, dact, act, p,
+                    layer, Args.of(N * C, 0, 0, N * C, 0, 0, 0, N, C, 0));
+            if (columns()) {
+                spec.task("params", gpu().columns(C), RmsNormColumns::backwardParams, g, dact, act, layer, mp);
+            } else {
+                spec.task("params", shapes.elements(C), RmsNormKernels::backwardParams, g, dact, act, layer, mp);
+            }
         }
 
-        String name() {
-            return "rmsnorm_bwd";
-        }
-
-        /** The weight gradient's task: one work-item per channel (the CPU shapes). */
-        void params(GraphSpec s, FloatArray g, FloatArray dact, FloatArray act, IntArray m) {
-            s.task("params", shapes.elements(C), RmsNormKernels::backwardParams, g, dact, act, layer, m);
+        /** Whether the weight gradient run as the GPU shapes' column reduction (else one work-item per channel). */
+        boolean columns() {
+            return false;
         }
     }
 
-    /** The same with the GPU shapes' weight gradient: a column reduction in local memory. */
+    /** The same with the GPU shapes' weight gradient: column reductions in local memory (DeviceOps' groups). */
     public static class RmsNormBackwardColumns extends RmsNormBackward {
         @Override
-        String name() {
-            return "rmsnorm_bwd_columns";
-        }
-
-        @Override
-        void params(GraphSpec s, FloatArray g, FloatArray dact, FloatArray act, IntArray m) {
-            s.task("params", gpu().columns(C), RmsNormColumns::backwardParams, g, dact, act, layer, m);
+        boolean columns() {
+            return true;
         }
     }
 
