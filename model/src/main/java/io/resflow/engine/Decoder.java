@@ -1,5 +1,6 @@
 package io.resflow.engine;
 
+import io.resflow.model.BadInputException;
 import io.resflow.model.ModelConfig;
 
 /**
@@ -32,4 +33,15 @@ public interface Decoder extends AutoCloseable {
 
     @Override
     void close();
+
+    /** What every {@link #prefill} checks first: at least one token, and no more than the cache holds. */
+    static void requirePromptFits(int[] prompt, int capacity) {
+        if (prompt.length == 0) {
+            throw new BadInputException("prompt: at least one token is needed");
+        }
+        if (prompt.length > capacity) {
+            throw new BadInputException("prompt: " + prompt.length + " tokens do not fit the "
+                    + capacity + " positions of the cache (max_seq_len)");
+        }
+    }
 }

@@ -135,13 +135,7 @@ public final class KvDecoder implements Decoder {
 
     @Override
     public float[] prefill(int[] prompt) {
-        if (prompt.length == 0) {
-            throw new BadInputException("prompt: at least one token is needed");
-        }
-        if (prompt.length > cap) {
-            throw new BadInputException("prompt: " + prompt.length + " tokens do not fit the " + cap
-                    + " positions of the cache (max_seq_len)");
-        }
+        Decoder.requirePromptFits(prompt, cap);
         pos = 0;
         return run(prompt, prompt.length);
     }

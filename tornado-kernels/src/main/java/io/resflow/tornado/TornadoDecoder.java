@@ -1,12 +1,10 @@
 package io.resflow.tornado;
 
 import io.resflow.engine.Decoder;
-import io.resflow.model.Activation;
 import io.resflow.model.BadInputException;
 import io.resflow.model.ModelConfig;
 import io.resflow.model.ParamLayout;
 import io.resflow.model.Params;
-import io.resflow.model.Residual;
 import io.resflow.tornado.kernels.Args;
 import java.util.List;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
@@ -23,7 +21,7 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * per layer l (unrolled, layer index l in its own 1-int array):
  *   attention block: norm, qkv matmul, RoPE at the position, k and v into cache row `position`, scores over cache
  *                    rows 0 .. position, softmax, weighted sum of v, projection, residual join (post-norm as configured)
- *   MLP block:       as the training graphs' (TrainingGraphs.addBlockForward)
+ *   MLP block:       as the training graphs' (BlockForward)
  * head                                                final norm, logits matmul
  * out: logits (V floats, every execution)
  * </pre>
@@ -37,6 +35,7 @@ public final class TornadoDecoder implements Decoder {
     private final DeviceLayout d;
     private final DeviceBuffers b;
     private final DeviceOps ops;
+    private final BlockForward block;
     private final FloatArray kv;
     private final IntArray step = new IntArray(2);
     private final FloatArray logitsOut;
@@ -64,6 +63,7 @@ public final class TornadoDecoder implements Decoder {
         d.requireIntOffsets();
         this.b = DeviceBuffers.forDecoding(config, d, capacity);
         this.ops = new DeviceOps(config, b, new LaunchShapes(device));
+        this.block = new BlockForward(config, d, ops);
         this.kv = new FloatArray((int) cacheFloats);
         this.logitsOut = new FloatArray(d.V);
         this.logits = new float[d.V];
@@ -78,8 +78,8 @@ public final class TornadoDecoder implements Decoder {
         ops.embedAt(s, "embed", step, d.hA);
         for (int l = 0; l < d.L; l++) {
             IntArray layer = Args.of(l);
-            addBlock(s, "l" + l + "_a_", true, layer);
-            addBlock(s, "l" + l + "_m_", false, layer);
+            block.add(s, "l" + l + "_a_", true, layer, this::attentionCore);
+            block.add(s, "l" + l + "_m_", false, layer, this::attentionCore);
         }
         ops.normForward(s, "norm", b.zero, d.lnf, d.lnfStats, d.hFinal, d.param("lnf.w"), d.param("lnf.b"), 0, 0);
         ops.matmul(s, "logits", b.zero, d.logits, d.lnf, c.tieEmbeddings() ? d.param("wte") : d.param("lm_head"), -1,
@@ -88,48 +88,12 @@ public final class TornadoDecoder implements Decoder {
         return s;
     }
 
-    /** One sub-block of layer l on the layer's slab, as TrainingGraphs.addBlockForward with the cache's attention. */
-    private void addBlock(GraphSpec s, String prefix, boolean attn, IntArray layer) {
-        Residual r = c.residual();
-        int as = d.aStride;
-        int ps = d.pStride;
-        String ln = attn ? "ln1" : "ln2";
-        int in = attn ? d.hA : d.hM;
-        int out = attn ? d.hM : d.hA + as;
-        int nb = attn ? d.nbA : d.nbM;
-        int u = in;
-        if (r.normBeforeBlock()) {
-            ops.normForward(s, prefix + "norm", layer, nb, attn ? d.nbStatsA : d.nbStatsM, in,
-                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps);
-            u = nb;
+    /** Attention's core in the decoder: RoPE at the step's position, then one query against the KV cache. */
+    private void attentionCore(GraphSpec s, String prefix, IntArray layer) {
+        if (!c.learnedPositions()) {
+            ops.ropeAt(s, prefix + "rope", layer, step, d.qkv, d.aStride, cap);
         }
-        int f = attn ? d.fA : d.fM;
-        if (attn) {
-            ops.matmul(s, prefix + "qkv", layer, d.qkv, u, d.layerParam("qkv.w"), d.layerParam("qkv.b"), as, ps, d.C,
-                    d.qkvDim);
-            if (!c.learnedPositions()) {
-                ops.ropeAt(s, prefix + "rope", layer, step, d.qkv, as, cap);
-            }
-            ops.attentionDecode(s, prefix, layer, step, kv, d.att, d.qkv, as, cap);
-            ops.matmul(s, prefix + "proj", layer, f, d.att, d.layerParam("attn_proj.w"), d.layerParam("attn_proj.b"),
-                    as, ps, d.qDim, d.C);
-        } else {
-            ops.matmul(s, prefix + "fc", layer, d.fc, u, d.layerParam("fc.w"), d.layerParam("fc.b"), as, ps, d.C,
-                    d.fcDim);
-            ops.activation(s, prefix + (c.activation() == Activation.SWIGLU ? "swiglu" : "gelu"), layer, d.actv,
-                    d.fc, as);
-            ops.matmul(s, prefix + "proj", layer, f, d.actv, d.layerParam("mlp_proj.w"), d.layerParam("mlp_proj.b"),
-                    as, ps, d.dFf, d.C);
-        }
-        int gate = r == Residual.REZERO ? d.layerParam(attn ? "attn_alpha" : "mlp_alpha") : -1;
-        if (r.normAfterSum()) {
-            int sum = attn ? d.sumA : d.sumM;
-            ops.join(s, prefix + "join", layer, sum, in, f, gate, as, ps);
-            ops.normForward(s, prefix + "post_norm", layer, out, attn ? d.outStatsA : d.outStatsM, sum,
-                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps);
-        } else {
-            ops.join(s, prefix + "join", layer, out, in, f, gate, as, ps);
-        }
+        ops.attentionDecode(s, prefix, layer, step, kv, d.att, d.qkv, d.aStride, cap);
     }
 
     @Override
@@ -154,13 +118,7 @@ public final class TornadoDecoder implements Decoder {
 
     @Override
     public float[] prefill(int[] prompt) {
-        if (prompt.length == 0) {
-            throw new BadInputException("prompt: at least one token is needed");
-        }
-        if (prompt.length > cap) {
-            throw new BadInputException("prompt: " + prompt.length + " tokens do not fit the " + cap
-                    + " positions of the cache (max_seq_len)");
-        }
+        Decoder.requirePromptFits(prompt, cap);
         for (int i = 0; i < prompt.length; i++) {
             checkToken(prompt[i], i);
         }

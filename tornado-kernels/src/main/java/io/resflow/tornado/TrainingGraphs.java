@@ -34,6 +34,7 @@ final class TrainingGraphs {
     private final DeviceLayout d;
     private final DeviceBuffers b;
     private final DeviceOps ops;
+    private final BlockForward block;
     private final IntArray zero;
 
     /** inputs | targets from the host (EVERY_EXECUTION). */
@@ -54,6 +55,7 @@ final class TrainingGraphs {
         this.d = b.d;
         this.b = b;
         this.ops = ops;
+        this.block = new BlockForward(c, d, ops);
         this.zero = b.zero;
         this.tokIn = new IntArray(2 * d.N);
         this.gradIn = gradientExchange ? new FloatArray(d.paramCount) : null;
@@ -99,17 +101,13 @@ final class TrainingGraphs {
         return s;
     }
 
-    private int gateOffset(boolean attn) {
-        return c.residual() == Residual.REZERO ? d.layerParam(attn ? "attn_alpha" : "mlp_alpha") : -1;
-    }
-
     /**
      * One sub-block (attention or MLP) of layer l = layer[0]. With recompute the block computes into the shared slab
      * (aStride 0) and a last task stores its output h_{k+1} into the stream.
      */
     private GraphSpec blockGraph(String name, boolean attn, IntArray layer) {
         GraphSpec s = new GraphSpec(name, zero).everyExecution(layer);
-        addBlockForward(s, "", attn, layer);
+        block.add(s, "", attn, layer, this::attentionCore);
         if (d.recompute) {
             int nc = d.N * d.C;
             // attn of layer l: h_{2l+1} from hM; mlp: h_{2l+2} from the slab's hA (= hA + aStride with aStride 0)
@@ -118,51 +116,12 @@ final class TrainingGraphs {
         return s;
     }
 
-    /**
-     * The tasks of one sub-block's forward, mirroring the reference engine's forwardBlock: reads its input h_k at
-     * hA (attention) or hM (MLP) of layer l's slab and writes h_{k+1} to hM or to the next slab's hA. Task names get
-     * {@code prefix} (a graph's task names must be unique).
-     */
-    private void addBlockForward(GraphSpec s, String prefix, boolean attn, IntArray layer) {
-        Residual r = c.residual();
-        int as = d.aStride;
-        int ps = d.pStride;
-        String ln = attn ? "ln1" : "ln2";
-        int in = attn ? d.hA : d.hM;
-        int out = attn ? d.hM : d.hA + as; // h_{k+1}: the MLP writes the next layer's slab
-        int nb = attn ? d.nbA : d.nbM;
-        int u = in;
-        if (r.normBeforeBlock()) {
-            ops.normForward(s, prefix + "norm", layer, nb, attn ? d.nbStatsA : d.nbStatsM, in,
-                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps);
-            u = nb;
+    /** Attention's core in the training graphs: RoPE where the model has it, then causal attention over the batch. */
+    private void attentionCore(GraphSpec s, String prefix, IntArray layer) {
+        if (!c.learnedPositions()) {
+            ops.ropeForward(s, prefix + "rope", layer, d.qkv, d.aStride);
         }
-        int f = attn ? d.fA : d.fM;
-        if (attn) {
-            ops.matmul(s, prefix + "qkv", layer, d.qkv, u, d.layerParam("qkv.w"), d.layerParam("qkv.b"), as, ps, d.C,
-                    d.qkvDim);
-            if (!c.learnedPositions()) {
-                ops.ropeForward(s, prefix + "rope", layer, d.qkv, as);
-            }
-            ops.attention(s, prefix + "attention", layer, d.att, d.attState, d.qkv, as);
-            ops.matmul(s, prefix + "proj", layer, f, d.att, d.layerParam("attn_proj.w"), d.layerParam("attn_proj.b"),
-                    as, ps, d.qDim, d.C);
-        } else {
-            ops.matmul(s, prefix + "fc", layer, d.fc, u, d.layerParam("fc.w"), d.layerParam("fc.b"), as, ps, d.C,
-                    d.fcDim);
-            ops.activation(s, prefix + activationName(), layer, d.actv, d.fc, as);
-            ops.matmul(s, prefix + "proj", layer, f, d.actv, d.layerParam("mlp_proj.w"), d.layerParam("mlp_proj.b"),
-                    as, ps, d.dFf, d.C);
-        }
-        int gate = gateOffset(attn);
-        if (r.normAfterSum()) {
-            int sum = attn ? d.sumA : d.sumM;
-            ops.join(s, prefix + "join", layer, sum, in, f, gate, as, ps);
-            ops.normForward(s, prefix + "post_norm", layer, out, attn ? d.outStatsA : d.outStatsM, sum,
-                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps);
-        } else {
-            ops.join(s, prefix + "join", layer, out, in, f, gate, as, ps);
-        }
+        ops.attention(s, prefix + "attention", layer, d.att, d.attState, d.qkv, d.aStride);
     }
 
     private String activationName() {
@@ -208,7 +167,7 @@ final class TrainingGraphs {
             // backward reads the slab exactly as it would read layer l's own slab without recompute
             int nc = d.N * d.C;
             ops.copyStream(s, "load", layer, attn ? d.hA : d.hM, 0, d.streamAt(attn ? 0 : 1), 2 * nc);
-            addBlockForward(s, "re_", attn, layer);
+            block.add(s, "re_", attn, layer, this::attentionCore);
         }
         Residual r = c.residual();
         int as = d.aStride;
@@ -225,7 +184,7 @@ final class TrainingGraphs {
                     d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps, false);
             dd = d.dSum;
         }
-        int gate = gateOffset(attn);
+        int gate = block.gate(attn);
         ops.joinBackward(s, "join", layer, dIn, d.dF, dd, gate, ps);
         if (gate >= 0) {
             ops.gateGradient(s, "gate", layer, gate, dd, f, as, ps);
