@@ -194,7 +194,7 @@ final class Attention {
             float[] vr = sc.get(Scratch.ATT_V, nq * tp * NR);
             packTransposedPanels(kt, qkv, b * T, width, kOff, T, hd, np);
             packRowPanels(vr, qkv, b * T * width + vOff, width, T, hd, tp, nq);
-            float[] tail = sc.get(Scratch.ATT_Q, MR * hd);
+            float[] tail = sc.get(Scratch.ATT_TAIL, MR * hd);
             float[] s = sc.get(Scratch.ATT_S, QB * tq);
             float[] tile = sc.get(Scratch.GEMM_TILE, MR * NR);
             float[] tmp = sc.get(Scratch.LANES, L + 1);
@@ -253,7 +253,7 @@ final class Attention {
             }
             packTransposedPanels(vt, qkv, b * T, width, vOff, T, hd, np);
             packRowPanels(kr, qkv, b * T * width + kOff, width, T, hd, tp, nq);
-            float[] tail = sc.get(Scratch.ATT_Q, MR * hd);
+            float[] tail = sc.get(Scratch.ATT_TAIL, MR * hd);
             float[] qp = sc.get(Scratch.ATT_QP, nq * QB * NR);
             float[] dop = sc.get(Scratch.ATT_DOP, nq * QB * NR);
             float[] s = sc.get(Scratch.ATT_S, QB * tq);

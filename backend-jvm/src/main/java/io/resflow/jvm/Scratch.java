@@ -13,20 +13,19 @@ public final class Scratch {
     public static final int GEMM_PACK = 0;
     public static final int GEMM_TILE = 1;
     public static final int LANES = 2;
-    // attention (see Attention): packed K and V in both layouts, the query-block copies and panels, the score and
-    // score-gradient blocks, per-row statistics
+    // attention (see Attention): packed K and V in both layouts, a partial row tile of Q or dO, the panels of Q and dO,
+    // the score and score-gradient blocks, per-row statistics
     public static final int ATT_KT = 3;
     public static final int ATT_VT = 4;
     public static final int ATT_K = 5;
     public static final int ATT_V = 6;
-    public static final int ATT_Q = 7;
-    public static final int ATT_DO = 8;
-    public static final int ATT_QP = 9;
-    public static final int ATT_DOP = 10;
-    public static final int ATT_S = 11;
-    public static final int ATT_DS = 12;
-    public static final int ATT_ROW = 13;
-    private static final int SLOTS = 14;
+    public static final int ATT_TAIL = 7;
+    public static final int ATT_QP = 8;
+    public static final int ATT_DOP = 9;
+    public static final int ATT_S = 10;
+    public static final int ATT_DS = 11;
+    public static final int ATT_ROW = 12;
+    private static final int SLOTS = 13;
 
     /** 256 bytes: past the line and the adjacent line a hardware prefetcher pairs with it. */
     static final int PAD = 64;
