@@ -52,8 +52,7 @@ final class BlockForward {
         } else {
             ops.matmul(s, prefix + "fc", layer, d.fc, u, d.layerParam("fc.w"), d.layerParam("fc.b"), as, ps, d.C,
                     d.fcDim);
-            ops.activation(s, prefix + (c.activation() == Activation.SWIGLU ? "swiglu" : "gelu"), layer, d.actv,
-                    d.fc, as);
+            ops.activation(s, prefix + activationName(), layer, d.actv, d.fc, as);
             ops.matmul(s, prefix + "proj", layer, f, d.actv, d.layerParam("mlp_proj.w"), d.layerParam("mlp_proj.b"),
                     as, ps, d.dFf, d.C);
         }
@@ -66,6 +65,11 @@ final class BlockForward {
         } else {
             ops.join(s, prefix + "join", layer, out, in, f, gate, as, ps);
         }
+    }
+
+    /** The MLP activation's task name (its backward's too). */
+    String activationName() {
+        return c.activation() == Activation.SWIGLU ? "swiglu" : "gelu";
     }
 
     /** The ReZero gate's parameter offset for the sub-block, or -1 (no gate). */

@@ -1,6 +1,5 @@
 package io.resflow.tornado;
 
-import io.resflow.model.Activation;
 import io.resflow.model.ModelConfig;
 import io.resflow.model.Residual;
 import io.resflow.tornado.kernels.AdamWKernels;
@@ -124,10 +123,6 @@ final class TrainingGraphs {
         ops.attention(s, prefix + "attention", layer, d.att, d.attState, d.qkv, d.aStride);
     }
 
-    private String activationName() {
-        return c.activation() == Activation.SWIGLU ? "swiglu" : "gelu";
-    }
-
     private int headWeight() {
         return c.tieEmbeddings() ? d.param("wte") : d.param("lm_head");
     }
@@ -204,7 +199,7 @@ final class TrainingGraphs {
         } else {
             ops.matmulBackward(s, "proj", layer, d.dAct, false, d.dF, d.actv, d.layerParam("mlp_proj.w"),
                     d.layerParam("mlp_proj.b"), as, ps, d.dFf, d.C);
-            ops.activationBackward(s, activationName(), layer, d.dFc, d.dAct, d.fc, as);
+            ops.activationBackward(s, block.activationName(), layer, d.dFc, d.dAct, d.fc, as);
             ops.matmulBackward(s, "fc", layer, du, !pre, d.dFc, u, d.layerParam("fc.w"), d.layerParam("fc.b"), as, ps,
                     d.C, d.fcDim);
         }
