@@ -20,6 +20,11 @@ import io.resflow.model.Params;
  */
 public record DecodeCheck(double worstRelL2, int worstPosition, double worstMaxAbs, boolean argmaxAgree, int positions) {
 
+    /** Whether every compared row is within {@code relL2} of the full forward and picks the same argmax. */
+    public boolean passes(double relL2) {
+        return worstRelL2 <= relL2 && argmaxAgree;
+    }
+
     public static DecodeCheck run(Backend backend, ModelConfig c, Params params, int[] tokens, int prefill) {
         int n = tokens.length;
         if (prefill < 1 || prefill > n) {
