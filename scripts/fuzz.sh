@@ -14,8 +14,8 @@ cd "$ROOT"
 TARGETS=(
     "model io.resflow.safetensors.SafeTensorsFuzzTest#header"
     "model io.resflow.model.ModelConfigFuzzTest#modelConfig"
-    "runner io.resflow.cli.RunConfigFuzzTest#runConfig"
-    "runner io.resflow.cli.TokenFilesFuzzTest#tokenFile"
+    "runner io.resflow.train.RunConfigFuzzTest#runConfig"
+    "runner io.resflow.data.TokenFilesFuzzTest#tokenFile"
 )
 echo "fuzz: building (JDK $JAVA_HOME)"
 ./mvnw -q -B install -DskipTests -pl model,backend-jvm,runner -am

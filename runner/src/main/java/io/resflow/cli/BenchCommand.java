@@ -1,5 +1,14 @@
 package io.resflow.cli;
 
+import io.resflow.bench.Bench;
+import io.resflow.bench.BenchConfig;
+import io.resflow.bench.BenchReport;
+import io.resflow.cli.options.CommonOptions;
+import io.resflow.cli.options.OptionTypes;
+import io.resflow.cli.options.OutOptions;
+import io.resflow.out.Json;
+import io.resflow.out.OutDir;
+
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -41,7 +50,7 @@ final class BenchCommand implements Callable<Integer> {
     Integer warmup;
 
     @Mixin
-    OutOptions output;
+    OutOptions.Folder output;
 
     /** What bench writes into its folder. */
     static final OutDir.Outputs OUTPUTS = new OutDir.Outputs("bench", "bench.json", "bench.md", "tokens_per_s-*.png",

@@ -1,5 +1,9 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.BackendOption;
+import io.resflow.cli.options.CommonOptions;
+import io.resflow.cli.options.OptionTypes;
+
 import io.resflow.check.CheckReport;
 import io.resflow.check.TestVectors;
 import io.resflow.check.VectorCheck;
@@ -24,9 +28,8 @@ final class CheckCommand implements Callable<Integer> {
     @Parameters(paramLabel = "DIR", arity = "1..*", description = "Test-vector folder(s): config.json, model.safetensors, vectors.safetensors, vectors.json; a folder of such folders (e.g. testvectors) checks each.")
     Path[] dirs;
 
-    @Option(names = {"-b", "--backend"}, defaultValue = "reference",
-            description = "reference, jvm, tornado or tornado:<driver>:<device> (default: ${DEFAULT-VALUE}).")
-    String backend;
+    @Mixin
+    BackendOption.Defaulted backend = new BackendOption.Defaulted("reference");
 
     @Option(names = "--eps", converter = OptionTypes.Tolerance.class,
             description = "Tolerance eps of the comparison rule, above 0 and below 1 (default: 1e-4 for the reference, 1e-3 for float32 backends).")
@@ -41,7 +44,7 @@ final class CheckCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        Backend b = Backends.resolve(backend);
+        Backend b = backend.resolve();
         double tol = eps != null ? eps : (b.id().equals("reference") ? 1e-4 : 1e-3);
         boolean all = true;
         java.util.List<Path> folders = new java.util.ArrayList<>();

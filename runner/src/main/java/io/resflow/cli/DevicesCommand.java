@@ -1,5 +1,7 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.CommonOptions;
+
 import io.resflow.engine.BackendProvider;
 import io.resflow.engine.Backends;
 import io.resflow.engine.DeviceInfo;

@@ -1,5 +1,11 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.OutOptions;
+import io.resflow.cli.options.ModelArgument;
+import io.resflow.cli.options.CommonOptions;
+import io.resflow.out.OutDir;
+import io.resflow.train.ModelSource;
+
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resflow.model.BadInputException;
@@ -29,7 +35,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code resflow export SOURCE --out DIR}: a model as a Hugging Face folder. */
+/** {@code resflow export MODEL --out DIR}: a model as a Hugging Face folder. */
 @Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
         header = "Export a model (checkpoint, run folder, model config or folder) as a Hugging Face folder.",
         description = {"Writes config.json (GPT2LMHeadModel or LlamaForCausalLM), model.safetensors (float32, Hugging "
@@ -43,15 +49,11 @@ final class ExportCommand implements Callable<Integer> {
     static final OutDir.Outputs OUTPUTS = new OutDir.Outputs("export", "config.json", "model.safetensors",
             HfTokenizer.FILE, "tokenizer_config.json", "generation_config.json");
 
-    @Parameters(paramLabel = "SOURCE", description = "A checkpoint (ckpt-<step>.safetensors), a run folder (its newest "
-            + "checkpoint that verifies), a model folder, or a model config (seeded weights).")
-    Path source;
+    @Mixin
+    ModelArgument model;
 
-    @Option(names = {"-o", "--out"}, required = true, paramLabel = "DIR", description = "The folder to write, new or empty.")
-    Path out;
-
-    @Option(names = "--force", description = "Replace an earlier export in --out (other files there stay).")
-    boolean force;
+    @Mixin
+    OutOptions.RequiredFolder output;
 
     @Mixin
     CommonOptions common;
@@ -62,7 +64,9 @@ final class ExportCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter pw = spec.commandLine().getOut();
-        ModelSource src = ModelSource.fromPath(source);
+        Path source = model.path;
+        Path out = output.out();
+        ModelSource src = model.open();
         ModelConfig c = src.config();
         if (src.weightsPath() != null && Files.isDirectory(out)
                 && src.weightsPath().toAbsolutePath().normalize().startsWith(out.toAbsolutePath().normalize())) {
@@ -74,7 +78,7 @@ final class ExportCommand implements Callable<Integer> {
         } catch (BadInputException e) {
             throw new BadInputException(source + ": " + e.getMessage() + "; only such models can be exported", e);
         }
-        OutDir.precheck(out, "--out", force, OUTPUTS);
+        output.precheck(OUTPUTS);
         Optional<Tokenizer> tok = src.openTokenizer();
         try {
             List<Integer> eos = new ArrayList<>(src.eosIds());
@@ -82,7 +86,7 @@ final class ExportCommand implements Callable<Integer> {
                 eos.add(tok.get().eosId().getAsInt());
             }
             Params params = src.params();
-            try (OutDir od = OutDir.claimNew(out, "--out", src.name(), force, OUTPUTS, pw)) {
+            try (OutDir od = output.claim(src.name(), OUTPUTS, pw)) {
                 Path dir = od.path();
                 Integer bos = bosId(source, src.tokenizer());
                 HfWeights.saveHf(dir, params, c, json -> putEos(json, bos, eos));

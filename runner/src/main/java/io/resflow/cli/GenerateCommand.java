@@ -1,5 +1,12 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.ModelArgument;
+import io.resflow.cli.options.BackendOption;
+import io.resflow.cli.options.CommonOptions;
+import io.resflow.cli.options.OptionTypes;
+import io.resflow.out.Json;
+import io.resflow.train.ModelSource;
+
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resflow.engine.Backend;
@@ -39,9 +46,8 @@ import picocli.CommandLine.Spec;
                 + "timings.",
                 "Exit 0 done, 2 bad input, 3 a runtime failure."})
 final class GenerateCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "MODEL", description = "A model config, a model folder (e.g. Hugging Face), a run folder "
-            + "or a checkpoint.")
-    Path model;
+    @Mixin
+    ModelArgument model;
 
     static final class Prompt {
         @Option(names = "--prompt", paramLabel = "TEXT", description = "The prompt text (needs a tokenizer).")
@@ -73,9 +79,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Seed of the sampling (default 0).")
     long seed;
 
-    @Option(names = {"-b", "--backend"}, defaultValue = "auto",
-            description = "reference, jvm, tornado, tornado:<driver>:<device>, auto (default).")
-    String backend;
+    @Mixin
+    BackendOption.Defaulted backend = new BackendOption.Defaulted("auto");
 
     @Option(names = "--tokenizer", paramLabel = "SPEC",
             description = "Overrides the model's tokenizer: gpt2, bytes, or a tokenizer.json (or a folder holding one).")
@@ -94,7 +99,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        ModelSource src = ModelSource.resolve(model, "MODEL");
+        ModelSource src = model.open();
         ModelConfig c = src.config();
         Sampling sampling = new Sampling(temperature, topK, topP, seed);
         Optional<Tokenizer> tok = tokenizer != null
@@ -102,7 +107,7 @@ final class GenerateCommand implements Callable<Integer> {
                 : src.openTokenizer();
         try (Tokenizer t = tok.orElse(null)) {
             int[] ids = promptIds(c, t);
-            Backend b = Backends.resolve(backend);
+            Backend b = backend.resolve();
             Set<Integer> eos = new HashSet<>(src.eosIds());
             int cap = (int) Math.min(c.maxSeqLen(), (long) ids.length + Math.max(1, maxNewTokens));
             Stream stream = json ? null : new Stream(out, t);

@@ -1,5 +1,10 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.ModelArgument;
+import io.resflow.cli.options.CommonOptions;
+import io.resflow.cli.options.OptionTypes;
+import io.resflow.train.ModelSource;
+
 import io.resflow.check.FiniteDifference;
 import io.resflow.check.ModelGradCheck;
 import java.io.PrintWriter;
@@ -16,8 +21,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "gradcheck", mixinStandardHelpOptions = true,
         description = "Finite-difference check of the reference backend's gradients on a (small) model: one row per parameter tensor.")
 final class GradcheckCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "MODEL", description = "A model config, a Hugging Face config.json, or a folder with config.json (+ model.safetensors).")
-    Path model;
+    @Mixin
+    ModelArgument model;
 
     @Option(names = "--samples", defaultValue = "6", converter = OptionTypes.PositiveInt.class,
             description = "Entries checked per tensor, 1 or more (default: ${DEFAULT-VALUE}).")
@@ -40,7 +45,7 @@ final class GradcheckCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        ModelSource src = ModelSource.fromPath(model);
+        ModelSource src = model.open();
         var c = src.config();
         int T = OptionTypes.seqLen("--seq-len", seqLen, c);
         OptionTypes.batch("batch", 2, "--seq-len", T, c);

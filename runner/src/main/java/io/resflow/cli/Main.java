@@ -1,6 +1,9 @@
 package io.resflow.cli;
 
+import io.resflow.cli.ablation.AblationCommand;
+
 import io.resflow.model.BadInputException;
+import io.resflow.model.ExitCodes;
 import io.resflow.model.RuntimeFailure;
 import java.io.PrintWriter;
 import picocli.CommandLine;
@@ -16,10 +19,10 @@ import picocli.CommandLine.Command;
                 ValidateCommand.class, BenchCommand.class, DevicesCommand.class, GradcheckCommand.class,
                 io.resflow.cli.ablation.AblationCommand.class})
 public final class Main {
-    public static final int OK = 0;
-    public static final int CHECK_FAILED = 1;
-    public static final int BAD_INPUT = 2;
-    public static final int RUNTIME_FAILURE = 3;
+    public static final int OK = ExitCodes.OK;
+    public static final int CHECK_FAILED = ExitCodes.CHECK_FAILED;
+    public static final int BAD_INPUT = ExitCodes.BAD_INPUT;
+    public static final int RUNTIME_FAILURE = ExitCodes.RUNTIME_FAILURE;
 
     /** Whether the process's standard output is a terminal (set by {@link #main}; tests leave it false). */
     static volatile boolean stdoutIsTerminal;

@@ -1,5 +1,22 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.OutOptions;
+import io.resflow.cli.options.BackendOption;
+import io.resflow.bench.MemoryStats;
+import io.resflow.data.DataSource;
+import io.resflow.data.Shard;
+import io.resflow.train.Progress;
+import io.resflow.train.Trainer;
+
+import io.resflow.cli.options.CommonOptions;
+import io.resflow.cli.options.OptionTypes;
+import io.resflow.out.Json;
+import io.resflow.out.OutDir;
+import io.resflow.parallel.DataParallel;
+import io.resflow.train.Checkpoints;
+import io.resflow.train.MetricsLog;
+import io.resflow.train.RunConfig;
+
 import io.resflow.engine.Backend;
 import io.resflow.engine.Backends;
 import io.resflow.engine.Session;
@@ -46,25 +63,19 @@ final class RunCommand implements Callable<Integer> {
             description = "Run config (JSON), e.g. configs/gpt2-tiny.json; omitted with --resume and --restart.")
     Path config;
 
-    @Option(names = {"-b", "--backend"}, description = "Overrides the config's backend (reference, jvm, tornado, tornado:<driver>:<device>, auto).")
-    String backend;
+    @Mixin
+    BackendOption.OverConfig backend;
 
-    @Option(names = {"-o", "--out"}, paramLabel = "DIR",
-            description = "Output folder, new or empty (default: runs/run-<config name>-<timestamp>/).")
-    Path out;
+    @Mixin
+    OutOptions.Folder output;
 
     @Option(names = "--resume", paramLabel = "DIR", description = "Continue the run in DIR (an earlier --out) from its "
-            + "newest checkpoint that verifies.")
+            + "newest checkpoint that verifies (a data file that changed since the run began also needs --force).")
     Path resume;
 
     @Option(names = "--restart", paramLabel = "DIR", description = "Start the run in DIR over from step 0 with its "
             + "run.json (replaces its metrics.jsonl and checkpoints; a run that has checkpoints also needs --force).")
     Path restart;
-
-    @Option(names = "--force", description = "With --out: replace the results of an earlier run there (other files "
-            + "stay). With --resume: continue although the data file changed since the run began. With --restart: "
-            + "discard the run's checkpoints.")
-    boolean force;
 
     @Option(names = "--steps", paramLabel = "N", converter = OptionTypes.NonNegativeInt.class,
             description = "Overrides the config's number of steps (with --resume: extends the run).")
@@ -102,7 +113,7 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         PrintWriter pw0 = spec.commandLine().getOut();
         if (resume != null || restart != null) {
-            if (config != null || out != null || (resume != null && restart != null)) {
+            if (config != null || output.out() != null || (resume != null && restart != null)) {
                 throw new BadInputException((resume != null ? "--resume " + resume : "--restart " + restart)
                         + ": give either CONFIG (a new run), --resume DIR or --restart DIR; a resumed or restarted run "
                         + "keeps its folder (no --out)");
@@ -183,7 +194,7 @@ final class RunCommand implements Callable<Integer> {
                         return c;
                     }
                     Path newest = Checkpoints.newest(dir);
-                    if (newest != null && !force) {
+                    if (newest != null && !output.force()) {
                         throw new BadInputException("--restart " + dir + ": the run has checkpoints (newest: "
                                 + Checkpoints.DIR + "/" + newest.getFileName() + "); continue it with --resume " + dir
                                 + ", or add --force to discard them and start over from step 0");
@@ -194,18 +205,19 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         if (dp.writer()) {
+            Path out = output.out();
             dp.agree(() -> {
-                if (out != null && Files.isRegularFile(out.resolve("run.json")) && !force) {
+                if (out != null && Files.isRegularFile(out.resolve("run.json")) && !output.force()) {
                     throw new BadInputException("--out " + out + ": already holds a run (run.json); continue it with "
                             + "--resume " + out + ", start it over with --restart " + out + ", or replace it with --force");
                 }
-                OutDir.precheck(out, "--out", force, OUTPUTS);
+                output.precheck(OUTPUTS);
                 return null;
             });
         } else {
             dp.agree(() -> null);
         }
-        return execute(pw, dp, Mode.NEW, rc, null, out, null);
+        return execute(pw, dp, Mode.NEW, rc, null, output.out(), null);
     }
 
     /**
@@ -227,8 +239,7 @@ final class RunCommand implements Callable<Integer> {
                 throw new BadInputException(rc.file() + ": field 'task': forward runs in one process; data-parallel "
                         + "runs (mpirun -np " + dp.size() + ") train");
             }
-            String spec0 = backend != null ? backend
-                    : ck != null ? ck.metadata().getOrDefault("backend", rc.backend()) : rc.backend();
+            String spec0 = backend.or(ck != null ? ck.metadata().getOrDefault("backend", rc.backend()) : rc.backend());
             Backend b = Backends.resolve(spec0);
             if (dp.distributed()) {
                 io.resflow.model.Sizes.checkBatch(rc.model().config(), io.resflow.model.Sizes.Dim.field("batch",
@@ -251,7 +262,7 @@ final class RunCommand implements Callable<Integer> {
                 rc.seqLen(), new SessionOptions(rc.recompute(), dp.distributed())));
         try (Session s = session;
                 OutDir od = dp.agree(() -> claimed != null || !dp.writer() ? null
-                        : OutDir.claimNew(given, "--out", rc.name(), force, OUTPUTS, pw))) {
+                        : OutDir.claimNew(given, "--out", rc.name(), output.force(), OUTPUTS, pw))) {
             Path dir = claimed != null ? claimed.path() : od != null ? od.path() : given;
             if (dp.writer()) {
                 if (mode == Mode.RESTART) {
@@ -323,7 +334,7 @@ final class RunCommand implements Callable<Integer> {
         }
         String what = rc.data().file() + " changed since " + (mode == Mode.RESUME ? "the run began" : "its hash was recorded")
                 + " (sha256 " + expected.substring(0, 12) + "... then, " + actual.substring(0, 12) + "... now)";
-        if (!force) {
+        if (!output.force()) {
             throw new BadInputException(rc.file() + ": field 'data.sha256': " + what + (mode == Mode.RESUME
                     ? "; resuming would train on other tokens: restore the file, or add --force to resume on the changed data"
                     : "; give the file with that content, or add --force to use it as it is"));

@@ -1,5 +1,9 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.OutOptions;
+import io.resflow.cli.options.CommonOptions;
+import io.resflow.data.TokenFiles;
+
 import io.resflow.model.BadInputException;
 import io.resflow.model.IoErrors;
 import io.resflow.text.TextChunks;
@@ -41,11 +45,8 @@ final class TokenizeCommand implements Callable<Integer> {
                     + "tokenizer.json or a folder holding one.")
     String tokenizer;
 
-    @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE.bin", description = "The token file to write.")
-    Path out;
-
-    @Option(names = "--force", description = "Replace --out when it exists.")
-    boolean force;
+    @Mixin
+    OutOptions.OutFile output;
 
     @Mixin
     CommonOptions common;
@@ -56,13 +57,8 @@ final class TokenizeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter pw = spec.commandLine().getOut();
-        if (Files.isDirectory(out)) {
-            throw new BadInputException("--out " + out + ": is a folder; give the token file to write");
-        }
-        if (Files.exists(out) && !force) {
-            throw new BadInputException("--out " + out + ": already exists; add --force to replace it");
-        }
-        String content = readText(text);
+        Path out = output.precheck();
+        String content = TokenFiles.readText(text);
         try (Tokenizer tok = Tokenizers.resolve(tokenizer, null, "--tokenizer")) {
             int[] ids = encode(tok, content, pw);
             for (int i = 0; i < ids.length; i++) {
@@ -76,23 +72,6 @@ final class TokenizeCommand implements Callable<Integer> {
                     content.codePointCount(0, content.length()), ids.length, tok.name(), tok.vocabSize(), out);
         }
         return Main.OK;
-    }
-
-    /** A UTF-8 text file's content; not UTF-8, not a regular file or too large is bad input naming it. */
-    static String readText(Path file) {
-        IoErrors.requireRegularFile(file, "a text file", TokenFiles.MAX_TEXT_BYTES);
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (IOException e) {
-            throw new BadInputException(file + ": cannot read: " + IoErrors.describe(e), e);
-        }
-        long bad = TokenFiles.firstInvalidUtf8(bytes);
-        if (bad >= 0) {
-            throw new BadInputException(file + ": " + String.format(
-                    "not valid UTF-8: byte 0x%02x at offset %d is not part of a UTF-8 character", bytes[(int) bad] & 0xff, bad));
-        }
-        return new String(bytes, StandardCharsets.UTF_8);
     }
 
     /** The ids of the text: in pieces with progress when it is large and the tokenizer allows it, else whole. */

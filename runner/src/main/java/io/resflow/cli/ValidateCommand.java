@@ -1,5 +1,15 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.BackendOption;
+import io.resflow.cli.options.CommonOptions;
+import io.resflow.cli.options.OptionTypes;
+import io.resflow.cli.options.OutOptions;
+import io.resflow.data.Batch;
+import io.resflow.out.Json;
+import io.resflow.out.OutDir;
+import io.resflow.train.RunConfig;
+import io.resflow.validate.Validation;
+
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resflow.engine.Backend;
@@ -29,8 +39,8 @@ final class ValidateCommand implements Callable<Integer> {
     @Parameters(paramLabel = "CONFIG", description = "Run config (JSON): model, batch, seq_len, data, lr, weight decay.")
     Path config;
 
-    @Option(names = {"-b", "--backend"}, required = true, description = "The backend to validate (jvm, tornado, tornado:<driver>:<device>, ...).")
-    String backend;
+    @Mixin
+    BackendOption.Required backend;
 
     @Option(names = "--eps", converter = OptionTypes.Tolerance.class,
             description = "Tolerance eps of the comparison rule, above 0 and below 1 (default: 1e-3, for float32 backends).")
@@ -45,7 +55,7 @@ final class ValidateCommand implements Callable<Integer> {
     Integer seqLen;
 
     @Mixin
-    OutOptions output;
+    OutOptions.Folder output;
 
     /** What validate writes into its folder. */
     static final OutDir.Outputs OUTPUTS = new OutDir.Outputs("validate", "validate.json");
@@ -70,7 +80,7 @@ final class ValidateCommand implements Callable<Integer> {
         OptionTypes.batch(batch != null ? "--batch" : "'batch'", B, seqLen != null ? "--seq-len" : "'seq_len'", T, c);
         double tol = eps != null ? eps : 1e-3;
         Backend ref = Backends.resolve("reference");
-        Backend b = Backends.resolve(backend);
+        Backend b = backend.resolve();
         Batch data = rc.data().open(c.vocabSize(), B, T, rc.seed()).next();
         rc.model().params();
         try (OutDir od = output.claim(rc.name(), OUTPUTS, pw)) {

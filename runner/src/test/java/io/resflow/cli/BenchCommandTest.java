@@ -1,5 +1,10 @@
 package io.resflow.cli;
 
+import io.resflow.bench.Bench;
+import io.resflow.bench.BenchConfig;
+import io.resflow.bench.BenchReport;
+import io.resflow.bench.Stats;
+
 import static io.resflow.cli.Cli.args;
 import static io.resflow.cli.Cli.badInput;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

@@ -1,5 +1,8 @@
 package io.resflow.cli;
 
+import io.resflow.train.Checkpoints;
+import io.resflow.train.ModelSource;
+
 import static io.resflow.cli.Cli.args;
 import static io.resflow.cli.Cli.badInput;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

@@ -1,5 +1,7 @@
 package io.resflow.cli;
 
+import io.resflow.train.Checkpoints;
+
 import static io.resflow.cli.Cli.args;
 import static io.resflow.cli.Cli.badInput;
 import static org.junit.jupiter.api.Assertions.assertEquals;

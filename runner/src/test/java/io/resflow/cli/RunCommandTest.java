@@ -1,5 +1,8 @@
 package io.resflow.cli;
 
+import io.resflow.data.TokenFiles;
+import io.resflow.train.Checkpoints;
+
 import static io.resflow.cli.Cli.args;
 import static io.resflow.cli.Cli.badInput;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

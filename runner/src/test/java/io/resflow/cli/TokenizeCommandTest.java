@@ -1,5 +1,9 @@
 package io.resflow.cli;
 
+import io.resflow.train.ModelSource;
+
+import io.resflow.data.TokenFiles;
+
 import static io.resflow.cli.Cli.args;
 import static io.resflow.cli.Cli.badInput;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

@@ -1,5 +1,7 @@
 package io.resflow.cli;
 
+import io.resflow.train.Checkpoints;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;

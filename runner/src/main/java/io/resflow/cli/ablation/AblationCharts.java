@@ -1,5 +1,7 @@
 package io.resflow.cli.ablation;
 
+import io.resflow.out.Png;
+
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,7 +28,7 @@ final class AblationCharts {
             y.add(r.finalLoss());
             chart.addSeries(r.scheme(), x, y).setMarker(SeriesMarkers.NONE);
         }
-        io.resflow.cli.Png.write(file, chart);
+        io.resflow.out.Png.write(file, chart);
     }
 
     /** One series per scheme: values[layer] against layer index, log-scale y (zeros are left out). */
@@ -50,6 +52,6 @@ final class AblationCharts {
                         .setMarker(SeriesMarkers.CIRCLE);
             }
         }
-        io.resflow.cli.Png.write(file, chart);
+        io.resflow.out.Png.write(file, chart);
     }
 }

@@ -1,15 +1,16 @@
 package io.resflow.cli.ablation;
 
+import io.resflow.cli.options.BackendOption;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.resflow.cli.CommonOptions;
-import io.resflow.cli.OptionTypes;
-import io.resflow.cli.OutDir;
-import io.resflow.cli.OutOptions;
-import io.resflow.cli.RunConfig;
-import io.resflow.cli.SyntheticBatch;
+import io.resflow.cli.options.CommonOptions;
+import io.resflow.cli.options.OptionTypes;
+import io.resflow.out.OutDir;
+import io.resflow.cli.options.OutOptions;
+import io.resflow.train.RunConfig;
+import io.resflow.data.SyntheticBatch;
 import io.resflow.engine.Backend;
 import io.resflow.engine.Backends;
 import io.resflow.model.BadInputException;
@@ -51,11 +52,11 @@ public final class AblationCommand implements Callable<Integer> {
             description = "Loss threshold for the 'steps to reach' column (a positive number).")
     Double threshold;
 
-    @Option(names = {"-b", "--backend"}, description = "Overrides the config's backend (auto: jvm when present).")
-    String backend;
+    @Mixin
+    BackendOption.OverConfig backend;
 
     @Mixin
-    OutOptions output;
+    OutOptions.Folder output;
 
     @Mixin
     CommonOptions common;
@@ -80,7 +81,7 @@ public final class AblationCommand implements Callable<Integer> {
                 throw new BadInputException("--schemes: unknown residual scheme '" + s + "' (pre, post, deepnorm, rezero, none)");
             }
         }
-        Backend b = Backends.resolve(backend != null ? backend : rc.backend());
+        Backend b = Backends.resolve(backend.or(rc.backend()));
         int n = steps != null ? steps : rc.steps();
         if (n < 1) {
             throw new BadInputException(config + ": field 'steps' must be at least 1 for an ablation (or give --steps), got " + n);

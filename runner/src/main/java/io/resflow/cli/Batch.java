@@ -1,5 +1,0 @@
-package io.resflow.cli;
-
-/** One training batch: B*T input token ids and their B*T next-token targets. */
-public record Batch(int[] inputs, int[] targets) {
-}
