@@ -1,6 +1,8 @@
 package io.resflow.engine;
 
 import io.resflow.model.BadInputException;
+import io.resflow.model.LayerBlock;
+import io.resflow.model.LayerBlock.Slots;
 import io.resflow.model.ModelConfig;
 import io.resflow.model.Norm;
 import io.resflow.model.Params;
@@ -51,10 +53,10 @@ public final class Engine implements Session {
     private boolean haveForward;
     private boolean haveTargets;
     private final double[] streamGradNorms; // ||dL/dh_k|| for k = 0 .. 2L, from the last backward
-    private final Slots[] paramSlots; // per sub-block, the parameter arrays it uses
-    private final Slots[] gradSlots; // and their gradients
-    private final Slots lnfParams;
-    private final Slots lnfGrads;
+    private final Slots<float[]>[] paramSlots; // per sub-block, the parameter arrays it uses
+    private final Slots<float[]>[] gradSlots; // and their gradients
+    private final Slots<float[]> lnfParams;
+    private final Slots<float[]> lnfGrads;
 
     // backward scratch
     private final float[] dlogits;
@@ -135,33 +137,11 @@ public final class Engine implements Session {
         this.paramSlots = new Slots[sub];
         this.gradSlots = new Slots[sub];
         for (int k = 0; k < sub; k++) {
-            paramSlots[k] = Slots.of(params, k);
-            gradSlots[k] = Slots.of(grads, k);
+            paramSlots[k] = LayerBlock.at(k).slots(params::data, params::dataOrNull);
+            gradSlots[k] = LayerBlock.at(k).slots(grads::data, grads::dataOrNull);
         }
-        this.lnfParams = Slots.norm(params, "lnf");
-        this.lnfGrads = Slots.norm(grads, "lnf");
-    }
-
-    /**
-     * The arrays one sub-block reads (or whose gradients it writes), looked up by name once, so that the hot path
-     * builds no names and allocates nothing. Parameters and gradients are updated in place, so the arrays stay valid.
-     * w1/b1 is the block's input projection (qkv or fc), w2/b2 its output projection (attn_proj or mlp_proj).
-     */
-    private record Slots(float[] normW, float[] normB, float[] w1, float[] b1, float[] w2, float[] b2, float[] gate) {
-        static Slots of(Params p, int k) {
-            String pre = "h." + (k / 2) + ".";
-            boolean attn = k % 2 == 0;
-            String norm = pre + (attn ? "ln1" : "ln2");
-            String in = pre + (attn ? "qkv" : "fc");
-            String out = pre + (attn ? "attn_proj" : "mlp_proj");
-            return new Slots(p.dataOrNull(norm + ".w"), p.dataOrNull(norm + ".b"), p.data(in + ".w"),
-                    p.dataOrNull(in + ".b"), p.data(out + ".w"), p.dataOrNull(out + ".b"),
-                    p.dataOrNull(pre + (attn ? "attn_alpha" : "mlp_alpha")));
-        }
-
-        static Slots norm(Params p, String name) {
-            return new Slots(p.data(name + ".w"), p.dataOrNull(name + ".b"), null, null, null, null, null);
-        }
+        this.lnfParams = Slots.norm("lnf", params::data, params::dataOrNull);
+        this.lnfGrads = Slots.norm("lnf", grads::data, grads::dataOrNull);
     }
 
     private static Params zerosLike(Params p) {
@@ -218,7 +198,7 @@ public final class Engine implements Session {
 
     // ---- norms (layernorm or rmsnorm as the config says) ----
 
-    private void normForward(float[] out, float[] mean, float[] rstd, float[] in, Slots p) {
+    private void normForward(float[] out, float[] mean, float[] rstd, float[] in, Slots<float[]> p) {
         float eps = (float) c.normEps();
         if (c.norm() == Norm.LAYERNORM) {
             ops.layerNormForward(out, mean, rstd, in, p.normW(), p.normB(), N, C, eps);
@@ -227,7 +207,7 @@ public final class Engine implements Session {
         }
     }
 
-    private void normBackward(float[] dIn, float[] dOut, float[] in, float[] mean, float[] rstd, Slots p, Slots g) {
+    private void normBackward(float[] dIn, float[] dOut, float[] in, float[] mean, float[] rstd, Slots<float[]> p, Slots<float[]> g) {
         if (c.norm() == Norm.LAYERNORM) {
             ops.layerNormBackward(dIn, g.normW(), g.normB(), dOut, in, p.normW(), mean, rstd, N, C);
         } else {
@@ -279,7 +259,7 @@ public final class Engine implements Session {
         Block a = block(k);
         float[] in = h[k];
         float[] u = in;
-        Slots p = paramSlots[k];
+        Slots<float[]> p = paramSlots[k];
         if (a.nb != null) {
             normForward(a.nb, a.nbMean, a.nbRstd, in, p);
             u = a.nb;
@@ -349,8 +329,8 @@ public final class Engine implements Session {
     private void backwardBlock(int k, float[] dOut, float[] dIn) {
         Block a = block(k);
         float[] in = h[k];
-        Slots p = paramSlots[k];
-        Slots g = gradSlots[k];
+        Slots<float[]> p = paramSlots[k];
+        Slots<float[]> g = gradSlots[k];
         float[] d = dOut;
         if (a.sum != null) {
             Arrays.fill(dSum, 0f);

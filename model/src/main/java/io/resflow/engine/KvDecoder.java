@@ -1,6 +1,8 @@
 package io.resflow.engine;
 
 import io.resflow.model.BadInputException;
+import io.resflow.model.LayerBlock;
+import io.resflow.model.LayerBlock.Slots;
 import io.resflow.model.ModelConfig;
 import io.resflow.model.Norm;
 import io.resflow.model.ParamLayout;
@@ -50,23 +52,9 @@ public final class KvDecoder implements Decoder {
     private final float[] lnf;
     private final float[] logits;
     private final int[] one = new int[1];
-    private final Slots[] slots;
-    private final Slots lnfSlots;
+    private final Slots<float[]>[] slots;
+    private final Slots<float[]> lnfSlots;
     private int pos;
-
-    /** The arrays of one sub-block (w1/b1 its input projection qkv or fc, w2/b2 its output projection), looked up once. */
-    private record Slots(float[] normW, float[] normB, float[] w1, float[] b1, float[] w2, float[] b2, float gate) {
-        static Slots of(Params p, int k) {
-            String pre = "h." + (k / 2) + ".";
-            boolean attn = k % 2 == 0;
-            String norm = pre + (attn ? "ln1" : "ln2");
-            String in = pre + (attn ? "qkv" : "fc");
-            String out = pre + (attn ? "attn_proj" : "mlp_proj");
-            float[] gate = p.dataOrNull(pre + (attn ? "attn_alpha" : "mlp_alpha"));
-            return new Slots(p.dataOrNull(norm + ".w"), p.dataOrNull(norm + ".b"), p.data(in + ".w"),
-                    p.dataOrNull(in + ".b"), p.data(out + ".w"), p.dataOrNull(out + ".b"), gate == null ? 1f : gate[0]);
-        }
-    }
 
     /** @param capacity positions the cache holds, at most the model's max_seq_len */
     public KvDecoder(ModelConfig config, Params params, int capacity, Ops ops, String describe) {
@@ -108,9 +96,9 @@ public final class KvDecoder implements Decoder {
         logits = new float[V];
         slots = new Slots[2 * config.nLayer()];
         for (int k = 0; k < slots.length; k++) {
-            slots[k] = Slots.of(params, k);
+            slots[k] = LayerBlock.at(k).slots(params::data, params::dataOrNull);
         }
-        lnfSlots = new Slots(params.data("lnf.w"), params.dataOrNull("lnf.b"), null, null, null, null, 1f);
+        lnfSlots = Slots.norm("lnf", params::data, params::dataOrNull);
     }
 
     @Override
@@ -170,7 +158,7 @@ public final class KvDecoder implements Decoder {
         return logits;
     }
 
-    private void norm(float[] out, float[] in, Slots w, int rows) {
+    private void norm(float[] out, float[] in, Slots<float[]> w, int rows) {
         float eps = (float) c.normEps();
         if (c.norm() == Norm.LAYERNORM) {
             ops.layerNormForward(out, mean, rstd, in, w.normW(), w.normB(), rows, C, eps);
@@ -181,7 +169,7 @@ public final class KvDecoder implements Decoder {
 
     /** Sub-block k (attention when even) from x into y, as Engine.forwardBlock. */
     private void block(int k, int T) {
-        Slots w = slots[k];
+        Slots<float[]> w = slots[k];
         float[] u = x;
         if (c.residual().normBeforeBlock()) {
             norm(nb, x, w, T);
@@ -202,7 +190,7 @@ public final class KvDecoder implements Decoder {
             }
             ops.matmulForward(f, act, w.w2(), w.b2(), T, c.dFf(), C);
         }
-        float gate = c.residual() == Residual.REZERO ? w.gate() : 1f;
+        float gate = c.residual() == Residual.REZERO ? w.gate()[0] : 1f;
         if (c.residual().normAfterSum()) {
             ops.residualForward(sum, x, skipAlpha, f, gate, T * C);
             norm(y, sum, w, T);

@@ -53,27 +53,28 @@ public final class ParamLayout {
             s.add(new ParamSpec("wpe", new int[] {c.maxSeqLen(), C}, ParamSpec.Init.NORMAL, std));
         }
         for (int i = 0; i < L; i++) {
-            String p = "h." + i + ".";
+            LayerBlock a = LayerBlock.of(i, true);
+            LayerBlock m = LayerBlock.of(i, false);
             if (c.residual().hasBlockNorms()) {
-                norm(s, c, p + "ln1");
+                norm(s, c, a.norm());
             }
             // qkv: under deepnorm only the v rows get beta; handled by Initializer via the spec name.
-            s.add(new ParamSpec(p + "qkv.w", new int[] {c.qkvDim(), C}, ParamSpec.Init.NORMAL, std));
-            bias(s, c, p + "qkv.b", c.qkvDim());
-            s.add(new ParamSpec(p + "attn_proj.w", new int[] {C, c.qDim()}, ParamSpec.Init.NORMAL, std * (deep ? beta : residualScale)));
-            bias(s, c, p + "attn_proj.b", C);
+            s.add(new ParamSpec(a.in() + ".w", new int[] {c.qkvDim(), C}, ParamSpec.Init.NORMAL, std));
+            bias(s, c, a.in() + ".b", c.qkvDim());
+            s.add(new ParamSpec(a.out() + ".w", new int[] {C, c.qDim()}, ParamSpec.Init.NORMAL, std * (deep ? beta : residualScale)));
+            bias(s, c, a.out() + ".b", C);
             if (c.residual() == Residual.REZERO) {
-                s.add(new ParamSpec(p + "attn_alpha", new int[] {1}, ParamSpec.Init.ZEROS, 0));
+                s.add(new ParamSpec(a.gate(), new int[] {1}, ParamSpec.Init.ZEROS, 0));
             }
             if (c.residual().hasBlockNorms()) {
-                norm(s, c, p + "ln2");
+                norm(s, c, m.norm());
             }
-            s.add(new ParamSpec(p + "fc.w", new int[] {c.fcDim(), C}, ParamSpec.Init.NORMAL, std * (deep ? beta : 1.0)));
-            bias(s, c, p + "fc.b", c.fcDim());
-            s.add(new ParamSpec(p + "mlp_proj.w", new int[] {C, c.dFf()}, ParamSpec.Init.NORMAL, std * (deep ? beta : residualScale)));
-            bias(s, c, p + "mlp_proj.b", C);
+            s.add(new ParamSpec(m.in() + ".w", new int[] {c.fcDim(), C}, ParamSpec.Init.NORMAL, std * (deep ? beta : 1.0)));
+            bias(s, c, m.in() + ".b", c.fcDim());
+            s.add(new ParamSpec(m.out() + ".w", new int[] {C, c.dFf()}, ParamSpec.Init.NORMAL, std * (deep ? beta : residualScale)));
+            bias(s, c, m.out() + ".b", C);
             if (c.residual() == Residual.REZERO) {
-                s.add(new ParamSpec(p + "mlp_alpha", new int[] {1}, ParamSpec.Init.ZEROS, 0));
+                s.add(new ParamSpec(m.gate(), new int[] {1}, ParamSpec.Init.ZEROS, 0));
             }
         }
         norm(s, c, "lnf");

@@ -1,6 +1,8 @@
 package io.resflow.tornado;
 
 import io.resflow.model.Activation;
+import io.resflow.model.LayerBlock;
+import io.resflow.model.LayerBlock.Slots;
 import io.resflow.model.ModelConfig;
 import io.resflow.model.Residual;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
@@ -32,36 +34,36 @@ final class BlockForward {
         Residual r = c.residual();
         int as = d.aStride;
         int ps = d.pStride;
-        String ln = attn ? "ln1" : "ln2";
+        Slots<Integer> w = slots(attn);
         int in = attn ? d.hA : d.hM;
         int out = attn ? d.hM : d.hA + as; // h_{k+1}: the MLP writes the next layer's slab
         int nb = attn ? d.nbA : d.nbM;
         int u = in;
         if (r.normBeforeBlock()) {
             ops.normForward(s, prefix + "norm", layer, nb, attn ? d.nbStatsA : d.nbStatsM, in,
-                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps);
+                    w.normW(), w.normB(), as, ps);
             u = nb;
         }
         int f = attn ? d.fA : d.fM;
         if (attn) {
-            ops.matmul(s, prefix + "qkv", layer, d.qkv, u, d.layerParam("qkv.w"), d.layerParam("qkv.b"), as, ps, d.C,
+            ops.matmul(s, prefix + "qkv", layer, d.qkv, u, w.w1(), w.b1(), as, ps, d.C,
                     d.qkvDim);
             core.add(s, prefix, layer);
-            ops.matmul(s, prefix + "proj", layer, f, d.att, d.layerParam("attn_proj.w"), d.layerParam("attn_proj.b"),
+            ops.matmul(s, prefix + "proj", layer, f, d.att, w.w2(), w.b2(),
                     as, ps, d.qDim, d.C);
         } else {
-            ops.matmul(s, prefix + "fc", layer, d.fc, u, d.layerParam("fc.w"), d.layerParam("fc.b"), as, ps, d.C,
+            ops.matmul(s, prefix + "fc", layer, d.fc, u, w.w1(), w.b1(), as, ps, d.C,
                     d.fcDim);
             ops.activation(s, prefix + activationName(), layer, d.actv, d.fc, as);
-            ops.matmul(s, prefix + "proj", layer, f, d.actv, d.layerParam("mlp_proj.w"), d.layerParam("mlp_proj.b"),
+            ops.matmul(s, prefix + "proj", layer, f, d.actv, w.w2(), w.b2(),
                     as, ps, d.dFf, d.C);
         }
-        int gate = gate(attn);
+        int gate = w.gate();
         if (r.normAfterSum()) {
             int sum = attn ? d.sumA : d.sumM;
             ops.join(s, prefix + "join", layer, sum, in, f, gate, as, ps);
             ops.normForward(s, prefix + "post_norm", layer, out, attn ? d.outStatsA : d.outStatsM, sum,
-                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps);
+                    w.normW(), w.normB(), as, ps);
         } else {
             ops.join(s, prefix + "join", layer, out, in, f, gate, as, ps);
         }
@@ -72,8 +74,11 @@ final class BlockForward {
         return c.activation() == Activation.SWIGLU ? "swiglu" : "gelu";
     }
 
-    /** The ReZero gate's parameter offset for the sub-block, or -1 (no gate). */
-    int gate(boolean attn) {
-        return c.residual() == Residual.REZERO ? d.layerParam(attn ? "attn_alpha" : "mlp_alpha") : -1;
+    /**
+     * Layer 0's parameter offsets of the attention or MLP block (-1 for a tensor the model does not have, the ReZero
+     * gate outside ReZero included); every kernel adds layer * pStride.
+     */
+    Slots<Integer> slots(boolean attn) {
+        return LayerBlock.of(0, attn).slots(d::param, d::param);
     }
 }

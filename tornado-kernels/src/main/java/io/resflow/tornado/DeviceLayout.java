@@ -262,11 +262,6 @@ final class DeviceLayout {
         return o == null ? -1 : o;
     }
 
-    /** Offset of layer 0's tensor {@code h.0.<suffix>}, or -1. */
-    int layerParam(String suffix) {
-        return param("h.0." + suffix);
-    }
-
     /**
      * Device bytes of the session's buffers by what they hold. {@code activations} is everything but parameters,
      * gradients and AdamW state: act, dact and the small arrays (constants, reduction partials, tokens); the graphs'

@@ -1,5 +1,6 @@
 package io.resflow.tornado;
 
+import io.resflow.model.LayerBlock.Slots;
 import io.resflow.model.ModelConfig;
 import io.resflow.model.Residual;
 import io.resflow.tornado.kernels.AdamWKernels;
@@ -167,7 +168,7 @@ final class TrainingGraphs {
         Residual r = c.residual();
         int as = d.aStride;
         int ps = d.pStride;
-        String ln = attn ? "ln1" : "ln2";
+        Slots<Integer> w = block.slots(attn);
         int dOut = attn ? d.dB : d.dA;
         int dIn = attn ? d.dA : d.dB;
         int in = attn ? d.hA : d.hM;
@@ -176,10 +177,10 @@ final class TrainingGraphs {
         if (r.normAfterSum()) {
             int sum = attn ? d.sumA : d.sumM;
             ops.normBackward(s, "post_norm", layer, d.dSum, dOut, sum, attn ? d.outStatsA : d.outStatsM,
-                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps, false);
+                    w.normW(), w.normB(), as, ps, false);
             dd = d.dSum;
         }
-        int gate = block.gate(attn);
+        int gate = w.gate();
         ops.joinBackward(s, "join", layer, dIn, d.dF, dd, gate, ps);
         if (gate >= 0) {
             ops.gateGradient(s, "gate", layer, gate, dd, f, as, ps);
@@ -188,24 +189,22 @@ final class TrainingGraphs {
         int u = pre ? (attn ? d.nbA : d.nbM) : in;
         int du = pre ? d.dNorm : dIn;
         if (attn) {
-            ops.matmulBackward(s, "proj", layer, d.dAtt, false, d.dF, d.att, d.layerParam("attn_proj.w"),
-                    d.layerParam("attn_proj.b"), as, ps, d.qDim, d.C);
+            ops.matmulBackward(s, "proj", layer, d.dAtt, false, d.dF, d.att, w.w2(), w.b2(), as, ps, d.qDim, d.C);
             ops.attentionBackward(s, "attention", layer, d.dAtt, d.att, d.attState, d.qkv, as, d.dAttState, d.dQkv);
             if (!c.learnedPositions()) {
                 ops.ropeBackward(s, "rope", d.dQkv);
             }
-            ops.matmulBackward(s, "qkv", layer, du, !pre, d.dQkv, u, d.layerParam("qkv.w"), d.layerParam("qkv.b"), as,
+            ops.matmulBackward(s, "qkv", layer, du, !pre, d.dQkv, u, w.w1(), w.b1(), as,
                     ps, d.C, d.qkvDim);
         } else {
-            ops.matmulBackward(s, "proj", layer, d.dAct, false, d.dF, d.actv, d.layerParam("mlp_proj.w"),
-                    d.layerParam("mlp_proj.b"), as, ps, d.dFf, d.C);
+            ops.matmulBackward(s, "proj", layer, d.dAct, false, d.dF, d.actv, w.w2(), w.b2(), as, ps, d.dFf, d.C);
             ops.activationBackward(s, block.activationName(), layer, d.dFc, d.dAct, d.fc, as);
-            ops.matmulBackward(s, "fc", layer, du, !pre, d.dFc, u, d.layerParam("fc.w"), d.layerParam("fc.b"), as, ps,
+            ops.matmulBackward(s, "fc", layer, du, !pre, d.dFc, u, w.w1(), w.b1(), as, ps,
                     d.C, d.fcDim);
         }
         if (pre) {
             ops.normBackward(s, "norm", layer, dIn, d.dNorm, in, attn ? d.nbStatsA : d.nbStatsM,
-                    d.layerParam(ln + ".w"), d.layerParam(ln + ".b"), as, ps, true);
+                    w.normW(), w.normB(), as, ps, true);
         }
         return s;
     }
