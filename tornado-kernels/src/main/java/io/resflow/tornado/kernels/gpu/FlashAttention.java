@@ -48,6 +48,17 @@ public final class FlashAttention {
     private FlashAttention() {
     }
 
+    /**
+     * Element e of a tile of hd-wide rows first, first + 1, ... of a (T, stride) slice at {@code at}: row first + e / hd,
+     * channel e % hd, or 0 past T. Every kernel loads its q, k, v and dout tiles through it and stores the value into
+     * its local tile itself: TornadoVM 5.2 mis-indexes a local array inside a helper (see Reduce).
+     */
+    private static float tileRow(FloatArray x, int at, int stride, int first, int ts, int hd, int e) {
+        int rr = e / hd;
+        int t = first + rr;
+        return t < ts ? x.get(at + t * stride + (e - rr * hd)) : 0f;
+    }
+
     /** Bytes of local memory the largest of the kernels needs for head size hd. */
     public static long localBytes(int hd) {
         long tiles = 4L * ROWS * hd;
@@ -89,10 +100,7 @@ public final class FlashAttention {
         int vAt = base + (nh + nkv) * hd + kvh * hd;
         float scale = consts.get(Consts.ATTN_SCALE);
         for (int e = lid; e < rowsPerGroup * hd; e += threads) {
-            int rr = e / hd;
-            int d = e - rr * hd;
-            int tt = q0 + rr;
-            qs[e] = tt < ts ? act.get(qAt + tt * width + d) : 0f;
+            qs[e] = tileRow(act, qAt, width, q0, ts, hd, e);
         }
         boolean h1 = c + LANES < hd, h2 = c + 2 * LANES < hd, h3 = c + 3 * LANES < hd, h4 = c + 4 * LANES < hd;
         boolean h5 = c + 5 * LANES < hd, h6 = c + 6 * LANES < hd, h7 = c + 7 * LANES < hd;
@@ -104,11 +112,8 @@ public final class FlashAttention {
         for (int kb = 0; kb < keyBlocks; kb++) {
             ctx.localBarrier();
             for (int e = lid; e < LANES * hd; e += threads) {
-                int jj = e / hd;
-                int d = e - jj * hd;
-                int s = kb * LANES + jj;
-                ks[e] = s < ts ? act.get(kAt + s * width + d) : 0f;
-                vs[e] = s < ts ? act.get(vAt + s * width + d) : 0f;
+                ks[e] = tileRow(act, kAt, width, kb * LANES, ts, hd, e);
+                vs[e] = tileRow(act, vAt, width, kb * LANES, ts, hd, e);
             }
             ctx.localBarrier();
             int s = kb * LANES + c;
@@ -240,11 +245,8 @@ public final class FlashAttention {
         int doAt = m.get(DOUT) + b * ts * nh * hd + h * hd;
         float scale = consts.get(Consts.ATTN_SCALE);
         for (int e = lid; e < rowsPerGroup * hd; e += threads) {
-            int rr = e / hd;
-            int d = e - rr * hd;
-            int tt = q0 + rr;
-            qs[e] = tt < ts ? act.get(qAt + tt * width + d) : 0f;
-            dos[e] = tt < ts ? dact.get(doAt + tt * nh * hd + d) : 0f;
+            qs[e] = tileRow(act, qAt, width, q0, ts, hd, e);
+            dos[e] = tileRow(dact, doAt, nh * hd, q0, ts, hd, e);
         }
         int stat = (b * nh + h) * ts + t;
         float lse = t < ts ? act.get(m.get(LSE) + aOff + stat) : 0f;
@@ -257,11 +259,8 @@ public final class FlashAttention {
         for (int kb = 0; kb < keyBlocks; kb++) {
             ctx.localBarrier();
             for (int e = lid; e < LANES * hd; e += threads) {
-                int jj = e / hd;
-                int d = e - jj * hd;
-                int s = kb * LANES + jj;
-                ks[e] = s < ts ? act.get(kAt + s * width + d) : 0f;
-                vs[e] = s < ts ? act.get(vAt + s * width + d) : 0f;
+                ks[e] = tileRow(act, kAt, width, kb * LANES, ts, hd, e);
+                vs[e] = tileRow(act, vAt, width, kb * LANES, ts, hd, e);
             }
             ctx.localBarrier();
             int s = kb * LANES + c;
@@ -355,11 +354,8 @@ public final class FlashAttention {
         int vAt = base + (nh + nkv) * hd + kvh * hd;
         float scale = consts.get(Consts.ATTN_SCALE);
         for (int e = lid; e < rowsPerGroup * hd; e += threads) {
-            int rr = e / hd;
-            int d = e - rr * hd;
-            int ss = k0 + rr;
-            ks[e] = ss < ts ? act.get(kAt + ss * width + d) : 0f;
-            vs[e] = ss < ts ? act.get(vAt + ss * width + d) : 0f;
+            ks[e] = tileRow(act, kAt, width, k0, ts, hd, e);
+            vs[e] = tileRow(act, vAt, width, k0, ts, hd, e);
         }
         boolean h1 = c + LANES < hd, h2 = c + 2 * LANES < hd, h3 = c + 3 * LANES < hd, h4 = c + 4 * LANES < hd;
         boolean h5 = c + 5 * LANES < hd, h6 = c + 6 * LANES < hd, h7 = c + 7 * LANES < hd;
@@ -374,11 +370,8 @@ public final class FlashAttention {
             for (int qb = k0 / LANES; qb < queryBlocks; qb++) {
                 ctx.localBarrier();
                 for (int e = lid; e < LANES * hd; e += threads) {
-                    int cc = e / hd;
-                    int d = e - cc * hd;
-                    int tt = qb * LANES + cc;
-                    qs[e] = tt < ts ? act.get(qAt + tt * width + d) : 0f;
-                    dos[e] = tt < ts ? dact.get(doAt + tt * nh * hd + d) : 0f;
+                    qs[e] = tileRow(act, qAt, width, qb * LANES, ts, hd, e);
+                    dos[e] = tileRow(dact, doAt, nh * hd, qb * LANES, ts, hd, e);
                 }
                 if (lid < LANES) {
                     int tt = qb * LANES + lid;

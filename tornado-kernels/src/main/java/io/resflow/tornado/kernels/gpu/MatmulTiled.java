@@ -57,6 +57,35 @@ public final class MatmulTiled {
         }
     }
 
+    /** Row i of a work-item's register block: columns j, j + lx, j + 2 lx, j + 3 lx (ldc = cols). */
+    private static void emitRow(FloatArray c, int base, int cols, int i, int j, int lx, int rows, float v0, float v1,
+            float v2, float v3, int acc) {
+        emit(c, base, cols, i, j, rows, cols, v0, acc);
+        emit(c, base, cols, i, j + lx, rows, cols, v1, acc);
+        emit(c, base, cols, i, j + 2 * lx, rows, cols, v2, acc);
+        emit(c, base, cols, i, j + 3 * lx, rows, cols, v3, acc);
+    }
+
+    /*
+     * Tile loading. Element e of a (width x TILE_K) operand tile is (row, k) = (tileRow, tileK): consecutive e walk
+     * the dimension that is contiguous in global memory (k when kFast is 1), so neighbouring work-items read
+     * neighbouring addresses. The helpers compute indices and values only; the kernel stores into its local tile
+     * itself, because TornadoVM 5.2 mis-indexes a local array inside a helper (see Reduce).
+     */
+
+    private static int tileRow(int e, int width, int kFast) {
+        return kFast == 1 ? e / TILE_K : e % width;
+    }
+
+    private static int tileK(int e, int width, int kFast) {
+        return kFast == 1 ? e % TILE_K : e / width;
+    }
+
+    /** Operand element (r, k) at base + r sr + k sk, or 0 outside rows x depth. */
+    private static float operand(FloatArray x, int base, int r, int k, int rows, int depth, int sr, int sk) {
+        return r < rows && k < depth ? x.get(base + r * sr + k * sk) : 0f;
+    }
+
     /**
      * C = or += A B (+ bias), with A and C in {@code x} (act for the forward, dact for the input gradient) and B and
      * the bias in {@code p}. Launch: 2D, x over ceil(N / 4LX) groups of LX, y over ceil(M / 4LY) groups of LY.
@@ -87,42 +116,22 @@ public final class MatmulTiled {
         int sbj = m.get(SBJ);
         int i0 = ctx.groupIdy * bm;
         int j0 = ctx.groupIdx * bn;
+        int aFast = sak == 1 ? 1 : 0; // A's k is contiguous: walk it fastest
+        int bFast = sbj == 1 ? 0 : 1; // B's j is contiguous: walk j fastest, else k
+        // the 4 x 4 register block, unrolled on purpose (also in weightGradient): 16 scalar accumulators the
+        // compiler can keep in registers, where an array indexed in a loop may go to memory
         float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
         float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
         for (int k0 = 0; k0 < depth; k0 += TILE_K) {
-            if (sak == 1) {
-                for (int e = lid; e < bm * TILE_K; e += threads) {
-                    int ii = e / TILE_K;
-                    int kq = e - ii * TILE_K;
-                    int gi = i0 + ii;
-                    int gk = k0 + kq;
-                    as[kq * lda + ii] = gi < rows && gk < depth ? x.get(a + gi * sai + gk) : 0f;
-                }
-            } else {
-                for (int e = lid; e < bm * TILE_K; e += threads) {
-                    int kq = e / bm;
-                    int ii = e - kq * bm;
-                    int gi = i0 + ii;
-                    int gk = k0 + kq;
-                    as[kq * lda + ii] = gi < rows && gk < depth ? x.get(a + gi * sai + gk * sak) : 0f;
-                }
+            for (int e = lid; e < bm * TILE_K; e += threads) {
+                int ii = tileRow(e, bm, aFast);
+                int kq = tileK(e, bm, aFast);
+                as[kq * lda + ii] = operand(x, a, i0 + ii, k0 + kq, rows, depth, sai, sak);
             }
-            if (sbj == 1) {
-                for (int e = lid; e < bn * TILE_K; e += threads) {
-                    int kq = e / bn;
-                    int jj = e - kq * bn;
-                    int gj = j0 + jj;
-                    int gk = k0 + kq;
-                    bs[kq * ldb + jj] = gj < cols && gk < depth ? p.get(b + gk * sbk + gj) : 0f;
-                }
-            } else {
-                for (int e = lid; e < bn * TILE_K; e += threads) {
-                    int jj = e / TILE_K;
-                    int kq = e - jj * TILE_K;
-                    int gj = j0 + jj;
-                    int gk = k0 + kq;
-                    bs[kq * ldb + jj] = gj < cols && gk < depth ? p.get(b + gk * sbk + gj * sbj) : 0f;
-                }
+            for (int e = lid; e < bn * TILE_K; e += threads) {
+                int jj = tileRow(e, bn, bFast);
+                int kq = tileK(e, bn, bFast);
+                bs[kq * ldb + jj] = operand(p, b, j0 + jj, k0 + kq, cols, depth, sbj, sbk);
             }
             ctx.localBarrier();
             for (int q = 0; q < TILE_K; q++) {
@@ -153,27 +162,16 @@ public final class MatmulTiled {
         }
         int acc = m.get(ACC);
         int i = i0 + ty;
-        emit(x, cOff, cols, i, j, rows, cols, c00 + d0, acc);
-        emit(x, cOff, cols, i, j + lx, rows, cols, c01 + d1, acc);
-        emit(x, cOff, cols, i, j + 2 * lx, rows, cols, c02 + d2, acc);
-        emit(x, cOff, cols, i, j + 3 * lx, rows, cols, c03 + d3, acc);
-        emit(x, cOff, cols, i + ly, j, rows, cols, c10 + d0, acc);
-        emit(x, cOff, cols, i + ly, j + lx, rows, cols, c11 + d1, acc);
-        emit(x, cOff, cols, i + ly, j + 2 * lx, rows, cols, c12 + d2, acc);
-        emit(x, cOff, cols, i + ly, j + 3 * lx, rows, cols, c13 + d3, acc);
-        emit(x, cOff, cols, i + 2 * ly, j, rows, cols, c20 + d0, acc);
-        emit(x, cOff, cols, i + 2 * ly, j + lx, rows, cols, c21 + d1, acc);
-        emit(x, cOff, cols, i + 2 * ly, j + 2 * lx, rows, cols, c22 + d2, acc);
-        emit(x, cOff, cols, i + 2 * ly, j + 3 * lx, rows, cols, c23 + d3, acc);
-        emit(x, cOff, cols, i + 3 * ly, j, rows, cols, c30 + d0, acc);
-        emit(x, cOff, cols, i + 3 * ly, j + lx, rows, cols, c31 + d1, acc);
-        emit(x, cOff, cols, i + 3 * ly, j + 2 * lx, rows, cols, c32 + d2, acc);
-        emit(x, cOff, cols, i + 3 * ly, j + 3 * lx, rows, cols, c33 + d3, acc);
+        emitRow(x, cOff, cols, i, j, lx, rows, c00 + d0, c01 + d1, c02 + d2, c03 + d3, acc);
+        emitRow(x, cOff, cols, i + ly, j, lx, rows, c10 + d0, c11 + d1, c12 + d2, c13 + d3, acc);
+        emitRow(x, cOff, cols, i + 2 * ly, j, lx, rows, c20 + d0, c21 + d1, c22 + d2, c23 + d3, acc);
+        emitRow(x, cOff, cols, i + 3 * ly, j, lx, rows, c30 + d0, c31 + d1, c32 + d2, c33 + d3, acc);
     }
 
     /**
      * C = A B with C in {@code g} (a weight gradient), A in {@code dact} (dout) and B in {@code act} (the layer's
-     * input): the same tiles as {@link #product}, other arrays. Launch as {@link #product}.
+     * input): the same tiles as {@link #product}, other arrays. Launch as {@link #product}. Its body repeats
+     * product's on purpose: the part they share indexes the local tiles, which only the allocating kernel may do.
      */
     public static void weightGradient(KernelContext ctx, FloatArray g, FloatArray dact, FloatArray act, IntArray layer,
             IntArray m) {
@@ -202,42 +200,22 @@ public final class MatmulTiled {
         int sbj = m.get(SBJ);
         int i0 = ctx.groupIdy * bm;
         int j0 = ctx.groupIdx * bn;
+        int aFast = sak == 1 ? 1 : 0; // A's k is contiguous: walk it fastest
+        int bFast = sbj == 1 ? 0 : 1; // B's j is contiguous: walk j fastest, else k
+        // the 4 x 4 register block, unrolled on purpose (also in weightGradient): 16 scalar accumulators the
+        // compiler can keep in registers, where an array indexed in a loop may go to memory
         float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
         float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
         for (int k0 = 0; k0 < depth; k0 += TILE_K) {
-            if (sak == 1) {
-                for (int e = lid; e < bm * TILE_K; e += threads) {
-                    int ii = e / TILE_K;
-                    int kq = e - ii * TILE_K;
-                    int gi = i0 + ii;
-                    int gk = k0 + kq;
-                    as[kq * lda + ii] = gi < rows && gk < depth ? dact.get(a + gi * sai + gk) : 0f;
-                }
-            } else {
-                for (int e = lid; e < bm * TILE_K; e += threads) {
-                    int kq = e / bm;
-                    int ii = e - kq * bm;
-                    int gi = i0 + ii;
-                    int gk = k0 + kq;
-                    as[kq * lda + ii] = gi < rows && gk < depth ? dact.get(a + gi * sai + gk * sak) : 0f;
-                }
+            for (int e = lid; e < bm * TILE_K; e += threads) {
+                int ii = tileRow(e, bm, aFast);
+                int kq = tileK(e, bm, aFast);
+                as[kq * lda + ii] = operand(dact, a, i0 + ii, k0 + kq, rows, depth, sai, sak);
             }
-            if (sbj == 1) {
-                for (int e = lid; e < bn * TILE_K; e += threads) {
-                    int kq = e / bn;
-                    int jj = e - kq * bn;
-                    int gj = j0 + jj;
-                    int gk = k0 + kq;
-                    bs[kq * ldb + jj] = gj < cols && gk < depth ? act.get(b + gk * sbk + gj) : 0f;
-                }
-            } else {
-                for (int e = lid; e < bn * TILE_K; e += threads) {
-                    int jj = e / TILE_K;
-                    int kq = e - jj * TILE_K;
-                    int gj = j0 + jj;
-                    int gk = k0 + kq;
-                    bs[kq * ldb + jj] = gj < cols && gk < depth ? act.get(b + gk * sbk + gj * sbj) : 0f;
-                }
+            for (int e = lid; e < bn * TILE_K; e += threads) {
+                int jj = tileRow(e, bn, bFast);
+                int kq = tileK(e, bn, bFast);
+                bs[kq * ldb + jj] = operand(act, b, j0 + jj, k0 + kq, cols, depth, sbj, sbk);
             }
             ctx.localBarrier();
             for (int q = 0; q < TILE_K; q++) {
@@ -259,22 +237,10 @@ public final class MatmulTiled {
         int acc = m.get(ACC);
         int i = i0 + ty;
         int j = j0 + tx;
-        emit(g, cOff, cols, i, j, rows, cols, c00, acc);
-        emit(g, cOff, cols, i, j + lx, rows, cols, c01, acc);
-        emit(g, cOff, cols, i, j + 2 * lx, rows, cols, c02, acc);
-        emit(g, cOff, cols, i, j + 3 * lx, rows, cols, c03, acc);
-        emit(g, cOff, cols, i + ly, j, rows, cols, c10, acc);
-        emit(g, cOff, cols, i + ly, j + lx, rows, cols, c11, acc);
-        emit(g, cOff, cols, i + ly, j + 2 * lx, rows, cols, c12, acc);
-        emit(g, cOff, cols, i + ly, j + 3 * lx, rows, cols, c13, acc);
-        emit(g, cOff, cols, i + 2 * ly, j, rows, cols, c20, acc);
-        emit(g, cOff, cols, i + 2 * ly, j + lx, rows, cols, c21, acc);
-        emit(g, cOff, cols, i + 2 * ly, j + 2 * lx, rows, cols, c22, acc);
-        emit(g, cOff, cols, i + 2 * ly, j + 3 * lx, rows, cols, c23, acc);
-        emit(g, cOff, cols, i + 3 * ly, j, rows, cols, c30, acc);
-        emit(g, cOff, cols, i + 3 * ly, j + lx, rows, cols, c31, acc);
-        emit(g, cOff, cols, i + 3 * ly, j + 2 * lx, rows, cols, c32, acc);
-        emit(g, cOff, cols, i + 3 * ly, j + 3 * lx, rows, cols, c33, acc);
+        emitRow(g, cOff, cols, i, j, lx, rows, c00, c01, c02, c03, acc);
+        emitRow(g, cOff, cols, i + ly, j, lx, rows, c10, c11, c12, c13, acc);
+        emitRow(g, cOff, cols, i + 2 * ly, j, lx, rows, c20, c21, c22, c23, acc);
+        emitRow(g, cOff, cols, i + 3 * ly, j, lx, rows, c30, c31, c32, c33, acc);
     }
 
     /**
