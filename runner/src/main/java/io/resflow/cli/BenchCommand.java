@@ -1,9 +1,9 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.ResflowCommand;
 import io.resflow.bench.Bench;
 import io.resflow.bench.BenchConfig;
 import io.resflow.bench.BenchReport;
-import io.resflow.cli.options.CommonOptions;
 import io.resflow.cli.options.OptionTypes;
 import io.resflow.cli.options.OutOptions;
 import io.resflow.out.Json;
@@ -14,24 +14,23 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code resflow bench CONFIG}: a matrix of models x backends/devices x modes. */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         header = "Benchmark models x backends/devices x modes; compare with a baseline.",
-        description = {"Runs a benchmark matrix (models x backends/devices x modes forward and train step) with warm-up "
-                + "and repeated measurement. Reports per cell the median and spread of the step time, tokens/s, "
-                + "GFLOP/s (and the fraction of the device's peak where the config gives it), peak RSS and JVM heap, "
-                + "and whether the result matched the reference. Writes bench.json, bench.md and PNG charts.",
-                "With --baseline FILE (an earlier bench.json) prints the ratio per cell and flags cells whose median "
-                + "moved by more than 10%% and by more than 3 times the spread.",
-                "Exit 0 done, 1 a cell did not match its check, 2 bad input, 3 a cell failed at run time."})
-final class BenchCommand implements Callable<Integer> {
+        description = {"""
+                Runs a benchmark matrix (models x backends/devices x modes forward and train step) with warm-up \
+                and repeated measurement. Reports per cell the median and spread of the step time, tokens/s, \
+                GFLOP/s (and the fraction of the device's peak where the config gives it), peak RSS and JVM heap, \
+                and whether the result matched the reference. Writes bench.json, bench.md and PNG charts.""", """
+                With --baseline FILE (an earlier bench.json) prints the ratio per cell and flags cells whose \
+                median moved by more than 10%% and by more than 3 times the spread.""", """
+                Exit 0 done, 1 a cell did not match its check, 2 bad input, 3 a cell failed at run time."""})
+final class BenchCommand extends ResflowCommand {
     @Parameters(paramLabel = "CONFIG", description = "Bench config (JSON), e.g. configs/bench-matrix.json.")
     Path config;
 
@@ -56,16 +55,9 @@ final class BenchCommand implements Callable<Integer> {
     static final OutDir.Outputs OUTPUTS = new OutDir.Outputs("bench", "bench.json", "bench.md", "tokens_per_s-*.png",
             "step_ms-*.png");
 
-    @Mixin
-    CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
-    public Integer call() {
+    protected int run(PrintWriter pw) {
         System.setProperty("java.awt.headless", "true");
-        PrintWriter pw = spec.commandLine().getOut();
         BenchConfig cfg = BenchConfig.load(config);
         output.precheck(OUTPUTS);
         if (repeats != null || warmup != null || backends != null) {

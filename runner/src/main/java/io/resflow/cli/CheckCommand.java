@@ -1,7 +1,7 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.ResflowCommand;
 import io.resflow.cli.options.BackendOption;
-import io.resflow.cli.options.CommonOptions;
 import io.resflow.cli.options.OptionTypes;
 
 import io.resflow.check.CheckReport;
@@ -11,20 +11,19 @@ import io.resflow.engine.Backend;
 import io.resflow.engine.Backends;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code resflow check DIR}: reproduce a test-vector folder on a backend. */
 @Command(name = "check", mixinStandardHelpOptions = true,
-        description = {"Runs forward, backward, one AdamW step and the further steps a test-vector folder describes, and "
-                + "compares logits, loss, every gradient, every parameter update and the losses after each step with "
-                + "the folder's oracle values (rule of testvectors/README.md).",
-                "Exit 0 when all pass, 1 when any fails, 2 on bad input."})
-final class CheckCommand implements Callable<Integer> {
+        description = {"""
+                Runs forward, backward, one AdamW step and the further steps a test-vector folder describes, and \
+                compares logits, loss, every gradient, every parameter update and the losses after each step with \
+                the folder's oracle values (rule of testvectors/README.md).""", """
+                Exit 0 when all pass, 1 when any fails, 2 on bad input."""})
+final class CheckCommand extends ResflowCommand {
     @Parameters(paramLabel = "DIR", arity = "1..*", description = "Test-vector folder(s): config.json, model.safetensors, vectors.safetensors, vectors.json; a folder of such folders (e.g. testvectors) checks each.")
     Path[] dirs;
 
@@ -35,15 +34,8 @@ final class CheckCommand implements Callable<Integer> {
             description = "Tolerance eps of the comparison rule, above 0 and below 1 (default: 1e-4 for the reference, 1e-3 for float32 backends).")
     Double eps;
 
-    @Mixin
-    CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
-    public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
+    protected int run(PrintWriter out) {
         Backend b = backend.resolve();
         double tol = eps != null ? eps : (b.id().equals("reference") ? 1e-4 : 1e-3);
         boolean all = true;

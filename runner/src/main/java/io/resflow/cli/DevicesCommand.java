@@ -1,6 +1,6 @@
 package io.resflow.cli;
 
-import io.resflow.cli.options.CommonOptions;
+import io.resflow.cli.options.ResflowCommand;
 
 import io.resflow.engine.BackendProvider;
 import io.resflow.engine.Backends;
@@ -9,24 +9,16 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Spec;
 
 /** {@code resflow devices}: every backend and device this installation can run on. */
 @Command(name = "devices", mixinStandardHelpOptions = true,
         description = "Lists the JVM backends and every TornadoVM device (when the TornadoVM module and SDK are present).")
-final class DevicesCommand implements Callable<Integer> {
-    @Mixin
-    CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
+final class DevicesCommand extends ResflowCommand {
 
     @Override
-    public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
+    protected int run(PrintWriter out) {
         out.printf("%-16s %-8s %-40s %s%n", "backend", "kind", "name", "detail");
         boolean tornado = false;
         for (BackendProvider p : Backends.providers()) {

@@ -1,8 +1,8 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.ResflowCommand;
 import io.resflow.cli.options.OutOptions;
 import io.resflow.cli.options.ModelArgument;
-import io.resflow.cli.options.CommonOptions;
 import io.resflow.out.OutDir;
 import io.resflow.train.ModelSource;
 
@@ -28,24 +28,23 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code resflow export MODEL --out DIR}: a model as a Hugging Face folder. */
 @Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
         header = "Export a model (checkpoint, run folder, model config or folder) as a Hugging Face folder.",
-        description = {"Writes config.json (GPT2LMHeadModel or LlamaForCausalLM), model.safetensors (float32, Hugging "
-                + "Face names and layouts: GPT-2's Conv1D weights [in, out], Llama's q/k/v and gate/up projections "
-                + "apart), tokenizer.json when the model's tokenizer is known (the run's text_file tokenizer, or the "
-                + "source folder's tokenizer.json), and generation_config.json (with the end-of-sequence id when known). "
-                + "transformers loads the folder with from_pretrained; it is also a model for every resflow command.",
-                "Only the pre-norm residual scheme has a Hugging Face layout. Exit 0 done, 2 bad input (also an existing "
-                + "--out that holds files, without --force)."})
-final class ExportCommand implements Callable<Integer> {
+        description = {"""
+                Writes config.json (GPT2LMHeadModel or LlamaForCausalLM), model.safetensors (float32, Hugging Face \
+                names and layouts: GPT-2's Conv1D weights [in, out], Llama's q/k/v and gate/up projections apart), \
+                tokenizer.json when the model's tokenizer is known (the run's text_file tokenizer, or the source \
+                folder's tokenizer.json), and generation_config.json (with the end-of-sequence id when known). \
+                transformers loads the folder with from_pretrained; it is also a model for every resflow command.""", """
+                Only the pre-norm residual scheme has a Hugging Face layout. Exit 0 done, 2 bad input (also an \
+                existing --out that holds files, without --force)."""})
+final class ExportCommand extends ResflowCommand {
     static final OutDir.Outputs OUTPUTS = new OutDir.Outputs("export", "config.json", "model.safetensors",
             HfTokenizer.FILE, "tokenizer_config.json", "generation_config.json");
 
@@ -55,15 +54,8 @@ final class ExportCommand implements Callable<Integer> {
     @Mixin
     OutOptions.RequiredFolder output;
 
-    @Mixin
-    CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
-    public Integer call() {
-        PrintWriter pw = spec.commandLine().getOut();
+    protected int run(PrintWriter pw) {
         Path source = model.path;
         Path out = output.out();
         ModelSource src = model.open();

@@ -1,8 +1,8 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.ResflowCommand;
 import io.resflow.cli.options.ModelArgument;
 import io.resflow.cli.options.BackendOption;
-import io.resflow.cli.options.CommonOptions;
 import io.resflow.cli.options.OptionTypes;
 import io.resflow.out.Json;
 import io.resflow.train.ModelSource;
@@ -25,27 +25,26 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code resflow generate MODEL --prompt TEXT | --prompt-ids IDS --max-new-tokens N}: text out, with a KV cache. */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
         header = "Generate text from a prompt with a KV cache (greedy or sampled).",
-        description = {"Encodes the prompt with the model's tokenizer (a model folder's tokenizer.json, a run's data "
-                + "tokenizer, or --tokenizer), prefills it, then decodes one token at a time on the backend, keeping "
-                + "every position's keys and values (the prefix is never recomputed). Stops after --max-new-tokens, "
-                + "at the end-of-sequence id the folder's generation_config.json or config.json names (as "
-                + "transformers does), or at the model's max_seq_len.",
-                "Prints the prompt and the text as it is generated, then a summary line on stderr. With --json prints "
-                + "instead one JSON object on one line: ids (the prompt ids, then the generated ids), text, stop, "
-                + "timings.",
-                "Exit 0 done, 2 bad input, 3 a runtime failure."})
-final class GenerateCommand implements Callable<Integer> {
+        description = {"""
+                Encodes the prompt with the model's tokenizer (a model folder's tokenizer.json, a run's data \
+                tokenizer, or --tokenizer), prefills it, then decodes one token at a time on the backend, keeping \
+                every position's keys and values (the prefix is never recomputed). Stops after --max-new-tokens, \
+                at the end-of-sequence id the folder's generation_config.json or config.json names (as \
+                transformers does), or at the model's max_seq_len.""", """
+                Prints the prompt and the text as it is generated, then a summary line on stderr. With --json \
+                prints instead one JSON object on one line: ids (the prompt ids, then the generated ids), text, \
+                stop, timings.""", """
+                Exit 0 done, 2 bad input, 3 a runtime failure."""})
+final class GenerateCommand extends ResflowCommand {
     @Mixin
     ModelArgument model;
 
@@ -89,15 +88,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON line (ids, text, stop, timings) instead of the text.")
     boolean json;
 
-    @Mixin
-    CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
-    public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
+    protected int run(PrintWriter out) {
         PrintWriter err = spec.commandLine().getErr();
         ModelSource src = model.open();
         ModelConfig c = src.config();

@@ -1,7 +1,7 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.ResflowCommand;
 import io.resflow.cli.options.ModelArgument;
-import io.resflow.cli.options.CommonOptions;
 import io.resflow.cli.options.OptionTypes;
 import io.resflow.train.ModelSource;
 
@@ -10,17 +10,15 @@ import io.resflow.check.ModelGradCheck;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code resflow gradcheck MODEL}: finite differences against the reference's analytic gradients. */
 @Command(name = "gradcheck", mixinStandardHelpOptions = true,
         description = "Finite-difference check of the reference backend's gradients on a (small) model: one row per parameter tensor.")
-final class GradcheckCommand implements Callable<Integer> {
+final class GradcheckCommand extends ResflowCommand {
     @Mixin
     ModelArgument model;
 
@@ -36,15 +34,8 @@ final class GradcheckCommand implements Callable<Integer> {
             description = "Allowed rel_l2 between analytic and numerical gradients, above 0 and below 1 (default: ${DEFAULT-VALUE}).")
     double tolerance;
 
-    @Mixin
-    CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
-    public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
+    protected int run(PrintWriter out) {
         ModelSource src = model.open();
         var c = src.config();
         int T = OptionTypes.seqLen("--seq-len", seqLen, c);

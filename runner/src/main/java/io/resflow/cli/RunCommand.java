@@ -1,5 +1,6 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.ResflowCommand;
 import io.resflow.cli.options.OutOptions;
 import io.resflow.cli.options.BackendOption;
 import io.resflow.bench.MemoryStats;
@@ -8,7 +9,6 @@ import io.resflow.data.Shard;
 import io.resflow.train.Progress;
 import io.resflow.train.Trainer;
 
-import io.resflow.cli.options.CommonOptions;
 import io.resflow.cli.options.OptionTypes;
 import io.resflow.out.Json;
 import io.resflow.out.OutDir;
@@ -31,27 +31,26 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code resflow run CONFIG}: train (or run forward passes of) a model as a run config describes. */
 @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
         header = "Train a model (or run forward passes) as a run config describes; resume a run.",
-        description = {"Trains the run config's model (task train) or runs forward passes (task forward) on its data, "
-                + "with a progress bar (plain lines when not on a terminal). Writes run.json (the resolved config, with "
-                + "the data file's SHA-256), metrics.jsonl (one JSON line per step: step, loss, grad_norm, lr, step_ms, "
-                + "tokens_per_s) and checkpoints/ckpt-<step>.safetensors (each with a .sum file: size and CRC32C) every "
-                + "checkpoint_every steps and at the end. One process writes into a folder at a time.",
-                "--resume DIR continues a run from its newest checkpoint that verifies (naming any newer one it skips); "
-                + "on the same backend, device and thread count the losses are bit-for-bit those of an uninterrupted "
-                + "run. --restart DIR starts the run in DIR over from step 0.",
-                "Exit 0 done, 2 bad input, 3 runtime failure (NaN/Inf in the loss or gradients, a write that failed: "
-                + "the last good checkpoint stays)."})
-final class RunCommand implements Callable<Integer> {
+        description = {"""
+                Trains the run config's model (task train) or runs forward passes (task forward) on its data, with \
+                a progress bar (plain lines when not on a terminal). Writes run.json (the resolved config, with \
+                the data file's SHA-256), metrics.jsonl (one JSON line per step: step, loss, grad_norm, lr, \
+                step_ms, tokens_per_s) and checkpoints/ckpt-<step>.safetensors (each with a .sum file: size and \
+                CRC32C) every checkpoint_every steps and at the end. One process writes into a folder at a time.""", """
+                --resume DIR continues a run from its newest checkpoint that verifies (naming any newer one it \
+                skips); on the same backend, device and thread count the losses are bit-for-bit those of an \
+                uninterrupted run. --restart DIR starts the run in DIR over from step 0.""", """
+                Exit 0 done, 2 bad input, 3 runtime failure (NaN/Inf in the loss or gradients, a write that \
+                failed: the last good checkpoint stays)."""})
+final class RunCommand extends ResflowCommand {
     /** What run writes into its folder. */
     static final OutDir.Outputs OUTPUTS = new OutDir.Outputs("run", "run.json", MetricsLog.FILE, Checkpoints.DIR,
             "forward.safetensors");
@@ -94,12 +93,6 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--test-perturb-rank", hidden = true)
     int testPerturbRank = -1;
 
-    @Mixin
-    CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     private enum Mode {
         NEW, RESUME, RESTART
     }
@@ -110,8 +103,7 @@ final class RunCommand implements Callable<Integer> {
     String mpiOption;
 
     @Override
-    public Integer call() throws InterruptedException {
-        PrintWriter pw0 = spec.commandLine().getOut();
+    protected int run(PrintWriter pw0) throws InterruptedException {
         if (resume != null || restart != null) {
             if (config != null || output.out() != null || (resume != null && restart != null)) {
                 throw new BadInputException((resume != null ? "--resume " + resume : "--restart " + restart)

@@ -1,7 +1,7 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.ResflowCommand;
 import io.resflow.cli.options.OutOptions;
-import io.resflow.cli.options.CommonOptions;
 import io.resflow.data.TokenFiles;
 
 import io.resflow.model.BadInputException;
@@ -14,7 +14,6 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -23,17 +22,19 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code resflow tokenize TEXT --tokenizer T --out FILE.bin}: a UTF-8 text as an llm.c token file. */
 @Command(name = "tokenize", mixinStandardHelpOptions = true, sortOptions = false,
         header = "Tokenize a UTF-8 text file into an llm.c token file (.bin).",
-        description = {"Encodes the whole file as one string, exactly as the tokenizer does it (no special tokens added, "
-                + "CRLF and tabs kept; the text of a special token such as <|endoftext|> becomes its id) and writes "
-                + "llm.c's token file: a header of 256 int32 (magic 20240520, version 1, the token count), then the ids "
-                + "as uint16. Large files show a progress bar on a terminal. A token_file data source reads the result.",
-                "Exit 0 done, 2 bad input (an id above 65535, the format's limit; an existing --out without --force)."})
-final class TokenizeCommand implements Callable<Integer> {
+        description = {"""
+                Encodes the whole file as one string, exactly as the tokenizer does it (no special tokens added, \
+                CRLF and tabs kept; the text of a special token such as <|endoftext|> becomes its id) and writes \
+                llm.c's token file: a header of 256 int32 (magic 20240520, version 1, the token count), then the \
+                ids as uint16. Large files show a progress bar on a terminal. A token_file data source reads the \
+                result.""", """
+                Exit 0 done, 2 bad input (an id above 65535, the format's limit; an existing --out without \
+                --force)."""})
+final class TokenizeCommand extends ResflowCommand {
     /** Texts longer than this (characters) are encoded in pieces with progress, when the tokenizer allows it. */
     static final int PIECE = 1 << 20;
 
@@ -48,15 +49,8 @@ final class TokenizeCommand implements Callable<Integer> {
     @Mixin
     OutOptions.OutFile output;
 
-    @Mixin
-    CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
-    public Integer call() {
-        PrintWriter pw = spec.commandLine().getOut();
+    protected int run(PrintWriter pw) {
         Path out = output.precheck();
         String content = TokenFiles.readText(text);
         try (Tokenizer tok = Tokenizers.resolve(tokenizer, null, "--tokenizer")) {

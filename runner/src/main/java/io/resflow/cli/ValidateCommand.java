@@ -1,7 +1,7 @@
 package io.resflow.cli;
 
+import io.resflow.cli.options.ResflowCommand;
 import io.resflow.cli.options.BackendOption;
-import io.resflow.cli.options.CommonOptions;
 import io.resflow.cli.options.OptionTypes;
 import io.resflow.cli.options.OutOptions;
 import io.resflow.data.Batch;
@@ -19,23 +19,22 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.EnumMap;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code resflow validate CONFIG --backend B}: B against the reference, tensor by tensor. */
 @Command(name = "validate", mixinStandardHelpOptions = true, sortOptions = false,
         header = "Compare a backend with the reference, tensor by tensor.",
-        description = {"Runs the run config's model and first batch on the reference and on the given backend and "
-                + "compares every intermediate tensor (per layer: norm outputs, attention output, residual stream, MLP "
-                + "output; final norm, logits), the loss, every gradient, the parameter updates of one AdamW step and "
-                + "the loss after it, with the comparison rule of testvectors/README.md. Names the first layer and "
-                + "tensor where they diverge and writes validate.json.",
-                "Exit 0 all within tolerance, 1 a tensor diverged, 2 bad input, 3 runtime failure."})
-final class ValidateCommand implements Callable<Integer> {
+        description = {"""
+                Runs the run config's model and first batch on the reference and on the given backend and compares \
+                every intermediate tensor (per layer: norm outputs, attention output, residual stream, MLP output; \
+                final norm, logits), the loss, every gradient, the parameter updates of one AdamW step and the \
+                loss after it, with the comparison rule of testvectors/README.md. Names the first layer and tensor \
+                where they diverge and writes validate.json.""", """
+                Exit 0 all within tolerance, 1 a tensor diverged, 2 bad input, 3 runtime failure."""})
+final class ValidateCommand extends ResflowCommand {
     @Parameters(paramLabel = "CONFIG", description = "Run config (JSON): model, batch, seq_len, data, lr, weight decay.")
     Path config;
 
@@ -63,15 +62,8 @@ final class ValidateCommand implements Callable<Integer> {
     @Option(names = {"-v", "--verbose"}, description = "Print every compared tensor, not only those that failed.")
     boolean verbose;
 
-    @Mixin
-    CommonOptions common;
-
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
-    public Integer call() {
-        PrintWriter pw = spec.commandLine().getOut();
+    protected int run(PrintWriter pw) {
         RunConfig rc = RunConfig.load(config);
         ModelConfig c = rc.model().config();
         output.precheck(OUTPUTS);

@@ -1,11 +1,11 @@
 package io.resflow.cli.ablation;
 
+import io.resflow.cli.options.ResflowCommand;
 import io.resflow.cli.options.BackendOption;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.resflow.cli.options.CommonOptions;
 import io.resflow.cli.options.OptionTypes;
 import io.resflow.out.OutDir;
 import io.resflow.cli.options.OutOptions;
@@ -24,19 +24,18 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code resflow ablation CONFIG}: the same deep model under each residual scheme, with charts. */
 @Command(name = "ablation", mixinStandardHelpOptions = true,
-        description = {"Trains the run config's model under each residual scheme (same data, seed and learning rate) and "
-                + "writes the loss curves, the gradient norm of the residual stream entering each layer and of each "
-                + "layer's parameters (at the initial weights and after the last step), ablation.json and summary.md."})
-public final class AblationCommand implements Callable<Integer> {
+        description = {"""
+                Trains the run config's model under each residual scheme (same data, seed and learning rate) and \
+                writes the loss curves, the gradient norm of the residual stream entering each layer and of each \
+                layer's parameters (at the initial weights and after the last step), ablation.json and summary.md."""})
+public final class AblationCommand extends ResflowCommand {
     @Parameters(paramLabel = "CONFIG", description = "Run config of the (deep) model, e.g. configs/ablation-64.json.")
     Path config;
 
@@ -58,19 +57,12 @@ public final class AblationCommand implements Callable<Integer> {
     @Mixin
     OutOptions.Folder output;
 
-    @Mixin
-    CommonOptions common;
-
     /** What ablation writes into its folder. */
     static final OutDir.Outputs OUTPUTS = new OutDir.Outputs("ablation", "ablation.json", "summary.md", "loss.png",
             "residual-grad-init.png", "residual-grad-final.png", "param-grad-init.png", "param-grad-final.png");
 
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
     @Override
-    public Integer call() {
-        PrintWriter pw = spec.commandLine().getOut();
+    protected int run(PrintWriter pw) {
         RunConfig rc = RunConfig.load(config);
         output.precheck(OUTPUTS);
         List<Residual> list = new ArrayList<>();

@@ -18,6 +18,11 @@ public abstract sealed class BackendOption {
     /** The spec as given (or defaulted); null when a {@link OverConfig} was not given. */
     public abstract String spec();
 
+    /** The backend the spec names (exit 2 naming the spec when there is none). */
+    public Backend resolve() {
+        return Backends.resolve(spec());
+    }
+
     /** With a default that the command chooses ({@code new BackendOption.Defaulted("auto")}). */
     public static final class Defaulted extends BackendOption {
         @Option(names = {"-b", "--backend"}, paramLabel = "BACKEND",
@@ -32,10 +37,6 @@ public abstract sealed class BackendOption {
         public String spec() {
             return spec;
         }
-
-        public Backend resolve() {
-            return Backends.resolve(spec);
-        }
     }
 
     /** A backend the user must name: the one validate compares with the reference. */
@@ -47,10 +48,6 @@ public abstract sealed class BackendOption {
         @Override
         public String spec() {
             return spec;
-        }
-
-        public Backend resolve() {
-            return Backends.resolve(spec);
         }
     }
 

@@ -11,14 +11,20 @@ import picocli.CommandLine.Option;
 /**
  * {@code --out} and {@code --force} as mixins, for every command that writes files. A folder ({@link Folder}: bench,
  * validate, ablation, run; {@link RequiredFolder}: export) is taken through {@link OutDir}: one writer per folder, no
- * results replaced unless {@code --force}. Tokenize writes one file ({@link OutFile}). The forms differ only in
- * their picocli annotations, which a field cannot change per command.
+ * results replaced unless {@code --force}. Tokenize writes one file ({@link OutFile}). The folder forms share
+ * {@code --force} and differ only in the annotation of {@code --out}, which a field cannot change per command.
  */
 public abstract sealed class OutOptions {
+    @Option(names = "--force", description = "Write into an --out folder that holds files, replacing this command's "
+            + "earlier results there (other files stay).")
+    boolean force;
+
     /** The folder given; null for a {@link Folder} without --out (then a new one under runs/). */
     public abstract Path out();
 
-    public abstract boolean force();
+    public boolean force() {
+        return force;
+    }
 
     /** Fails now (exit 2) if the folder would be refused later; writes nothing. */
     public void precheck(OutDir.Outputs outputs) {
@@ -36,18 +42,9 @@ public abstract sealed class OutOptions {
                 description = "Output folder, new or empty (default: runs/${COMMAND-NAME}-<config name>-<timestamp>/).")
         Path out;
 
-        @Option(names = "--force", description = "Write into an --out folder that holds files, replacing this "
-                + "command's earlier results there (other files stay).")
-        boolean force;
-
         @Override
         public Path out() {
             return out;
-        }
-
-        @Override
-        public boolean force() {
-            return force;
         }
     }
 
@@ -57,18 +54,9 @@ public abstract sealed class OutOptions {
                 description = "The folder to write, new or empty.")
         Path out;
 
-        @Option(names = "--force", description = "Write into an --out folder that holds files, replacing this "
-                + "command's earlier results there (other files stay).")
-        boolean force;
-
         @Override
         public Path out() {
             return out;
-        }
-
-        @Override
-        public boolean force() {
-            return force;
         }
     }
 
