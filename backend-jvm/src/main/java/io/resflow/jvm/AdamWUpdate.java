@@ -1,7 +1,6 @@
 package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The optimizer's passes over every parameter (the jvm kernels of {@link io.resflow.reference.AdamWUpdate}): the sum
@@ -9,17 +8,13 @@ import jdk.incubator.vector.VectorSpecies;
  * backward, all over fixed chunks. Both are bound by
  * memory bandwidth (the update reads p, g, m, v and writes p, m, v: 28 bytes per parameter).
  */
-final class AdamWUpdate {
-    private static final VectorSpecies<Float> SP = JvmOps.SP;
-    private static final int L = JvmOps.L;
-
-    private final Exec x;
+final class AdamWUpdate extends JvmOp {
     private final Update update = new Update();
     private final SumSquares sumSquares = new SumSquares();
     private final Zero zero = new Zero();
 
     AdamWUpdate(Exec x) {
-        this.x = x;
+        super(x);
     }
 
     /**

@@ -2,7 +2,6 @@ package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Causal multi-head attention with grouped kv heads (the jvm kernels of {@link io.resflow.reference.Attention}),
@@ -30,20 +29,17 @@ import jdk.incubator.vector.VectorSpecies;
  * past hd are zero in the panels, and probabilities past the causal limit are written as zero, so whole tiles can run.
  * Determinism: fixed blocks, one writer per output, lanes summed in index order.
  */
-final class Attention {
-    private static final VectorSpecies<Float> SP = JvmOps.SP;
-    private static final int L = JvmOps.L;
+final class Attention extends JvmOp {
     private static final int MR = Sgemm.MR;
     private static final int NR = Sgemm.NR;
     /** Query rows per block: 64, rounded up to whole register tiles of rows. */
     static final int QB = roundUp(64, MR);
 
-    private final Exec x;
     private final Forward fwd = new Forward();
     private final Backward bwd = new Backward();
 
     Attention(Exec x) {
-        this.x = x;
+        super(x);
     }
 
     /**

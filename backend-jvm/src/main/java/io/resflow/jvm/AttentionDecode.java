@@ -1,7 +1,6 @@
 package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Attention of new rows over a KV cache (the jvm kernel of {@link io.resflow.reference.Attention#decode}): decoding
@@ -15,15 +14,11 @@ import jdk.incubator.vector.VectorSpecies;
  * reading the cache rows once per head. Every output has one writer and a fixed order of operations, so the result
  * does not depend on the thread count.
  */
-final class AttentionDecode {
-    private static final VectorSpecies<Float> SP = JvmOps.SP;
-    private static final int L = JvmOps.L;
-
-    private final Exec x;
+final class AttentionDecode extends JvmOp {
     private final Job job = new Job();
 
     AttentionDecode(Exec x) {
-        this.x = x;
+        super(x);
     }
 
     // qkv (T,(nh+2 nkv) hd) at positions pos0 .. pos0+T-1; kCache, vCache (cap, nkv hd) -> out (T, nh hd)

@@ -2,22 +2,17 @@ package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Softmax cross-entropy over the vocabulary (the jvm kernels of {@link io.resflow.reference.CrossEntropy}),
  * row-parallel and fused: per row the max, then exp and sum in one pass (the row stays in L2), then the scaling to
  * probabilities; loss = log(sum) + max - logit[target]. The mean loss is summed over rows in order.
  */
-final class CrossEntropy {
-    private static final VectorSpecies<Float> SP = JvmOps.SP;
-    private static final int L = JvmOps.L;
-
-    private final Exec x;
+final class CrossEntropy extends JvmOp {
     private final Job job = new Job();
 
     CrossEntropy(Exec x) {
-        this.x = x;
+        super(x);
     }
 
     // logits (N,V), targets (N) -> probs (N,V) = softmax(logits), losses (N); returns the mean loss

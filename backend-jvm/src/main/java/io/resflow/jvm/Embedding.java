@@ -8,32 +8,26 @@ package io.resflow.jvm;
  * <p>Plain loops, no Vector API: this runs once per step, and rarely-run Vector API code stays interpreted (slow and
  * allocating) for many steps; C2 vectorises these loops itself.
  */
-final class Embedding {
-    private final Exec x;
+final class Embedding extends JvmOp {
     private final Fwd fwd = new Fwd();
     private final Bwd bwd = new Bwd();
 
     Embedding(Exec x) {
-        this.x = x;
+        super(x);
     }
 
     // tokens (B,T), wte (V,C), wpe (P,C) or null -> out (B,T,C)
     void forward(float[] out, int[] tokens, float[] wte, float[] wpe, int B, int T, int C) {
-        Fwd j = fwd;
-        j.out = out;
-        j.tokens = tokens;
-        j.wte = wte;
-        j.wpe = wpe;
-        j.T = T;
-        j.pos0 = 0;
-        j.C = C;
-        j.rows = B * T;
-        j.tasks = x.rowTasks(j.rows, C);
-        x.run(j, j.tasks);
+        forward(out, tokens, wte, wpe, B * T, T, 0, C);
     }
 
     // decoding one sequence: tokens (T) at positions pos0 .. pos0+T-1 -> out (T,C)
     void forwardAt(float[] out, int[] tokens, float[] wte, float[] wpe, int T, int pos0, int C) {
+        forward(out, tokens, wte, wpe, T, T, pos0, C);
+    }
+
+    // rows of tokens, row r at position pos0 + r % T
+    private void forward(float[] out, int[] tokens, float[] wte, float[] wpe, int rows, int T, int pos0, int C) {
         Fwd j = fwd;
         j.out = out;
         j.tokens = tokens;
@@ -42,7 +36,7 @@ final class Embedding {
         j.T = T;
         j.pos0 = pos0;
         j.C = C;
-        j.rows = T;
+        j.rows = rows;
         j.tasks = x.rowTasks(j.rows, C);
         x.run(j, j.tasks);
     }

@@ -1,24 +1,20 @@
 package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * GELU, tanh approximation (the jvm kernels of {@link io.resflow.reference.Gelu}), element-wise over fixed chunks.
  * gelu(x) = 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): one exp instead of a tanh
  * (see {@link VMath}).
  */
-final class Gelu {
-    private static final VectorSpecies<Float> SP = JvmOps.SP;
-    private static final int L = JvmOps.L;
+final class Gelu extends JvmOp {
     private static final float K = (float) Math.sqrt(2.0 / Math.PI);
     private static final float C3 = 0.044715f;
 
-    private final Exec x;
     private final Job job = new Job();
 
     Gelu(Exec x) {
-        this.x = x;
+        super(x);
     }
 
     // inp (n) -> out (n)

@@ -2,24 +2,19 @@ package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * LayerNorm over the last dimension (the jvm kernels of {@link io.resflow.reference.LayerNorm}); with the mean left
  * out the same kernels are {@link RmsNorm}'s. Forward: row-parallel, mean and variance in one pass. Backward: dinp
  * row-parallel; dw and db column-partitioned, rows summed in order (determinism).
  */
-final class LayerNorm {
-    private static final VectorSpecies<Float> SP = JvmOps.SP;
-    private static final int L = JvmOps.L;
-
-    private final Exec x;
+final class LayerNorm extends JvmOp {
     private final Fwd fwd = new Fwd();
     private final BwdRows bwdRows = new BwdRows();
     private final BwdCols bwdCols = new BwdCols();
 
     LayerNorm(Exec x) {
-        this.x = x;
+        super(x);
     }
 
     // inp (N,C), w (C), b (C) or null -> out (N,C), mean (N), rstd (N)

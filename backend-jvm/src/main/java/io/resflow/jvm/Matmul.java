@@ -2,7 +2,6 @@ package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A linear layer (the jvm kernels of {@link io.resflow.reference.Matmul}): all three products run on the one strided
@@ -10,17 +9,13 @@ import jdk.incubator.vector.VectorSpecies;
  * over rows, rows in order. A forward of one row (a decode step) is a matrix-vector product instead ({@link Gemv}): it
  * streams each weight row once with no packing, which is what bounds a decode step's time.
  */
-final class Matmul {
-    private static final VectorSpecies<Float> SP = JvmOps.SP;
-    private static final int L = JvmOps.L;
-
-    private final Exec x;
+final class Matmul extends JvmOp {
     private final Sgemm.Job gemm = new Sgemm.Job();
     private final BiasBwd biasBwd = new BiasBwd();
     private final Gemv gemv = new Gemv();
 
     Matmul(Exec x) {
-        this.x = x;
+        super(x);
     }
 
     // inp (N,C), weight (OC,C), bias (OC) or null -> out (N,OC) = inp weight^T + bias

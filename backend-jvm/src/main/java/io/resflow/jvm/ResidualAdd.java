@@ -1,23 +1,18 @@
 package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The residual join out = alpha * skip + gate * branch (the jvm kernels of {@link io.resflow.reference.ResidualAdd}),
  * element-wise over fixed chunks. Backward also returns sum(dout * branch), the gate's gradient, from per-chunk
  * partial sums added in chunk order (independent of the thread count).
  */
-final class ResidualAdd {
-    private static final VectorSpecies<Float> SP = JvmOps.SP;
-    private static final int L = JvmOps.L;
-
-    private final Exec x;
+final class ResidualAdd extends JvmOp {
     private final Fwd fwd = new Fwd();
     private final Bwd bwd = new Bwd();
 
     ResidualAdd(Exec x) {
-        this.x = x;
+        super(x);
     }
 
     // skip (n), branch (n) -> out (n) = alpha * skip + gate * branch

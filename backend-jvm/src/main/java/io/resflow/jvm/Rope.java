@@ -2,22 +2,17 @@ package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Rotary position embedding, rotate-half form (the jvm kernel of {@link io.resflow.reference.Rope}): row-parallel,
  * in place, from cos/sin tables computed once per (T, head_dim, theta) with StrictMath (the same bits interpreted or
  * compiled). Backward is the transposed rotation (sin negated).
  */
-final class Rope {
-    private static final VectorSpecies<Float> SP = JvmOps.SP;
-    private static final int L = JvmOps.L;
-
-    private final Exec x;
+final class Rope extends JvmOp {
     private final Job job = new Job();
 
     Rope(Exec x) {
-        this.x = x;
+        super(x);
     }
 
     private float[] ropeCos = new float[0];

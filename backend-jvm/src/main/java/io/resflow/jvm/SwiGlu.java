@@ -2,21 +2,16 @@ package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * SwiGLU, out = silu(gate) * up over rows of [gate | up] (the jvm kernels of {@link io.resflow.reference.SwiGlu}),
  * element-wise over fixed chunks of the output.
  */
-final class SwiGlu {
-    private static final VectorSpecies<Float> SP = JvmOps.SP;
-    private static final int L = JvmOps.L;
-
-    private final Exec x;
+final class SwiGlu extends JvmOp {
     private final Job job = new Job();
 
     SwiGlu(Exec x) {
-        this.x = x;
+        super(x);
     }
 
     // inp (N,2F) = gate | up -> out (N,F) = silu(gate) * up
