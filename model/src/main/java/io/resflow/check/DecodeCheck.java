@@ -25,6 +25,12 @@ public record DecodeCheck(double worstRelL2, int worstPosition, double worstMaxA
         return worstRelL2 <= relL2 && argmaxAgree;
     }
 
+    /** On a test vector folder: its model, parameters and first row's tokens (at most max_seq_len of them). */
+    public static DecodeCheck run(Backend backend, TestVectors tv, int prefill) {
+        int n = Math.min(tv.config().maxSeqLen(), tv.seqLen());
+        return run(backend, tv.config(), tv.params(), java.util.Arrays.copyOf(tv.inputs(), n), prefill);
+    }
+
     public static DecodeCheck run(Backend backend, ModelConfig c, Params params, int[] tokens, int prefill) {
         int n = tokens.length;
         if (prefill < 1 || prefill > n) {

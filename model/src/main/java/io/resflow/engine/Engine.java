@@ -95,11 +95,7 @@ public final class Engine implements Session {
         this.C = config.dModel();
         this.V = config.vocabSize();
         this.recompute = options.recompute();
-        this.skipAlpha = switch (config.residual()) {
-            case NONE -> 0f;
-            case DEEPNORM -> (float) Math.pow(2.0 * config.nLayer(), 0.25);
-            default -> 1f;
-        };
+        this.skipAlpha = config.residual().skipAlpha(config.nLayer());
         this.params = init.copy();
         params.checkAgainst(io.resflow.model.ParamLayout.of(config), "initial parameters");
         this.grads = zerosLike(params);

@@ -1,11 +1,9 @@
 package io.resflow.engine;
 
-import io.resflow.model.BadInputException;
 import io.resflow.model.LayerBlock;
 import io.resflow.model.LayerBlock.Slots;
 import io.resflow.model.ModelConfig;
 import io.resflow.model.Norm;
-import io.resflow.model.ParamLayout;
 import io.resflow.model.Params;
 import io.resflow.model.Residual;
 
@@ -24,11 +22,8 @@ import io.resflow.model.Residual;
  * </pre>
  * Buffers are sized for the capacity once, so a decode step allocates nothing.
  */
-public final class KvDecoder implements Decoder {
-    private final ModelConfig c;
+public final class KvDecoder extends KvCacheDecoder {
     private final Ops ops;
-    private final String describe;
-    private final int cap;
     private final int C;
     private final int V;
     private final float skipAlpha;
@@ -51,29 +46,16 @@ public final class KvDecoder implements Decoder {
     private final float[] last;
     private final float[] lnf;
     private final float[] logits;
-    private final int[] one = new int[1];
     private final Slots<float[]>[] slots;
     private final Slots<float[]> lnfSlots;
-    private int pos;
 
     /** @param capacity positions the cache holds, at most the model's max_seq_len */
     public KvDecoder(ModelConfig config, Params params, int capacity, Ops ops, String describe) {
-        if (capacity <= 0 || capacity > config.maxSeqLen()) {
-            throw new BadInputException("decoder capacity must be in [1, max_seq_len = " + config.maxSeqLen()
-                    + "], got " + capacity);
-        }
-        params.checkAgainst(ParamLayout.of(config), "parameters");
-        this.c = config;
+        super(config, params, capacity, describe);
         this.ops = ops;
-        this.describe = describe;
-        this.cap = capacity;
         this.C = config.dModel();
         this.V = config.vocabSize();
-        this.skipAlpha = switch (config.residual()) {
-            case NONE -> 0f;
-            case DEEPNORM -> (float) Math.pow(2.0 * config.nLayer(), 0.25);
-            default -> 1f;
-        };
+        this.skipAlpha = config.residual().skipAlpha(config.nLayer());
         this.wte = params.data("wte");
         this.wpe = params.dataOrNull("wpe");
         this.head = config.tieEmbeddings() ? wte : params.data("lm_head");
@@ -101,52 +83,12 @@ public final class KvDecoder implements Decoder {
         lnfSlots = Slots.norm("lnf", params::data, params::dataOrNull);
     }
 
+    /** The T tokens at positions pos .. pos+T-1 through every block, then the head on the last row. */
     @Override
-    public ModelConfig config() {
-        return c;
-    }
-
-    @Override
-    public int capacity() {
-        return cap;
-    }
-
-    @Override
-    public int position() {
-        return pos;
-    }
-
-    @Override
-    public String describe() {
-        return describe;
-    }
-
-    @Override
-    public float[] prefill(int[] prompt) {
-        Decoder.requirePromptFits(prompt, cap);
-        pos = 0;
-        return run(prompt, prompt.length);
-    }
-
-    @Override
-    public float[] decode(int token) {
-        if (pos >= cap) {
-            throw new IllegalStateException("the KV cache is full (" + cap + " positions)");
-        }
-        one[0] = token;
-        return run(one, 1);
-    }
-
-    private float[] run(int[] tokens, int T) {
-        for (int t = 0; t < T; t++) {
-            if (tokens[t] < 0 || tokens[t] >= V) {
-                throw new BadInputException("token at position " + (pos + t) + " is " + tokens[t]
-                        + ", outside the vocabulary [0, " + V + ")");
-            }
-        }
+    protected float[] forward(int[] tokens, int T, int pos) {
         ops.embeddingForwardAt(x, tokens, wte, wpe, T, pos, C);
         for (int k = 0; k < 2 * c.nLayer(); k++) {
-            block(k, T);
+            block(k, T, pos);
             float[] t = x;
             x = y;
             y = t;
@@ -154,7 +96,6 @@ public final class KvDecoder implements Decoder {
         System.arraycopy(x, (T - 1) * C, last, 0, C);
         norm(lnf, last, lnfSlots, 1);
         ops.matmulForward(logits, lnf, head, null, 1, C, V);
-        pos += T;
         return logits;
     }
 
@@ -168,7 +109,7 @@ public final class KvDecoder implements Decoder {
     }
 
     /** Sub-block k (attention when even) from x into y, as Engine.forwardBlock. */
-    private void block(int k, int T) {
+    private void block(int k, int T, int pos) {
         Slots<float[]> w = slots[k];
         float[] u = x;
         if (c.residual().normBeforeBlock()) {

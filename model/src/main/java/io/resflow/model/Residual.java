@@ -33,6 +33,15 @@ public enum Residual {
         return this != NONE;
     }
 
+    /** The skip path's weight alpha in h = alpha h + F(..): 0 without a skip path, (2N)^(1/4) for DeepNorm, else 1. */
+    public float skipAlpha(int nLayer) {
+        return switch (this) {
+            case NONE -> 0f;
+            case DEEPNORM -> (float) Math.pow(2.0 * nLayer, 0.25);
+            default -> 1f;
+        };
+    }
+
     public String id() {
         return name().toLowerCase(java.util.Locale.ROOT);
     }

@@ -72,11 +72,7 @@ final class DeviceBuffers {
 
     /** The skip-path weight alpha of h = norm(alpha h + F(h)): 0 without a skip path, (2N)^(1/4) for DeepNorm. */
     static float skipAlpha(ModelConfig c) {
-        return switch (c.residual()) {
-            case NONE -> 0f;
-            case DEEPNORM -> (float) Math.pow(2.0 * c.nLayer(), 0.25);
-            default -> 1f;
-        };
+        return c.residual().skipAlpha(c.nLayer());
     }
 
     /** Model scalars, then RoPE's cos (T, hd/2) and sin (T, hd/2) tables for positions 0 .. T-1. */

@@ -1,9 +1,9 @@
 package io.resflow.tornado;
 
 import io.resflow.engine.Decoder;
+import io.resflow.engine.KvCacheDecoder;
 import io.resflow.model.BadInputException;
 import io.resflow.model.ModelConfig;
-import io.resflow.model.ParamLayout;
 import io.resflow.model.Params;
 import io.resflow.tornado.kernels.Args;
 import java.util.List;
@@ -28,10 +28,7 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * A prompt is prefilled one position per execution (each adds its row to the cache; nothing is recomputed). The plan's
  * device checks apply ({@link GraphPlan}): a task that fell back to Java or did not launch fails the step.
  */
-public final class TornadoDecoder implements Decoder {
-    private final ModelConfig c;
-    private final String describe;
-    private final int cap;
+public final class TornadoDecoder extends KvCacheDecoder {
     private final DeviceLayout d;
     private final DeviceBuffers b;
     private final DeviceOps ops;
@@ -41,24 +38,16 @@ public final class TornadoDecoder implements Decoder {
     private final FloatArray logitsOut;
     private final float[] logits;
     private final GraphPlan plan;
-    private int pos;
     private long[] lastStep = {0, 0};
 
     TornadoDecoder(ModelConfig config, Params params, int capacity, TornadoDevice device, boolean strict,
             String describe) {
-        if (capacity <= 0 || capacity > config.maxSeqLen()) {
-            throw new BadInputException("decoder capacity must be in [1, max_seq_len = " + config.maxSeqLen()
-                    + "], got " + capacity);
-        }
-        params.checkAgainst(ParamLayout.of(config), "parameters");
+        super(config, params, capacity, describe);
         long cacheFloats = DeviceOps.decodeCacheSize(config, capacity);
         if (cacheFloats >= Integer.MAX_VALUE) {
             throw new BadInputException("the tornado backend indexes each device array with 32-bit ints; a KV cache "
                     + "of " + capacity + " positions needs " + cacheFloats + " floats: use a shorter max_seq_len");
         }
-        this.c = config;
-        this.describe = describe;
-        this.cap = capacity;
         this.d = new DeviceLayout(config, 1, 1, false);
         d.requireIntOffsets();
         this.b = DeviceBuffers.forDecoding(config, d, capacity);
@@ -96,66 +85,25 @@ public final class TornadoDecoder implements Decoder {
         ops.attentionDecode(s, prefix, layer, step, kv, d.att, d.qkv, d.aStride, cap);
     }
 
+    /** One execution of the decode graph per token: each adds its row to the cache. */
     @Override
-    public ModelConfig config() {
-        return c;
-    }
-
-    @Override
-    public int capacity() {
-        return cap;
-    }
-
-    @Override
-    public int position() {
-        return pos;
-    }
-
-    @Override
-    public String describe() {
-        return describe;
-    }
-
-    @Override
-    public float[] prefill(int[] prompt) {
-        Decoder.requirePromptFits(prompt, cap);
-        for (int i = 0; i < prompt.length; i++) {
-            checkToken(prompt[i], i);
-        }
-        pos = 0;
+    protected float[] forward(int[] tokens, int n, int at) {
         float[] out = null;
-        for (int t : prompt) {
-            out = step(t);
+        for (int i = 0; i < n; i++) {
+            out = step(tokens[i], at + i);
         }
         return out;
     }
 
-    @Override
-    public float[] decode(int token) {
-        if (pos >= cap) {
-            throw new IllegalStateException("the KV cache is full (" + cap + " positions)");
-        }
-        checkToken(token, pos);
-        return step(token);
-    }
-
-    private void checkToken(int token, int at) {
-        if (token < 0 || token >= d.V) {
-            throw new BadInputException("token at position " + at + " is " + token + ", outside the vocabulary [0, "
-                    + d.V + ")");
-        }
-    }
-
-    private float[] step(int token) {
+    private float[] step(int token, int position) {
         step.set(0, token);
-        step.set(1, pos);
+        step.set(1, position);
         plan.resetBytes();
         plan.run("decode");
         lastStep = plan.bytes();
         for (int v = 0; v < logits.length; v++) {
             logits[v] = logitsOut.get(v);
         }
-        pos++;
         return logits;
     }
 
