@@ -166,17 +166,9 @@ public final class TokenFiles {
 
     /** Writes a {@code .bin} token file (tests and tools). */
     public static void writeBin(Path file, int[] tokens) {
-        ByteBuffer b = ByteBuffer.allocate((int) HEADER_BYTES + 2 * tokens.length).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(MAGIC).putInt(VERSION).putInt(tokens.length);
-        b.position((int) HEADER_BYTES);
-        for (int t : tokens) {
-            if (t < 0 || t > 0xFFFF) {
-                throw new IllegalArgumentException("token " + t + " does not fit uint16");
-            }
-            b.putShort((short) t);
-        }
+        byte[] bytes = binBytes(file, tokens);
         try {
-            Files.write(file, b.array());
+            Files.write(file, bytes);
         } catch (IOException e) {
             throw new RuntimeFailure(file + ": cannot write: " + IoErrors.describe(e), e);
         }
@@ -184,6 +176,11 @@ public final class TokenFiles {
 
     /** Writes a {@code .bin} token file atomically (a temporary file renamed into place); ids must fit uint16. */
     public static void writeBinAtomically(Path file, int[] tokens) {
+        io.resflow.safetensors.SafeTensorsWriter.writeAtomically(file, binBytes(file, tokens));
+    }
+
+    /** The bytes of a token file: the 256-int32 header (magic, version, count), then the ids as uint16. */
+    private static byte[] binBytes(Path file, int[] tokens) {
         long bytes = HEADER_BYTES + 2L * tokens.length;
         if (bytes > Integer.MAX_VALUE - 8) {
             throw new BadInputException(file + ": " + tokens.length + " tokens do not fit one token file of this tool");
@@ -197,7 +194,7 @@ public final class TokenFiles {
             }
             b.putShort((short) t);
         }
-        io.resflow.safetensors.SafeTensorsWriter.writeAtomically(file, b.array());
+        return b.array();
     }
 
     /**

@@ -53,21 +53,7 @@ public final class TokenStream implements DataSource {
 
     @Override
     public Batch next() {
-        int n = batch * seqLen;
-        if (position + n + 1 > length) {
-            position = 0;
-        }
-        int[] in = new int[n];
-        int[] tg = new int[n];
-        int prev = (int) token.applyAsLong(position);
-        for (int i = 0; i < n; i++) {
-            int next = (int) token.applyAsLong(position + i + 1);
-            in[i] = prev;
-            tg[i] = next;
-            prev = next;
-        }
-        position += n;
-        return new Batch(in, tg);
+        return rows(0, batch);
     }
 
     /**

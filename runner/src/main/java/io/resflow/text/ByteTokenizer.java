@@ -8,11 +8,6 @@ public final class ByteTokenizer implements Tokenizer {
     public static final String SPEC = "bytes";
 
     @Override
-    public String name() {
-        return SPEC;
-    }
-
-    @Override
     public String spec() {
         return SPEC;
     }

@@ -33,16 +33,8 @@ public final class ByteVocab {
         return map;
     }
 
-    public static ObjectNode tokenizerJson() {
-        ObjectNode root = JSON.createObjectNode();
-        root.put("version", "1.0");
-        root.putNull("truncation");
-        root.putNull("padding");
-        root.putArray("added_tokens");
-        root.putNull("normalizer");
-        root.set("pre_tokenizer", byteLevel(false));
-        root.putNull("post_processor");
-        root.set("decoder", byteLevel(false));
+    /** tokenizer.json's "model": a byte-level BPE with no unknown token, dropout or affixes (vocab and merges to add). */
+    static ObjectNode bpeModel(ObjectNode root) {
         ObjectNode model = root.putObject("model");
         model.put("type", "BPE");
         model.putNull("dropout");
@@ -51,6 +43,20 @@ public final class ByteVocab {
         model.put("end_of_word_suffix", "");
         model.put("fuse_unk", false);
         model.put("byte_fallback", false);
+        return model;
+    }
+
+    public static ObjectNode tokenizerJson() {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("version", "1.0");
+        root.putNull("truncation");
+        root.putNull("padding");
+        root.putArray("added_tokens");
+        root.putNull("normalizer");
+        root.set("pre_tokenizer", byteLevel(false, false, false));
+        root.putNull("post_processor");
+        root.set("decoder", byteLevel(false, false, false));
+        ObjectNode model = bpeModel(root);
         ObjectNode vocab = model.putObject("vocab");
         int[] map = byteToChar();
         for (int b = 0; b < 256; b++) {
@@ -69,11 +75,12 @@ public final class ByteVocab {
         }
     }
 
-    private static ObjectNode byteLevel(boolean regex) {
+    /** A tokenizer.json ByteLevel pre-tokenizer, post-processor or decoder. */
+    static ObjectNode byteLevel(boolean addPrefixSpace, boolean trimOffsets, boolean regex) {
         ObjectNode o = JSON.createObjectNode();
         o.put("type", "ByteLevel");
-        o.put("add_prefix_space", false);
-        o.put("trim_offsets", false);
+        o.put("add_prefix_space", addPrefixSpace);
+        o.put("trim_offsets", trimOffsets);
         o.put("use_regex", regex);
         return o;
     }

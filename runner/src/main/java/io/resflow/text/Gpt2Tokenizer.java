@@ -21,11 +21,6 @@ public final class Gpt2Tokenizer implements Tokenizer {
     private static final Encoding R50K = Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.R50K_BASE);
 
     @Override
-    public String name() {
-        return SPEC;
-    }
-
-    @Override
     public String spec() {
         return SPEC;
     }

@@ -50,17 +50,10 @@ public final class Gpt2Vocab {
         eot.put("normalized", true);
         eot.put("special", true);
         root.putNull("normalizer");
-        root.set("pre_tokenizer", byteLevel(false, true));
-        root.set("post_processor", byteLevel(true, false));
-        root.set("decoder", byteLevel(true, true));
-        ObjectNode model = root.putObject("model");
-        model.put("type", "BPE");
-        model.putNull("dropout");
-        model.putNull("unk_token");
-        model.put("continuing_subword_prefix", "");
-        model.put("end_of_word_suffix", "");
-        model.put("fuse_unk", false);
-        model.put("byte_fallback", false);
+        root.set("pre_tokenizer", ByteVocab.byteLevel(false, true, true));
+        root.set("post_processor", ByteVocab.byteLevel(true, false, true));
+        root.set("decoder", ByteVocab.byteLevel(true, true, true));
+        ObjectNode model = ByteVocab.bpeModel(root);
         model.set("vocab", vocab);
         ArrayNode list = model.putArray("merges");
         for (String line : merges.split("\n")) {
@@ -78,15 +71,6 @@ public final class Gpt2Vocab {
         } catch (IOException e) {
             throw new RuntimeFailure(file + ": cannot write: " + IoErrors.describe(e), e);
         }
-    }
-
-    private static ObjectNode byteLevel(boolean addPrefixSpace, boolean trimOffsets) {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("type", "ByteLevel");
-        o.put("add_prefix_space", addPrefixSpace);
-        o.put("trim_offsets", trimOffsets);
-        o.put("use_regex", true);
-        return o;
     }
 
     private static InputStream resource(String name) throws IOException {

@@ -13,7 +13,9 @@ import java.util.OptionalInt;
 public interface Tokenizer extends AutoCloseable {
 
     /** A short name for messages and run headers: {@code bytes}, {@code gpt2}, or the tokenizer.json path. */
-    String name();
+    default String name() {
+        return spec();
+    }
 
     /**
      * What a config writes to get this tokenizer again: {@code "bytes"}, {@code "gpt2"} or the absolute path of the
