@@ -1,5 +1,6 @@
 package io.resflow.jvm;
 
+import io.resflow.engine.TestInputs;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -44,8 +45,8 @@ class DeterminismTest {
     /** Runs 2 training steps and returns every loss, logit, gradient and parameter as one float array. */
     static float[] run(ModelConfig c, int threads, int B, int T) {
         Params init = Initializer.init(c);
-        int[] x = JvmEngineTest.tokens(1, B * T, c.vocabSize());
-        int[] y = JvmEngineTest.tokens(2, B * T, c.vocabSize());
+        int[] x = TestInputs.tokens(1, B * T, c.vocabSize());
+        int[] y = TestInputs.tokens(2, B * T, c.vocabSize());
         List<float[]> parts = new ArrayList<>();
         try (Engine s = new Engine(c, init, B, T, SessionOptions.DEFAULT, new JvmOps(threads))) {
             for (int step = 0; step < 2; step++) {

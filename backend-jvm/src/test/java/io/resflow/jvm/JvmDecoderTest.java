@@ -1,5 +1,6 @@
 package io.resflow.jvm;
 
+import io.resflow.engine.TestInputs;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -33,16 +34,6 @@ class JvmDecoderTest {
     static final double TOL = JvmEngineTest.TOL_FWD;
     static final Backend JVM = new JvmBackend(2);
 
-    static Params params(ModelConfig c) {
-        Params p = Initializer.init(c);
-        for (var t : p.tensors()) {
-            if (t.name().endsWith("_alpha")) {
-                java.util.Arrays.fill(t.data(), 0.7f);
-            }
-        }
-        return p;
-    }
-
     static List<Path> vectorFolders() {
         return TestVectors.folders(Path.of("..", "testvectors"));
     }
@@ -52,7 +43,7 @@ class JvmDecoderTest {
     void gpt2EveryResidualScheme(Residual r) {
         ModelConfig c = JvmEngineTest.gpt2(r, 2);
         for (int prefill : new int[] {1, 6, 16}) {
-            DecodeCheck k = DecodeCheck.run(JVM, c, params(c), JvmEngineTest.tokens(prefill, 16, c.vocabSize()),
+            DecodeCheck k = DecodeCheck.run(JVM, c, TestInputs.openGates(c), TestInputs.tokens(prefill, 16, c.vocabSize()),
                     prefill);
             assertTrue(k.passes(TOL), r + ", prefill " + prefill + ": " + k);
         }
@@ -62,7 +53,7 @@ class JvmDecoderTest {
     void llamaGroupedQueryAttention() {
         ModelConfig c = JvmEngineTest.llama();
         for (int prefill : new int[] {1, 9}) {
-            DecodeCheck k = DecodeCheck.run(JVM, c, params(c), JvmEngineTest.tokens(5, 16, c.vocabSize()), prefill);
+            DecodeCheck k = DecodeCheck.run(JVM, c, TestInputs.openGates(c), TestInputs.tokens(5, 16, c.vocabSize()), prefill);
             assertTrue(k.passes(TOL), "prefill " + prefill + ": " + k);
         }
     }
@@ -71,9 +62,7 @@ class JvmDecoderTest {
     @MethodSource("vectorFolders")
     void testVectorModelsAndGreedyIdsLikeTheReference(Path dir) {
         TestVectors tv = TestVectors.load(dir);
-        int n = Math.min(tv.config().maxSeqLen(), tv.seqLen());
-        int[] toks = java.util.Arrays.copyOf(tv.inputs(), n);
-        DecodeCheck k = DecodeCheck.run(JVM, tv.config(), tv.params(), toks, 2);
+        DecodeCheck k = DecodeCheck.run(JVM, tv, 2);
         assertTrue(k.passes(TOL), dir.getFileName() + ": " + k);
         int[] prompt = java.util.Arrays.copyOf(tv.inputs(), 3);
         int[] ref;

@@ -1,5 +1,6 @@
 package io.resflow.jvm;
 
+import io.resflow.engine.TestInputs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,7 +16,6 @@ import io.resflow.model.Params;
 import io.resflow.model.Positions;
 import io.resflow.model.Residual;
 import io.resflow.reference.ReferenceOps;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -40,15 +40,6 @@ class JvmEngineTest {
         // GQA 4 query heads on 2 kv heads of 12, SwiGLU, RoPE, RMSNorm, untied head
         return new ModelConfig(Family.LLAMA, 2, 48, 4, 2, 12, 67, 259, 16, Norm.RMSNORM, 1e-5, Activation.SWIGLU,
                 Positions.ROPE, 10000, false, Residual.PRE, 12);
-    }
-
-    static int[] tokens(long seed, int n, int v) {
-        SplittableRandom r = new SplittableRandom(seed);
-        int[] t = new int[n];
-        for (int i = 0; i < n; i++) {
-            t[i] = r.nextInt(v);
-        }
-        return t;
     }
 
     static double relL2(float[] x, float[] r) {
@@ -95,8 +86,8 @@ class JvmEngineTest {
 
     static void compare(ModelConfig c, int B, int T, int steps) {
         Params init = Initializer.init(c);
-        int[] x = tokens(1, B * T, c.vocabSize());
-        int[] y = tokens(2, B * T, c.vocabSize());
+        int[] x = TestInputs.tokens(1, B * T, c.vocabSize());
+        int[] y = TestInputs.tokens(2, B * T, c.vocabSize());
         AdamW opt = AdamW.of(0.1);
         try (Engine ref = new Engine(c, init, B, T, SessionOptions.DEFAULT, new ReferenceOps());
                 Engine jvm = new Engine(c, init, B, T, SessionOptions.DEFAULT, new JvmOps(2))) {

@@ -45,26 +45,6 @@ class KvDecoderTest {
                 Positions.ROPE, 10000, false, Residual.PRE, 12);
     }
 
-    /** Initialised parameters, with ReZero's gates opened so that every block counts. */
-    static Params params(ModelConfig c) {
-        Params p = Initializer.init(c);
-        for (var t : p.tensors()) {
-            if (t.name().endsWith("_alpha")) {
-                java.util.Arrays.fill(t.data(), 0.7f);
-            }
-        }
-        return p;
-    }
-
-    static int[] tokens(long seed, int n, int v) {
-        SplittableRandom r = new SplittableRandom(seed);
-        int[] t = new int[n];
-        for (int i = 0; i < n; i++) {
-            t[i] = r.nextInt(v);
-        }
-        return t;
-    }
-
     static List<Path> vectorFolders() {
         return TestVectors.folders(Path.of(System.getProperty("resflow.testvectors", "../testvectors")));
     }
@@ -74,7 +54,7 @@ class KvDecoderTest {
     void gpt2EveryResidualScheme(Residual r) {
         ModelConfig c = gpt2(r);
         for (int prefill : new int[] {1, 5, 20}) {
-            DecodeCheck k = DecodeCheck.run(REF, c, params(c), tokens(prefill, 20, c.vocabSize()), prefill);
+            DecodeCheck k = DecodeCheck.run(REF, c, TestInputs.openGates(c), TestInputs.tokens(prefill, 20, c.vocabSize()), prefill);
             assertTrue(k.passes(TOL), r + ", prefill " + prefill + ": " + k);
         }
     }
@@ -83,7 +63,7 @@ class KvDecoderTest {
     void llamaGroupedQueryAttention() {
         ModelConfig c = llamaGqa();
         for (int prefill : new int[] {1, 7}) {
-            DecodeCheck k = DecodeCheck.run(REF, c, params(c), tokens(3 + prefill, 20, c.vocabSize()), prefill);
+            DecodeCheck k = DecodeCheck.run(REF, c, TestInputs.openGates(c), TestInputs.tokens(3 + prefill, 20, c.vocabSize()), prefill);
             assertTrue(k.passes(TOL), "prefill " + prefill + ": " + k);
         }
     }
@@ -92,17 +72,15 @@ class KvDecoderTest {
     @MethodSource("vectorFolders")
     void testVectorModels(Path dir) {
         TestVectors tv = TestVectors.load(dir);
-        int n = Math.min(tv.config().maxSeqLen(), tv.seqLen());
-        int[] toks = java.util.Arrays.copyOf(tv.inputs(), n);
-        DecodeCheck k = DecodeCheck.run(REF, tv.config(), tv.params(), toks, 2);
+        DecodeCheck k = DecodeCheck.run(REF, tv, 2);
         assertTrue(k.passes(TOL), dir.getFileName() + ": " + k);
     }
 
     @Test
     void prefillStartsOverAndTheCacheEnds() {
         ModelConfig c = llamaGqa();
-        try (Decoder d = REF.openDecoder(c, params(c), 6)) {
-            int[] toks = tokens(9, 6, c.vocabSize());
+        try (Decoder d = REF.openDecoder(c, TestInputs.openGates(c), 6)) {
+            int[] toks = TestInputs.tokens(9, 6, c.vocabSize());
             float[] a = d.prefill(toks).clone();
             d.prefill(new int[] {1, 2});
             d.decode(3);
@@ -110,16 +88,16 @@ class KvDecoderTest {
             assertArrayEquals(a, b, "a second prefill must not see the first sequence's cache");
             assertEquals(6, d.position());
             assertThrows(IllegalStateException.class, () -> d.decode(1));
-            assertThrows(BadInputException.class, () -> d.prefill(tokens(1, 7, c.vocabSize())));
+            assertThrows(BadInputException.class, () -> d.prefill(TestInputs.tokens(1, 7, c.vocabSize())));
             assertThrows(BadInputException.class, () -> d.prefill(new int[] {c.vocabSize()}));
         }
-        assertThrows(BadInputException.class, () -> REF.openDecoder(c, params(c), c.maxSeqLen() + 1));
+        assertThrows(BadInputException.class, () -> REF.openDecoder(c, TestInputs.openGates(c), c.maxSeqLen() + 1));
     }
 
     @Test
     void greedyGenerationStopsAtEosAndCapacity() {
         ModelConfig c = gpt2(Residual.PRE);
-        Params p = params(c);
+        Params p = TestInputs.openGates(c);
         try (Decoder d = REF.openDecoder(c, p, c.maxSeqLen())) {
             Generator.Result all = Generator.generate(d, new int[] {5, 6, 7}, 100, Sampling.GREEDY, Set.of(), null);
             assertEquals(c.maxSeqLen(), all.ids().length);
@@ -141,7 +119,7 @@ class KvDecoderTest {
     @Test
     void seededSamplingIsReproducibleAndSeedsDiffer() {
         ModelConfig c = gpt2(Residual.PRE);
-        Params p = params(c);
+        Params p = TestInputs.openGates(c);
         Sampling s = new Sampling(1.5, 50, 0.95, 42);
         try (Decoder d = REF.openDecoder(c, p, c.maxSeqLen())) {
             int[] a = Generator.generate(d, new int[] {1}, 15, s, Set.of(), null).ids();

@@ -13,7 +13,6 @@ import io.resflow.model.Params;
 import io.resflow.model.Positions;
 import io.resflow.model.Residual;
 import io.resflow.reference.ReferenceOps;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -26,19 +25,10 @@ class RecomputeTest {
                 Activation.GELU_TANH, Positions.LEARNED, 10000, true, r, 9);
     }
 
-    static int[] tokens(long seed, int n, int v) {
-        SplittableRandom r = new SplittableRandom(seed);
-        int[] t = new int[n];
-        for (int i = 0; i < n; i++) {
-            t[i] = r.nextInt(v);
-        }
-        return t;
-    }
-
     static void assertSameRun(ModelConfig c, int B, int T) {
         Params init = Initializer.init(c);
-        int[] x = tokens(1, B * T, c.vocabSize());
-        int[] y = tokens(2, B * T, c.vocabSize());
+        int[] x = TestInputs.tokens(1, B * T, c.vocabSize());
+        int[] y = TestInputs.tokens(2, B * T, c.vocabSize());
         try (Engine plain = new Engine(c, init, B, T, new SessionOptions(false), new ReferenceOps());
                 Engine re = new Engine(c, init, B, T, new SessionOptions(true), new ReferenceOps())) {
             for (int step = 0; step < 2; step++) {

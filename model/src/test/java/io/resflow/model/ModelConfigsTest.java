@@ -1,5 +1,6 @@
 package io.resflow.model;
 
+import io.resflow.engine.TestInputs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -26,12 +27,7 @@ class ModelConfigsTest {
     Path dir;
 
     static Path testVectors(String name) {
-        for (Path p : new Path[] {Path.of("../testvectors", name), Path.of("testvectors", name)}) {
-            if (Files.isDirectory(p)) {
-                return p;
-            }
-        }
-        throw new IllegalStateException("test vectors " + name + " not found from " + Path.of("").toAbsolutePath());
+        return TestInputs.testVectorFolder(name);
     }
 
     private Path write(String name, String json) throws IOException {
@@ -264,10 +260,7 @@ class ModelConfigsTest {
         "rope_parameters|{\"rope_type\": \"yarn\", \"factor\": 4.0}",
         "hidden_size|\"64\""})
     void hfLlamaUnsupported(String field, String value) throws IOException {
-        String json = HF_LLAMA.contains("\"" + field + "\"")
-                ? HF_LLAMA.replaceFirst("\"" + field + "\": [^,}]+", "\"" + field + "\": " + value)
-                : with(HF_LLAMA, "\"" + field + "\": " + value);
-        fails(json, "'" + field + "'");
+        failsWithField(HF_LLAMA, field, value);
     }
 
     @ParameterizedTest
@@ -275,9 +268,14 @@ class ModelConfigsTest {
         "scale_attn_weights|false", "scale_attn_by_inverse_layer_idx|true", "reorder_and_upcast_attn|true",
         "add_cross_attention|true", "activation_function|\"relu\"", "n_embd|\"64\""})
     void hfGpt2Unsupported(String field, String value) throws IOException {
-        String json = HF_GPT2.contains("\"" + field + "\"")
-                ? HF_GPT2.replaceFirst("\"" + field + "\": [^,}]+", "\"" + field + "\": " + value)
-                : with(HF_GPT2, "\"" + field + "\": " + value);
+        failsWithField(HF_GPT2, field, value);
+    }
+
+    /** {@code config} with {@code field} set to {@code value} (replaced or added) must fail naming the field. */
+    private void failsWithField(String config, String field, String value) throws IOException {
+        String json = config.contains("\"" + field + "\"")
+                ? config.replaceFirst("\"" + field + "\": [^,}]+", "\"" + field + "\": " + value)
+                : with(config, "\"" + field + "\": " + value);
         fails(json, "'" + field + "'");
     }
 

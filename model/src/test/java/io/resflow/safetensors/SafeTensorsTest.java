@@ -1,5 +1,6 @@
 package io.resflow.safetensors;
 
+import io.resflow.engine.TestInputs;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -25,14 +26,6 @@ class SafeTensorsTest {
     @TempDir
     Path dir;
 
-    static Path testVectors(String name) {
-        for (Path p : new Path[] {Path.of("../testvectors", name), Path.of("testvectors", name)}) {
-            if (Files.isDirectory(p)) {
-                return p;
-            }
-        }
-        throw new IllegalStateException("test vectors " + name + " not found from " + Path.of("").toAbsolutePath());
-    }
 
     /** A file from a JSON header (padded as given) and raw data bytes. */
     private Path raw(String name, String header, byte[] data) throws IOException {
@@ -123,14 +116,14 @@ class SafeTensorsTest {
 
     @Test
     void readsGpt2TestVectors() {
-        try (SafeTensorsFile st = SafeTensorsFile.open(testVectors("gpt2-tiny").resolve("model.safetensors"))) {
+        try (SafeTensorsFile st = SafeTensorsFile.open(TestInputs.testVectorFolder("gpt2-tiny").resolve("model.safetensors"))) {
             assertEquals("transformer.wte.weight", st.names().iterator().next());
             assertArrayEquals(new int[] {64, 192}, st.info("transformer.h.0.attn.c_attn.weight").shape());
             float[] wte = st.floats("transformer.wte.weight");
             assertEquals(256 * 64, wte.length);
             assertTrue(Arrays.stream(toDoubles(wte)).anyMatch(v -> v != 0));
         }
-        try (SafeTensorsFile st = SafeTensorsFile.open(testVectors("gpt2-tiny").resolve("vectors.safetensors"))) {
+        try (SafeTensorsFile st = SafeTensorsFile.open(TestInputs.testVectorFolder("gpt2-tiny").resolve("vectors.safetensors"))) {
             assertEquals(DType.I32, st.info("inputs").dtype());
             int[] inputs = st.ints("inputs");
             assertEquals(32, inputs.length);
@@ -144,11 +137,11 @@ class SafeTensorsTest {
 
     @Test
     void readsLlamaTestVectors() {
-        try (SafeTensorsFile st = SafeTensorsFile.open(testVectors("llama-tiny").resolve("model.safetensors"))) {
+        try (SafeTensorsFile st = SafeTensorsFile.open(TestInputs.testVectorFolder("llama-tiny").resolve("model.safetensors"))) {
             assertArrayEquals(new int[] {32, 64}, st.info("model.layers.0.self_attn.k_proj.weight").shape());
             assertTrue(st.has("lm_head.weight"));
         }
-        try (SafeTensorsFile st = SafeTensorsFile.open(testVectors("llama-tiny").resolve("vectors.safetensors"))) {
+        try (SafeTensorsFile st = SafeTensorsFile.open(TestInputs.testVectorFolder("llama-tiny").resolve("vectors.safetensors"))) {
             assertEquals(5.555192947387695, st.doubles("loss")[0], 1e-6);
             assertArrayEquals(new int[] {2, 16}, st.info("targets").shape());
         }

@@ -1,5 +1,6 @@
 package io.resflow.tornado;
 
+import io.resflow.engine.TestInputs;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -46,16 +47,6 @@ class TornadoDecoderTest {
         return run.value();
     }
 
-    static Params params(ModelConfig c) {
-        Params p = Initializer.init(c);
-        for (var t : p.tensors()) {
-            if (t.name().endsWith("_alpha")) {
-                java.util.Arrays.fill(t.data(), 0.7f);
-            }
-        }
-        return p;
-    }
-
     static Stream<Arguments> configs() {
         return Stream.of(
                 Arguments.of("gpt2 pre", TornadoBackendTest.gpt2(2, 3, 10, 50, 259, Residual.PRE, true, 11)),
@@ -71,7 +62,7 @@ class TornadoDecoderTest {
     @MethodSource("configs")
     void kvLogitsMatchTheFullForward(String name, ModelConfig c) {
         int[] toks = ReferenceComparison.tokens(12, c.vocabSize(), 5);
-        DecodeCheck k = clean(name, () -> DecodeCheck.run(backend, c, params(c), toks, 3));
+        DecodeCheck k = clean(name, () -> DecodeCheck.run(backend, c, TestInputs.openGates(c), toks, 3));
         System.out.println("tornado decode, " + name + ": " + k);
         assertTrue(k.passes(TOL), name + ": " + k);
     }
@@ -86,9 +77,7 @@ class TornadoDecoderTest {
     void testVectorModelsGreedyLikeTheReference(Path dir) {
         TestVectors tv = TestVectors.load(dir);
         ModelConfig c = tv.config();
-        int n = Math.min(c.maxSeqLen(), tv.seqLen());
-        int[] toks = java.util.Arrays.copyOf(tv.inputs(), n);
-        DecodeCheck k = clean(dir.toString(), () -> DecodeCheck.run(backend, c, tv.params(), toks, 2));
+        DecodeCheck k = clean(dir.toString(), () -> DecodeCheck.run(backend, tv, 2));
         System.out.println("tornado decode, " + dir.getFileName() + ": " + k);
         assertTrue(k.passes(TOL), dir.getFileName() + ": " + k);
         int[] prompt = java.util.Arrays.copyOf(tv.inputs(), 3);
@@ -114,7 +103,7 @@ class TornadoDecoderTest {
     void aStepMovesOnlyTheTokenInAndTheLogitsOut() {
         ModelConfig c = TornadoBackendTest.llama(2, 32, 4, 2, 8, 44, 259, Residual.PRE, false, 12);
         clean("bytes", () -> {
-            try (TornadoDecoder d = backend.openDecoder(c, params(c), 16)) {
+            try (TornadoDecoder d = backend.openDecoder(c, TestInputs.openGates(c), 16)) {
                 d.prefill(new int[] {1, 2, 3});
                 long[] first = d.lastStepBytes();
                 System.out.println("tornado decode step bytes: " + first[0] + " in, " + first[1] + " out");
