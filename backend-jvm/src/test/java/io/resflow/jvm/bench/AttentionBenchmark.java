@@ -2,19 +2,9 @@ package io.resflow.jvm.bench;
 
 import io.resflow.jvm.JvmOps;
 import java.util.Map;
-import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The fused causal attention of GPT-2 small (12 heads of 64) on all cores, at B x T = 4 x 64 (the training-step
@@ -22,13 +12,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * only, as the runner's {@code Flops} does: forward 2 products (q k^T, P v) of 2 hd FLOPs per (query, key) pair with
  * key <= query, backward 4 products.
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@State(Scope.Benchmark)
-public class AttentionBenchmark {
+public class AttentionBenchmark extends JmhDefaults {
     static final int NH = 12;
     static final int HD = 64;
 
@@ -55,14 +39,6 @@ public class AttentionBenchmark {
         });
     }
 
-    static float[] rand(int n, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) (r.nextDouble() * 2 - 1);
-        }
-        return a;
-    }
 
     @Setup
     public void setup() {
@@ -71,10 +47,10 @@ public class AttentionBenchmark {
         T = Integer.parseInt(p[1]);
         ops = new JvmOps();
         int width = 3 * NH * HD;
-        qkv = rand(B * T * width, 1);
+        qkv = uniform(B * T * width, 1, -1, 1);
         att = new float[B * T * NH * HD];
         state = new float[(int) ops.attentionStateSize(B, T, NH)];
-        dAtt = rand(B * T * NH * HD, 2);
+        dAtt = uniform(B * T * NH * HD, 2, -1, 1);
         dQkv = new float[B * T * width];
         ops.attentionForward(att, state, qkv, B, T, NH, NH, HD);
     }

@@ -1,18 +1,11 @@
 package io.resflow.jvm.bench;
 
-import java.util.concurrent.TimeUnit;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Threads;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The FMA ceiling the kernels are measured against: 12 independent accumulators {@code c = a.fma(b, c)} per thread
@@ -21,13 +14,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * fresh register before every FMA and spills, which measured 30% below this peak on AVX2. {@link JmhTable} reports
  * it in GFLOP/s (all cores: one benchmark thread per processor, summed) and every other kernel as a fraction of it.
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
 @State(Scope.Thread)
-public class FmaPeakBenchmark {
+public class FmaPeakBenchmark extends JmhDefaults {
     static final VectorSpecies<Float> SP = FloatVector.SPECIES_PREFERRED;
     /** Floats processed per invocation per chain: 2^16 lanes, i.e. 2^16 / L iterations. */
     static final int LANES = 1 << 16;
@@ -41,6 +29,8 @@ public class FmaPeakBenchmark {
         return Work.flops(FLOPS);
     }
 
+    // Twelve independent accumulators written out on purpose: a loop over an array of vectors would not stay in
+    // registers, and fewer chains than (FMA latency x FMA ports) cannot keep both pipes busy.
     private float run() {
         FloatVector a = FloatVector.broadcast(SP, x[0]);
         FloatVector b = FloatVector.broadcast(SP, x[1]);

@@ -14,15 +14,11 @@ import io.resflow.model.Residual;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
@@ -32,13 +28,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * 6 * params * tokens + attention (12 * n_layer * d_model * T per token, the PaLM count), printed at the end of the
  * trial; {@link JmhTable} gives GFLOP/s and the fraction of the FMA peak measured in the same run.
  */
-@BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xms6g", "-Xmx6g"})
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@State(Scope.Benchmark)
-public class Gpt2StepBenchmark {
+public class Gpt2StepBenchmark extends JmhDefaults {
     static final int B = 4;
     static final int T = 64;
 

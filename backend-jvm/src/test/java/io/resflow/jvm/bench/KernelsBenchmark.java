@@ -2,30 +2,15 @@ package io.resflow.jvm.bench;
 
 import io.resflow.jvm.JvmOps;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The memory-bound kernels at GPT-2 small sizes on all cores (microseconds per call, GB/s through {@link JmhTable}):
  * LayerNorm (256 x 768) and the fused cross-entropy over the 50257-token vocabulary (256 rows). Attention is in
  * {@link AttentionBenchmark}.
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@State(Scope.Benchmark)
-public class KernelsBenchmark {
+public class KernelsBenchmark extends JmhDefaults {
     static final int C = 768;
     static final int V = 50257;
 
@@ -47,31 +32,23 @@ public class KernelsBenchmark {
         });
     }
 
-    static float[] rand(int n, long seed, double scale) {
-        SplittableRandom r = new SplittableRandom(seed);
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) ((r.nextDouble() * 2 - 1) * scale);
-        }
-        return a;
-    }
 
     @Setup
     public void setup() {
         N = 256; // rows: the training step's B*T
         ops = new JvmOps();
-        x = rand(N * C, 3, 1);
+        x = uniform(N * C, 3, -1, 1);
         lnOut = new float[N * C];
         mean = new float[N];
         rstd = new float[N];
-        lnW = rand(C, 4, 1);
-        lnB = rand(C, 5, 1);
-        dLn = rand(N * C, 6, 1);
+        lnW = uniform(C, 4, -1, 1);
+        lnB = uniform(C, 5, -1, 1);
+        dLn = uniform(N * C, 6, -1, 1);
         dx = new float[N * C];
         dLnW = new float[C];
         dLnB = new float[C];
         ops.layerNormForward(lnOut, mean, rstd, x, lnW, lnB, N, C, 1e-5f);
-        logits = rand(N * V, 7, 4);
+        logits = uniform(N * V, 7, -4, 4);
         probs = new float[N * V];
         losses = new float[N];
         dlogits = new float[N * V];

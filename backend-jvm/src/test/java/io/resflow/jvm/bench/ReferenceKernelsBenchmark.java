@@ -6,17 +6,9 @@ import io.resflow.reference.LayerNorm;
 import io.resflow.reference.Matmul;
 import io.resflow.reference.RmsNorm;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The reference ops ({@code io.resflow.reference}: scalar, single-threaded, double accumulation; the oracle every
@@ -28,13 +20,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * per (t, s) pair forward, 8 hd backward); LayerNorm / RMSNorm 256 x 768; cross-entropy 32 rows x 50257 (forward and
  * backward). Bytes: every array the op reads or writes, once. The backward ops accumulate (+=), as in the reference.
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Fork(1)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@State(Scope.Benchmark)
-public class ReferenceKernelsBenchmark {
+public class ReferenceKernelsBenchmark extends JmhDefaults {
     static final int MN = 64;
     static final int MC = 768;
     static final int MOC = 768;
@@ -87,36 +74,28 @@ public class ReferenceKernelsBenchmark {
     float[] logits, ceProbs, losses, dlogits;
     int[] targets;
 
-    static float[] rand(int n, long seed, double lo, double hi) {
-        SplittableRandom r = new SplittableRandom(seed);
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) (lo + (hi - lo) * r.nextDouble());
-        }
-        return a;
-    }
 
     @Setup
     public void setup() {
-        inp = rand(MN * MC, 1, -1, 1);
-        w = rand(MOC * MC, 2, -0.1, 0.1);
-        b = rand(MOC, 3, -0.1, 0.1);
-        dout = rand(MN * MOC, 4, -1, 1);
+        inp = uniform(MN * MC, 1, -1, 1);
+        w = uniform(MOC * MC, 2, -0.1, 0.1);
+        b = uniform(MOC, 3, -0.1, 0.1);
+        dout = uniform(MN * MOC, 4, -1, 1);
         out = new float[MN * MOC];
         dinp = new float[MN * MC];
         dw = new float[MOC * MC];
 
-        qkv = rand(B * T * 3 * NH * HD, 5, -1, 1);
+        qkv = uniform(B * T * 3 * NH * HD, 5, -1, 1);
         att = new float[B * T * NH * HD];
         probs = new float[(int) Attention.stateSize(B, T, NH)];
         Attention.forward(att, probs, qkv, B, T, NH, NH, HD);
-        dAtt = rand(att.length, 6, -1, 1);
+        dAtt = uniform(att.length, 6, -1, 1);
         dqkv = new float[qkv.length];
 
-        x = rand(N * C, 7, -1.5, 2.5);
-        lnW = rand(C, 8, 0.5, 1.5);
-        lnB = rand(C, 9, -0.5, 0.5);
-        dy = rand(N * C, 10, -1, 1);
+        x = uniform(N * C, 7, -1.5, 2.5);
+        lnW = uniform(C, 8, 0.5, 1.5);
+        lnB = uniform(C, 9, -0.5, 0.5);
+        dy = uniform(N * C, 10, -1, 1);
         y = new float[N * C];
         mean = new float[N];
         rstd = new float[N];
@@ -127,7 +106,7 @@ public class ReferenceKernelsBenchmark {
         dLnW = new float[C];
         dLnB = new float[C];
 
-        logits = rand(CE_N * V, 11, -4, 4);
+        logits = uniform(CE_N * V, 11, -4, 4);
         targets = new int[CE_N];
         SplittableRandom r = new SplittableRandom(12);
         for (int i = 0; i < CE_N; i++) {

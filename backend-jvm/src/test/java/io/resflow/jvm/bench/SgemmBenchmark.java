@@ -2,19 +2,12 @@ package io.resflow.jvm.bench;
 
 import io.resflow.jvm.JvmOps;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The three products of every linear layer of GPT-2 124M at B=4, T=64 (N = 256 rows), on all cores, N x C -> OC:
@@ -22,13 +15,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * 768x50257. forward: out = inp W^T + b; backwardInput: dinp += dout W; backwardWeight: dW += dout^T inp;
  * 2 N C OC FLOPs each ({@link JmhTable} turns the time into GFLOP/s and a fraction of the FMA peak).
  */
-@BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xmx4g"})
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@State(Scope.Benchmark)
-public class SgemmBenchmark {
+public class SgemmBenchmark extends JmhDefaults {
     /** N x C x OC. */
     @Param({"256x768x2304", "256x768x768", "256x768x3072", "256x3072x768", "256x768x50257"})
     public String shape;
@@ -52,14 +41,6 @@ public class SgemmBenchmark {
         return new Work(2 * n * c * oc, bytes);
     }
 
-    static float[] rand(int n, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) (r.nextDouble() * 2 - 1);
-        }
-        return a;
-    }
 
     @Setup
     public void setup() {
@@ -67,10 +48,10 @@ public class SgemmBenchmark {
         N = d[0];
         C = d[1];
         OC = d[2];
-        inp = rand(N * C, 1);
-        w = rand(OC * C, 2);
-        b = rand(OC, 3);
-        dout = rand(N * OC, 4);
+        inp = uniform(N * C, 1, -1, 1);
+        w = uniform(OC * C, 2, -1, 1);
+        b = uniform(OC, 3, -1, 1);
+        dout = uniform(N * OC, 4, -1, 1);
         out = new float[N * OC];
         dinp = new float[N * C];
         dw = new float[OC * C];
