@@ -2,8 +2,8 @@ package io.resflow.cli;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.resflow.mpi.MpiRun;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,13 +33,7 @@ final class Child {
 
     /** Starts the command with stdout and stderr going to {@code log}. */
     static Process start(List<String> command, Map<String, String> env, Path log) {
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
-        pb.environment().putAll(env);
-        try {
-            return pb.start();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return MpiRun.start(command, env, log);
     }
 
     /** Runs the command to its end (at most 3 minutes) and returns its exit code; the output is in {@code log}. */
@@ -68,11 +62,7 @@ final class Child {
     }
 
     static String read(Path f) {
-        try {
-            return Files.exists(f) ? Files.readString(f) : "(no output)";
-        } catch (IOException e) {
-            return "(unreadable: " + e.getMessage() + ")";
-        }
+        return MpiRun.read(f);
     }
 
     /** Complete JSON lines in a metrics file (a line cut short by a kill does not count). */

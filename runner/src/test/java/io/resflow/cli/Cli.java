@@ -126,6 +126,11 @@ final class Cli {
         return p;
     }
 
+    /** Writes {@code dir/tiny.json}: {@link #tinyRun} with {@code steps} steps. */
+    static Path tinyRunConfig(Path dir, String extra, int steps) {
+        return write(dir.resolve("tiny.json"), tinyRun(extra).replace("\"steps\": 4", "\"steps\": " + steps));
+    }
+
     /** A tiny GPT-2 run config (B=2, T=8) with the given extra fields (JSON members, may be empty). */
     static String tinyRun(String extra) {
         return """

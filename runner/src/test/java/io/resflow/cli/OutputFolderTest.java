@@ -30,8 +30,7 @@ class OutputFolderTest {
     Path tmp;
 
     private Path config(int steps) {
-        return Cli.write(tmp.resolve("tiny.json"), Cli.tinyRun("\"checkpoint_every\": 1")
-                .replace("\"steps\": 4", "\"steps\": " + steps));
+        return Cli.tinyRunConfig(tmp, "\"checkpoint_every\": 1", steps);
     }
 
     private static List<Integer> steps(Path runDir) {

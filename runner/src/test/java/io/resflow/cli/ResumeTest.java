@@ -27,10 +27,9 @@ class ResumeTest {
     private Path config(int steps, int every) {
         Cli.write(tmp.resolve("corpus.txt"), "The residual stream carries every layer's input to its output, and the "
                 + "skip path carries the gradient back.\n");
-        return Cli.write(tmp.resolve("tiny.json"), Cli.tinyRun("""
+        return Cli.tinyRunConfig(tmp, """
                 "lr_schedule": "cosine", "warmup_steps": 2, "checkpoint_every": %d, "keep_checkpoints": 2,
-                "data": {"type": "text_file", "path": "corpus.txt"}""".formatted(every))
-                .replace("\"steps\": 4", "\"steps\": " + steps));
+                "data": {"type": "text_file", "path": "corpus.txt"}""".formatted(every), steps);
     }
 
     private static List<String> metrics(Path runDir) {

@@ -36,10 +36,10 @@ class RunCommandTest {
     /** Cosine schedule with warm-up, clipping and text data: everything a resume must restore. */
     private Path config(int steps, int every) {
         text();
-        return Cli.write(tmp.resolve("tiny.json"), Cli.tinyRun("""
+        return Cli.tinyRunConfig(tmp, """
                 "lr_schedule": "cosine", "warmup_steps": 2, "min_lr": 1e-4, "grad_clip": 0.5, "weight_decay": 0.1,
                 "checkpoint_every": %d, "keep_checkpoints": 2, "data": {"type": "text_file", "path": "corpus.txt"}
-                """.formatted(every)).replace("\"steps\": 4", "\"steps\": " + steps));
+                """.formatted(every), steps);
     }
 
     private static List<String> lossesAndNorms(Path runDir) {

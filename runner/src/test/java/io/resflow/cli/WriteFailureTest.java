@@ -26,8 +26,7 @@ class WriteFailureTest {
     Path tmp;
 
     private Path config(int steps) {
-        return Cli.write(tmp.resolve("tiny.json"), Cli.tinyRun("\"checkpoint_every\": 2, \"keep_checkpoints\": 2")
-                .replace("\"steps\": 4", "\"steps\": " + steps));
+        return Cli.tinyRunConfig(tmp, "\"checkpoint_every\": 2, \"keep_checkpoints\": 2", steps);
     }
 
     private static List<String> metrics(Path runDir) {
