@@ -19,6 +19,7 @@ public final class CrossEntropyKernels {
 
     // act: logits (N,V) -> probs (N,V), losses (N); tok: targets at tok[N..2N). Launch: N work-groups.
     public static void forward(KernelContext ctx, FloatArray act, IntArray tok, IntArray m) {
+        // the tree reduction below is written out on purpose, as in every work-group kernel (see Reduce)
         float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
         int row = ctx.groupIdx;
         int lid = ctx.localIdx;
@@ -66,6 +67,7 @@ public final class CrossEntropyKernels {
 
     // act: losses (N) -> loss[0] = mean. Launch: exactly one work-group.
     public static void meanLoss(KernelContext ctx, FloatArray act, FloatArray loss, FloatArray consts, IntArray m) {
+        // the tree reduction below is written out on purpose, as in every work-group kernel (see Reduce)
         float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
         int lid = ctx.localIdx;
         int ls = ctx.localGroupSizeX;

@@ -33,6 +33,7 @@ public final class LayerNormKernels {
     // act: inp (N,C) -> out (N,C), stats (2N); p: w (C), b (C) or F_B < 0. Launch: N work-groups.
     public static void forward(KernelContext ctx, FloatArray act, FloatArray p, FloatArray consts, IntArray layer,
             IntArray m) {
+        // the tree reduction below is written out on purpose, as in every work-group kernel (see Reduce)
         float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
         int row = ctx.groupIdx;
         int lid = ctx.localIdx;
@@ -95,6 +96,7 @@ public final class LayerNormKernels {
     // Launch: N work-groups.
     public static void backwardInput(KernelContext ctx, FloatArray dact, FloatArray act, FloatArray p, IntArray layer,
             IntArray m) {
+        // the tree reduction below is written out on purpose, as in every work-group kernel (see Reduce)
         float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
         float[] scratch2 = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
         int row = ctx.groupIdx;

@@ -55,6 +55,7 @@ public final class ResidualKernels {
     // g: dgate = sum(dout branch) (=). Launch: exactly one work-group.
     public static void gateGradient(KernelContext ctx, FloatArray g, FloatArray dact, FloatArray act, IntArray layer,
             IntArray m) {
+        // the tree reduction below is written out on purpose, as in every work-group kernel (see Reduce)
         float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
         int lid = ctx.localIdx;
         int ls = ctx.localGroupSizeX;

@@ -17,6 +17,7 @@ public final class RmsNormKernels {
     // act: inp (N,C) -> out (N,C), rstd (N); p: w (C). Args as LayerNormKernels.forward. Launch: N work-groups.
     public static void forward(KernelContext ctx, FloatArray act, FloatArray p, FloatArray consts, IntArray layer,
             IntArray m) {
+        // the tree reduction below is written out on purpose, as in every work-group kernel (see Reduce)
         float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
         int row = ctx.groupIdx;
         int lid = ctx.localIdx;
@@ -55,6 +56,7 @@ public final class RmsNormKernels {
     // dact: dout (N,C) -> dinp (N,C), = or +=: dinp = rstd (g - x rstd^2 mean(g x)), g = dout w. Launch: N groups.
     public static void backwardInput(KernelContext ctx, FloatArray dact, FloatArray act, FloatArray p, IntArray layer,
             IntArray m) {
+        // the tree reduction below is written out on purpose, as in every work-group kernel (see Reduce)
         float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
         int row = ctx.groupIdx;
         int lid = ctx.localIdx;

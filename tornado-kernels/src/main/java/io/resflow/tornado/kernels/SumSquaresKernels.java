@@ -16,6 +16,7 @@ public final class SumSquaresKernels {
 
     // g (n) -> partial (G), n = m[0]. Launch: G work-groups.
     public static void partials(KernelContext ctx, FloatArray g, FloatArray partial, IntArray m) {
+        // the tree reduction below is written out on purpose, as in every work-group kernel (see Reduce)
         float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
         int lid = ctx.localIdx;
         int ls = ctx.localGroupSizeX;
@@ -43,6 +44,7 @@ public final class SumSquaresKernels {
 
     // partial (G) -> out[0], G = m[1]. Launch: exactly one work-group.
     public static void combine(KernelContext ctx, FloatArray partial, FloatArray out, IntArray m) {
+        // the tree reduction below is written out on purpose, as in every work-group kernel (see Reduce)
         float[] scratch = ctx.allocateFloatLocalArray(Reduce.MAX_LOCAL);
         int lid = ctx.localIdx;
         int ls = ctx.localGroupSizeX;
