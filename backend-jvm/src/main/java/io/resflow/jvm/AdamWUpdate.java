@@ -4,14 +4,13 @@ import jdk.incubator.vector.FloatVector;
 
 /**
  * The optimizer's passes over every parameter (the jvm kernels of {@link io.resflow.reference.AdamWUpdate}): the sum
- * of squares for the global gradient norm, the AdamW update itself, and the clearing of the gradients before a
- * backward, all over fixed chunks. Both are bound by
- * memory bandwidth (the update reads p, g, m, v and writes p, m, v: 28 bytes per parameter).
+ * of squares for the global gradient norm and the AdamW update itself, over fixed chunks. Both are bound by memory
+ * bandwidth (the update reads p, g, m, v and writes p, m, v: 28 bytes per parameter). No pass clears the gradients:
+ * the backward's first write of each stores (see {@link io.resflow.engine.Ops}).
  */
 final class AdamWUpdate extends JvmOp {
     private final Update update = new Update();
     private final SumSquares sumSquares = new SumSquares();
-    private final Zero zero = new Zero();
 
     AdamWUpdate(Exec x) {
         super(x);
@@ -37,18 +36,6 @@ final class AdamWUpdate extends JvmOp {
         j.gradScale = gradScale;
         j.invC1 = (float) (1.0 / (1.0 - StrictMath.pow(b1, t)));
         j.invC2 = (float) (1.0 / (1.0 - StrictMath.pow(b2, t)));
-        x.run(j, Exec.chunks(n));
-    }
-
-    /** a[0..n) = 0 over fixed chunks (clearing the gradients is a pass over every parameter too). */
-    void zero(float[] a, int n) {
-        if (n < 4 * Exec.CHUNK) {
-            java.util.Arrays.fill(a, 0, n, 0f);
-            return;
-        }
-        Zero j = zero;
-        j.a = a;
-        j.n = n;
         x.run(j, Exec.chunks(n));
     }
 
@@ -105,17 +92,6 @@ final class AdamWUpdate extends JvmOp {
                 float upd = mi * invC1 / ((float) Math.sqrt(vi * invC2) + eps) + p[i] * wd;
                 p[i] = Math.fma(upd, -lr, p[i]);
             }
-        }
-    }
-
-    private static final class Zero extends WorkerPool.Job {
-        float[] a;
-        int n;
-
-        @Override
-        public void task(int t, Scratch s) {
-            int i0 = t * Exec.CHUNK;
-            java.util.Arrays.fill(a, i0, Math.min(n, i0 + Exec.CHUNK), 0f);
         }
     }
 

@@ -67,9 +67,10 @@ final class Attention extends JvmOp {
         x.run(fwd, fwd.set(out, state, qkv, B, T, nh, nkv, hd));
     }
 
-    // dout (B,T,nh hd) -> dqkv (B,T,(nh+2 nkv) hd) +=
+    // dout (B,T,nh hd) -> dqkv (B,T,(nh+2 nkv) hd) += (add false: =, each tile stored on its first visit)
     void backward(float[] dqkv, float[] dout, float[] qkv, float[] out, float[] state, int B, int T, int nh, int nkv,
-            int hd) {
+            int hd, boolean add) {
+        bwd.add = add;
         x.run(bwd, bwd.set(dqkv, dout, qkv, out, state, B, T, nh, nkv, hd));
     }
 
@@ -224,6 +225,7 @@ final class Attention extends JvmOp {
 
     private static final class Backward extends Shape {
         float[] dqkv, dout, out;
+        boolean add;
 
         int set(float[] dqkv, float[] dout, float[] qkv, float[] out, float[] state, int B, int T, int nh, int nkv,
                 int hd) {
@@ -289,24 +291,27 @@ final class Attention extends JvmOp {
                         for (int q = 0; q < nq; q++) {
                             Sgemm.kernel(ds, r0 * tq, tq, 1, kr, q * tp * NR, tileSeen(t0, r0, rows), tile);
                             storeRows(tile, Math.min(MR, rows - r0), dqkv, qrow + r0 * width + q * NR, width,
-                                    Math.min(NR, hd - q * NR), true);
+                                    Math.min(NR, hd - q * NR), add); // each dQ tile is written once
                         }
                     }
                     // dK += dS^T Q_b, dV += P^T dO_b: A(i = key, k = query row) read down the score columns
                     packRowPanels(qp, qkv, qo, width, rows, hd, QB, nq);
                     packRowPanels(dop, dout, doo, ldo, rows, hd, QB, nq);
-                    // straight into dqkv: this task is the only writer of kv head g's rows
+                    // straight into dqkv: this task is the only writer of kv head g's rows. A key tile is first
+                    // visited by the group's first head in the block that reaches it (s0 >= t0): stored there when
+                    // the call stores, added to on every later visit
                     for (int s0 = 0; s0 < nk; s0 += MR) {
+                        boolean addK = add || h > g * group || s0 < t0;
                         int r1 = Math.max(0, s0 - t0); // queries before key s0 see none of these keys: skip them
                         int keys = Math.min(MR, T - s0);
                         int krow = (b * T + s0) * width;
                         for (int q = 0; q < nq; q++) {
                             int w = Math.min(NR, hd - q * NR);
                             Sgemm.kernel(ds, s0 + r1 * tq, 1, tq, qp, q * QB * NR + r1 * NR, rows - r1, tile);
-                            storeRows(tile, keys, dqkv, krow + kOff + q * NR, width, w, true);
+                            storeRows(tile, keys, dqkv, krow + kOff + q * NR, width, w, addK);
                             Sgemm.kernel(pa, pb + s0 + r1 * ldp, 1, ldp, dop, q * QB * NR + r1 * NR, rows - r1,
                                     tile);
-                            storeRows(tile, keys, dqkv, krow + vOff + q * NR, width, w, true);
+                            storeRows(tile, keys, dqkv, krow + vOff + q * NR, width, w, addK);
                         }
                     }
                 }

@@ -34,10 +34,11 @@ final class CrossEntropy extends JvmOp {
         return total / N;
     }
 
-    // dlogits (N,V) += (probs - onehot(targets)) / N   (the gradient of the mean loss)
-    void backward(float[] dlogits, float[] probs, int[] targets, int N, int V) {
+    // dlogits (N,V) += (probs - onehot(targets)) / N   (the gradient of the mean loss; add false: =)
+    void backward(float[] dlogits, float[] probs, int[] targets, int N, int V, boolean add) {
         Job j = job;
         j.backward = true;
+        j.add = add;
         j.dlogits = dlogits;
         j.probs = probs;
         j.targets = targets;
@@ -49,7 +50,7 @@ final class CrossEntropy extends JvmOp {
 
     /** Fused softmax + loss per row (max, exp and sum in one pass over the row's exps, then one scaling pass). */
     private static final class Job extends WorkerPool.Job {
-        boolean backward;
+        boolean backward, add;
         float[] losses, probs, logits, dlogits;
         int[] targets;
         int N, V, tasks;
@@ -114,11 +115,11 @@ final class CrossEntropy extends JvmOp {
             int bound = SP.loopBound(V);
             int v = 0;
             for (; v < bound; v += L) {
-                FloatVector.fromArray(SP, probs, o + v).fma(vinv, FloatVector.fromArray(SP, dlogits, o + v))
-                        .intoArray(dlogits, o + v);
+                FloatVector prior = add ? FloatVector.fromArray(SP, dlogits, o + v) : FloatVector.zero(SP);
+                FloatVector.fromArray(SP, probs, o + v).fma(vinv, prior).intoArray(dlogits, o + v);
             }
             for (; v < V; v++) {
-                dlogits[o + v] = Math.fma(probs[o + v], inv, dlogits[o + v]);
+                dlogits[o + v] = Math.fma(probs[o + v], inv, add ? dlogits[o + v] : 0f);
             }
             dlogits[o + targets[r]] -= inv;
         }

@@ -41,9 +41,12 @@ final class Embedding extends JvmOp {
         x.run(j, j.tasks);
     }
 
-    // dout (B,T,C) -> dwte (V,C) += scatter, dwpe (P,C) += (either may be null)
-    void backward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int B, int T, int C) {
+    // dout (B,T,C) -> dwte (V,C) += scatter, dwpe (P,C) += (either may be null). add false: every row stored, 0
+    // where no token or position landed; a scatter cannot store what it does not visit, so each task clears its
+    // columns of the arrays first (while they are its own, in one pass) and then adds
+    void backward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int B, int T, int C, boolean add) {
         Bwd j = bwd;
+        j.add = add;
         j.dwte = dwte;
         j.dwpe = dwpe;
         j.dout = dout;
@@ -81,12 +84,17 @@ final class Embedding extends JvmOp {
     private static final class Bwd extends WorkerPool.Job {
         float[] dwte, dwpe, dout;
         int[] tokens;
+        boolean add;
         int T, C, rows;
 
         @Override
         public void task(int i, Scratch s) {
             int c0 = i * Exec.cols();
             int c1 = Math.min(C, c0 + Exec.cols());
+            if (!add) {
+                clearColumns(dwte, C, c0, c1);
+                clearColumns(dwpe, C, c0, c1);
+            }
             for (int r = 0; r < rows; r++) {
                 int o = r * C;
                 if (dwte != null) {
@@ -95,6 +103,15 @@ final class Embedding extends JvmOp {
                 if (dwpe != null) {
                     addRow(dwpe, (r % T) * C, dout, o, c0, c1);
                 }
+            }
+        }
+    }
+
+    /** Columns [c0, c1) of every row of a (rows, C) array set to 0 (nothing when a is null). */
+    private static void clearColumns(float[] a, int C, int c0, int c1) {
+        if (a != null) {
+            for (int o = 0; o < a.length; o += C) {
+                java.util.Arrays.fill(a, o + c0, o + c1, 0f);
             }
         }
     }

@@ -19,17 +19,18 @@ final class Gelu extends JvmOp {
 
     // inp (n) -> out (n)
     void forward(float[] out, float[] inp, int n) {
-        run(false, out, inp, null, n);
+        run(false, out, inp, null, n, false);
     }
 
-    // dout (n) -> dinp (n) += gelu'(inp) dout
-    void backward(float[] dinp, float[] inp, float[] dout, int n) {
-        run(true, dinp, inp, dout, n);
+    // dout (n) -> dinp (n) += gelu'(inp) dout (add false: =)
+    void backward(float[] dinp, float[] inp, float[] dout, int n, boolean add) {
+        run(true, dinp, inp, dout, n, add);
     }
 
-    private void run(boolean backward, float[] o, float[] inp, float[] dout, int n) {
+    private void run(boolean backward, float[] o, float[] inp, float[] dout, int n, boolean add) {
         Job j = job;
         j.backward = backward;
+        j.add = add;
         j.o = o;
         j.inp = inp;
         j.dout = dout;
@@ -38,7 +39,7 @@ final class Gelu extends JvmOp {
     }
 
     private static final class Job extends WorkerPool.Job {
-        boolean backward;
+        boolean backward, add;
         float[] o, inp, dout;
         int n;
 
@@ -85,7 +86,8 @@ final class Gelu extends JvmOp {
                         .mul(2f * K);
                 FloatVector grad = x.mul(sg).mul(sg.neg().add(1f)).fma(du, sg);
                 FloatVector d = FloatVector.fromArray(SP, dout, i);
-                grad.fma(d, FloatVector.fromArray(SP, o, i)).intoArray(o, i);
+                // a store is the same fma onto zero: the same bits as accumulating into a cleared buffer
+                grad.fma(d, add ? FloatVector.fromArray(SP, o, i) : FloatVector.zero(SP)).intoArray(o, i);
             }
             for (; i < i1; i++) {
                 float x = inp[i];
@@ -94,7 +96,7 @@ final class Gelu extends JvmOp {
                 float sg = VMath.sigmoid(u2);
                 float du = Math.fma(x2, 3f * C3, 1f) * (2f * K);
                 float grad = Math.fma(x * sg * (-sg + 1f), du, sg);
-                o[i] = Math.fma(grad, dout[i], o[i]);
+                o[i] = Math.fma(grad, dout[i], add ? o[i] : 0f);
             }
         }
     }

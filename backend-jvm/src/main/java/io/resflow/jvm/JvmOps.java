@@ -87,8 +87,9 @@ public final class JvmOps implements Ops {
     }
 
     @Override
-    public void embeddingBackward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int B, int T, int C) {
-        embedding.backward(dwte, dwpe, dout, tokens, B, T, C);
+    public void embeddingBackward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int B, int T, int C,
+            boolean add) {
+        embedding.backward(dwte, dwpe, dout, tokens, B, T, C, add);
     }
 
     @Override
@@ -99,8 +100,8 @@ public final class JvmOps implements Ops {
 
     @Override
     public void layerNormBackward(float[] dinp, float[] dw, float[] db, float[] dout, float[] inp, float[] w,
-            float[] mean, float[] rstd, int N, int C) {
-        layerNorm.backward(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+            float[] mean, float[] rstd, int N, int C, boolean add) {
+        layerNorm.backward(dinp, dw, db, dout, inp, w, mean, rstd, N, C, add);
     }
 
     @Override
@@ -110,8 +111,8 @@ public final class JvmOps implements Ops {
 
     @Override
     public void rmsNormBackward(float[] dinp, float[] dw, float[] dout, float[] inp, float[] w, float[] rstd, int N,
-            int C) {
-        rmsNorm.backward(dinp, dw, dout, inp, w, rstd, N, C);
+            int C, boolean add) {
+        rmsNorm.backward(dinp, dw, dout, inp, w, rstd, N, C, add);
     }
 
     @Override
@@ -121,8 +122,8 @@ public final class JvmOps implements Ops {
 
     @Override
     public void matmulBackward(float[] dinp, float[] dweight, float[] dbias, float[] dout, float[] inp,
-            float[] weight, int N, int C, int OC) {
-        matmul.backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+            float[] weight, int N, int C, int OC, boolean add) {
+        matmul.backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC, add);
     }
 
     @Override
@@ -158,8 +159,8 @@ public final class JvmOps implements Ops {
 
     @Override
     public void attentionBackward(float[] dqkv, float[] dout, float[] qkv, float[] out, float[] state, int B, int T,
-            int nh, int nkv, int hd) {
-        attention.backward(dqkv, dout, qkv, out, state, B, T, nh, nkv, hd);
+            int nh, int nkv, int hd, boolean add) {
+        attention.backward(dqkv, dout, qkv, out, state, B, T, nh, nkv, hd, add);
     }
 
     @Override
@@ -168,8 +169,8 @@ public final class JvmOps implements Ops {
     }
 
     @Override
-    public void geluBackward(float[] dinp, float[] inp, float[] dout, int n) {
-        gelu.backward(dinp, inp, dout, n);
+    public void geluBackward(float[] dinp, float[] inp, float[] dout, int n, boolean add) {
+        gelu.backward(dinp, inp, dout, n, add);
     }
 
     @Override
@@ -178,8 +179,8 @@ public final class JvmOps implements Ops {
     }
 
     @Override
-    public void swigluBackward(float[] dinp, float[] inp, float[] dout, int N, int F) {
-        swiGlu.backward(dinp, inp, dout, N, F);
+    public void swigluBackward(float[] dinp, float[] inp, float[] dout, int N, int F, boolean add) {
+        swiGlu.backward(dinp, inp, dout, N, F, add);
     }
 
     @Override
@@ -189,8 +190,8 @@ public final class JvmOps implements Ops {
 
     @Override
     public double residualBackward(float[] dskip, float[] dbranch, float[] dout, float alpha, float[] branch,
-            float gate, int n) {
-        return residual.backward(dskip, dbranch, dout, alpha, branch, gate, n);
+            float gate, int n, boolean add) {
+        return residual.backward(dskip, dbranch, dout, alpha, branch, gate, n, add);
     }
 
     @Override
@@ -199,8 +200,8 @@ public final class JvmOps implements Ops {
     }
 
     @Override
-    public void crossEntropyBackward(float[] dlogits, float[] probs, int[] targets, int N, int V) {
-        crossEntropy.backward(dlogits, probs, targets, N, V);
+    public void crossEntropyBackward(float[] dlogits, float[] probs, int[] targets, int N, int V, boolean add) {
+        crossEntropy.backward(dlogits, probs, targets, N, V, add);
     }
 
     @Override
@@ -212,10 +213,5 @@ public final class JvmOps implements Ops {
     @Override
     public double sumSquares(float[] g, int n) {
         return adamW.sumSquares(g, n);
-    }
-
-    @Override
-    public void zero(float[] a, int n) {
-        adamW.zero(a, n);
     }
 }

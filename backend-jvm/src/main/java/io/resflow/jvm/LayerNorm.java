@@ -6,7 +6,8 @@ import jdk.incubator.vector.VectorMask;
 /**
  * LayerNorm over the last dimension (the jvm kernels of {@link io.resflow.reference.LayerNorm}); with the mean left
  * out the same kernels are {@link RmsNorm}'s. Forward: row-parallel, mean and variance in one pass. Backward: dinp
- * row-parallel; dw and db column-partitioned, rows summed in order (determinism).
+ * row-parallel; dw and db column-partitioned, rows summed in order (determinism). With add false the backward
+ * stores its results where it would add them (the first write of a gradient).
  */
 final class LayerNorm extends JvmOp {
     private final Fwd fwd = new Fwd();
@@ -22,10 +23,10 @@ final class LayerNorm extends JvmOp {
         forward(true, out, mean, rstd, inp, w, b, N, C, eps);
     }
 
-    // dout (N,C) -> dinp (N,C) +=, dw (C) +=, db (C) += (each may be null)
+    // dout (N,C) -> dinp (N,C) +=, dw (C) +=, db (C) += (each may be null); add false stores instead
     void backward(float[] dinp, float[] dw, float[] db, float[] dout, float[] inp, float[] w, float[] mean,
-            float[] rstd, int N, int C) {
-        backward(true, dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+            float[] rstd, int N, int C, boolean add) {
+        backward(true, dinp, dw, db, dout, inp, w, mean, rstd, N, C, add);
     }
 
     /** ln = false: RMSNorm (no mean, no bias). */
@@ -47,10 +48,11 @@ final class LayerNorm extends JvmOp {
     }
 
     void backward(boolean ln, float[] dinp, float[] dw, float[] db, float[] dout, float[] inp, float[] w,
-            float[] mean, float[] rstd, int N, int C) {
+            float[] mean, float[] rstd, int N, int C, boolean add) {
         if (dinp != null) {
             BwdRows j = bwdRows;
             j.ln = ln;
+            j.add = add;
             j.dinp = dinp;
             j.dout = dout;
             j.inp = inp;
@@ -65,6 +67,7 @@ final class LayerNorm extends JvmOp {
         if (dw != null || db != null) {
             BwdCols j = bwdCols;
             j.ln = ln;
+            j.add = add;
             j.dw = dw;
             j.db = db;
             j.dout = dout;
@@ -152,7 +155,7 @@ final class LayerNorm extends JvmOp {
 
     /** dinp += rstd (g - mean(g) - xhat mean(g xhat)), g = dout w (rmsnorm: without the mean(g) term). */
     static final class BwdRows extends WorkerPool.Job {
-        boolean ln;
+        boolean ln, add;
         float[] dinp, dout, inp, w, mean, rstd;
         int N, C, tasks;
 
@@ -195,12 +198,13 @@ final class LayerNorm extends JvmOp {
                     FloatVector xh = FloatVector.fromArray(SP, inp, o + c).sub(vmu).mul(vrs);
                     FloatVector g = FloatVector.fromArray(SP, dout, o + c).mul(FloatVector.fromArray(SP, w, c));
                     FloatVector d = g.sub(vmg).sub(xh.mul(vmgx)).mul(vrs);
-                    FloatVector.fromArray(SP, dinp, o + c).add(d).intoArray(dinp, o + c);
+                    (add ? FloatVector.fromArray(SP, dinp, o + c).add(d) : d).intoArray(dinp, o + c);
                 }
                 for (; c < C; c++) {
                     float xh = (inp[o + c] - mu) * rs;
                     float g = dout[o + c] * w[c];
-                    dinp[o + c] += (g - mg - xh * mgx) * rs;
+                    float d = (g - mg - xh * mgx) * rs;
+                    dinp[o + c] = add ? dinp[o + c] + d : d;
                 }
             }
         }
@@ -208,7 +212,7 @@ final class LayerNorm extends JvmOp {
 
     /** dw += sum_n dout xhat, db += sum_n dout: each task owns Exec.cols() columns, rows summed in order. */
     static final class BwdCols extends WorkerPool.Job {
-        boolean ln;
+        boolean ln, add;
         float[] dw, db, dout, inp, mean, rstd;
         int N, C;
 
@@ -230,10 +234,10 @@ final class LayerNorm extends JvmOp {
                     ab = d.add(ab);
                 }
                 if (dw != null) {
-                    FloatVector.fromArray(SP, dw, c, m).add(aw).intoArray(dw, c, m);
+                    (add ? FloatVector.fromArray(SP, dw, c, m).add(aw) : aw).intoArray(dw, c, m);
                 }
                 if (db != null) {
-                    FloatVector.fromArray(SP, db, c, m).add(ab).intoArray(db, c, m);
+                    (add ? FloatVector.fromArray(SP, db, c, m).add(ab) : ab).intoArray(db, c, m);
                 }
             }
         }

@@ -36,22 +36,24 @@ final class Matmul extends JvmOp {
         x.run(j, j.prepare(x.threads));
     }
 
-    // dout (N,OC) -> dinp (N,C) += dout weight, dweight (OC,C) += dout^T inp, dbias (OC) += sum_n dout
+    // dout (N,OC) -> dinp (N,C) += dout weight, dweight (OC,C) += dout^T inp, dbias (OC) += sum_n dout; add false
+    // stores instead (the GEMM's first k block writes C, the bias sum is stored)
     void backward(float[] dinp, float[] dweight, float[] dbias, float[] dout, float[] inp, float[] weight, int N, int C,
-            int OC) {
+            int OC, boolean add) {
         if (dinp != null) {
             // dinp (N,C) += dout (N,OC) . W (OC,C)
-            Sgemm.Job j = gemm.set(dout, OC, 1, weight, C, 1, dinp, C, null, true, N, OC, C);
+            Sgemm.Job j = gemm.set(dout, OC, 1, weight, C, 1, dinp, C, null, add, N, OC, C);
             x.run(j, j.prepare(x.threads));
         }
         if (dweight != null) {
             // dW (OC,C) += dout^T (OC,N) . inp (N,C): A(i=o, k=n) = dout[n][o]
-            Sgemm.Job j = gemm.set(dout, 1, OC, inp, C, 1, dweight, C, null, true, OC, N, C);
+            Sgemm.Job j = gemm.set(dout, 1, OC, inp, C, 1, dweight, C, null, add, OC, N, C);
             x.run(j, j.prepare(x.threads));
         }
         if (dbias != null) {
             BiasBwd j = biasBwd;
             j.db = dbias;
+            j.add = add;
             j.dout = dout;
             j.N = N;
             j.OC = OC;
@@ -121,6 +123,7 @@ final class Matmul extends JvmOp {
 
     private static final class BiasBwd extends WorkerPool.Job {
         float[] db, dout;
+        boolean add;
         int N, OC;
 
         @Override
@@ -133,7 +136,7 @@ final class Matmul extends JvmOp {
                 for (int r = 0; r < N; r++) {
                     acc = FloatVector.fromArray(SP, dout, r * OC + c, m).add(acc);
                 }
-                FloatVector.fromArray(SP, db, c, m).add(acc).intoArray(db, c, m);
+                (add ? FloatVector.fromArray(SP, db, c, m).add(acc) : acc).intoArray(db, c, m);
             }
         }
     }

@@ -27,9 +27,12 @@ final class ResidualAdd extends JvmOp {
         x.run(j, Exec.chunks(n));
     }
 
-    // dout (n) -> dskip (n) += alpha dout, dbranch (n) += gate dout (either may be null); returns sum(dout * branch)
-    double backward(float[] dskip, float[] dbranch, float[] dout, float alpha, float[] branch, float gate, int n) {
+    // dout (n) -> dskip (n) += alpha dout, dbranch (n) += gate dout (either may be null; add false: =); returns
+    // sum(dout * branch)
+    double backward(float[] dskip, float[] dbranch, float[] dout, float alpha, float[] branch, float gate, int n,
+            boolean add) {
         Bwd j = bwd;
+        j.add = add;
         j.dskip = dskip;
         j.dbranch = dbranch;
         j.dout = dout;
@@ -78,6 +81,7 @@ final class ResidualAdd extends JvmOp {
     private static final class Bwd extends WorkerPool.Job {
         float[] dskip, dbranch, dout, branch;
         float alpha, gate;
+        boolean add;
         int n;
         double[] partials;
 
@@ -88,16 +92,17 @@ final class ResidualAdd extends JvmOp {
             float[] tmp = s.get(Scratch.LANES, L);
             FloatVector va = FloatVector.broadcast(SP, alpha);
             FloatVector vg = FloatVector.broadcast(SP, gate);
-            FloatVector acc = FloatVector.zero(SP);
+            FloatVector zero = FloatVector.zero(SP);
+            FloatVector acc = zero;
             int bound = i0 + SP.loopBound(i1 - i0);
             int i = i0;
             for (; i < bound; i += L) {
                 FloatVector d = FloatVector.fromArray(SP, dout, i);
                 if (dskip != null) {
-                    d.fma(va, FloatVector.fromArray(SP, dskip, i)).intoArray(dskip, i);
+                    d.fma(va, add ? FloatVector.fromArray(SP, dskip, i) : zero).intoArray(dskip, i);
                 }
                 if (dbranch != null) {
-                    d.fma(vg, FloatVector.fromArray(SP, dbranch, i)).intoArray(dbranch, i);
+                    d.fma(vg, add ? FloatVector.fromArray(SP, dbranch, i) : zero).intoArray(dbranch, i);
                 }
                 acc = d.fma(FloatVector.fromArray(SP, branch, i), acc);
             }
@@ -105,10 +110,10 @@ final class ResidualAdd extends JvmOp {
             double sum = VMath.sumLanes(tmp, 0);
             for (; i < i1; i++) {
                 if (dskip != null) {
-                    dskip[i] = Math.fma(dout[i], alpha, dskip[i]);
+                    dskip[i] = Math.fma(dout[i], alpha, add ? dskip[i] : 0f);
                 }
                 if (dbranch != null) {
-                    dbranch[i] = Math.fma(dout[i], gate, dbranch[i]);
+                    dbranch[i] = Math.fma(dout[i], gate, add ? dbranch[i] : 0f);
                 }
                 sum += (double) dout[i] * branch[i];
             }

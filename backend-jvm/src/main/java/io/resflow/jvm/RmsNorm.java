@@ -17,8 +17,9 @@ final class RmsNorm {
         kernels.forward(false, out, null, rstd, inp, w, null, N, C, eps);
     }
 
-    // dout (N,C) -> dinp (N,C) +=, dw (C) +=
-    void backward(float[] dinp, float[] dw, float[] dout, float[] inp, float[] w, float[] rstd, int N, int C) {
-        kernels.backward(false, dinp, dw, null, dout, inp, w, null, rstd, N, C);
+    // dout (N,C) -> dinp (N,C) +=, dw (C) += (either may be null); add false stores instead
+    void backward(float[] dinp, float[] dw, float[] dout, float[] inp, float[] w, float[] rstd, int N, int C,
+            boolean add) {
+        kernels.backward(false, dinp, dw, null, dout, inp, w, null, rstd, N, C, add);
     }
 }

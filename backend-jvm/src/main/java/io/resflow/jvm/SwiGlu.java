@@ -16,17 +16,18 @@ final class SwiGlu extends JvmOp {
 
     // inp (N,2F) = gate | up -> out (N,F) = silu(gate) * up
     void forward(float[] out, float[] inp, int N, int F) {
-        run(false, out, inp, null, N, F);
+        run(false, out, inp, null, N, F, false);
     }
 
-    // dout (N,F) -> dinp (N,2F) +=
-    void backward(float[] dinp, float[] inp, float[] dout, int N, int F) {
-        run(true, dinp, inp, dout, N, F);
+    // dout (N,F) -> dinp (N,2F) += (add false: =)
+    void backward(float[] dinp, float[] inp, float[] dout, int N, int F, boolean add) {
+        run(true, dinp, inp, dout, N, F, add);
     }
 
-    private void run(boolean backward, float[] o, float[] inp, float[] dout, int N, int F) {
+    private void run(boolean backward, float[] o, float[] inp, float[] dout, int N, int F, boolean add) {
         Job j = job;
         j.backward = backward;
+        j.add = add;
         j.o = o;
         j.inp = inp;
         j.dout = dout;
@@ -36,7 +37,7 @@ final class SwiGlu extends JvmOp {
     }
 
     private static final class Job extends WorkerPool.Job {
-        boolean backward;
+        boolean backward, add;
         float[] o, inp, dout;
         int n, F;
 
@@ -62,8 +63,9 @@ final class SwiGlu extends JvmOp {
                         FloatVector dy = FloatVector.fromArray(SP, dout, r * F + f, m);
                         // dg = dy u sg (1 + g (1 - sg)), du = dy silu
                         FloatVector dg = dy.mul(u).mul(sg).mul(g.mul(sg.neg().add(1f)).add(1f));
-                        FloatVector.fromArray(SP, o, gb + f, m).add(dg).intoArray(o, gb + f, m);
-                        dy.fma(silu, FloatVector.fromArray(SP, o, gb + F + f, m)).intoArray(o, gb + F + f, m);
+                        (add ? FloatVector.fromArray(SP, o, gb + f, m).add(dg) : dg).intoArray(o, gb + f, m);
+                        FloatVector up = add ? FloatVector.fromArray(SP, o, gb + F + f, m) : FloatVector.zero(SP);
+                        dy.fma(silu, up).intoArray(o, gb + F + f, m);
                     }
                 }
                 e += f1 - f0;

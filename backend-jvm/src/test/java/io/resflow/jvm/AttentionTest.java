@@ -26,7 +26,7 @@ class AttentionTest extends OpCheck {
             ref.attentionForward(o1, st1, qkv, B, T, nh, nkv, hd);
             float[] dq1 = rand(B * T * W, 1);
             float[] dq0 = dq1.clone();
-            ref.attentionBackward(dq1, dout, qkv, o1, st1, B, T, nh, nkv, hd);
+            ref.attentionBackward(dq1, dout, qkv, o1, st1, B, T, nh, nkv, hd, true);
             for (Ops ops : jvms()) {
                 float[] o2 = new float[B * T * nh * hd];
                 float[] st2 = new float[(int) ops.attentionStateSize(B, T, nh)];
@@ -38,7 +38,7 @@ class AttentionTest extends OpCheck {
                 ops.attentionForward(o2, st2, qkv, B, T, nh, nkv, hd);
                 close("attention fwd" + tag, o2, o1);
                 float[] dq2 = dq0.clone();
-                ops.attentionBackward(dq2, dout, qkv, o2, st2, B, T, nh, nkv, hd);
+                ops.attentionBackward(dq2, dout, qkv, o2, st2, B, T, nh, nkv, hd, true);
                 close("attention bwd" + tag, dq2, dq1);
             }
         }

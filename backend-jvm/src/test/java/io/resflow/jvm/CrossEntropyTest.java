@@ -20,7 +20,7 @@ class CrossEntropyTest extends OpCheck {
         double loss1 = ref.crossEntropyForward(l1, p1, logits, tg, N, V);
         float[] g1 = rand(N * V, 0.01);
         float[] g0 = g1.clone();
-        ref.crossEntropyBackward(g1, p1, tg, N, V);
+        ref.crossEntropyBackward(g1, p1, tg, N, V, true);
         for (Ops ops : jvms()) {
             float[] l2 = new float[N], p2 = new float[N * V];
             double loss2 = ops.crossEntropyForward(l2, p2, logits, tg, N, V);
@@ -28,7 +28,7 @@ class CrossEntropyTest extends OpCheck {
             close("ce losses", l2, l1);
             close("ce probs", p2, p1);
             float[] g2 = g0.clone();
-            ops.crossEntropyBackward(g2, p1, tg, N, V);
+            ops.crossEntropyBackward(g2, p1, tg, N, V, true);
             close("ce dlogits", g2, g1);
         }
     }

@@ -143,13 +143,13 @@ class DeterminismTest {
         for (Ops jvm : OpCheck.jvms()) {
             float[] out = new float[N * OC], di = new float[N * C], dw = new float[OC * C], db = new float[OC];
             jvm.matmulForward(out, inp, w, b, N, C, OC);
-            jvm.matmulBackward(di, dw, db, dout, inp, w, N, C, OC);
+            jvm.matmulBackward(di, dw, db, dout, inp, w, N, C, OC, true);
             float[] ao = new float[B * T * nh * hd], st = new float[(int) jvm.attentionStateSize(B, T, nh)], dq = new float[B * T * W];
             jvm.attentionForward(ao, st, qkv, B, T, nh, nkv, hd);
-            jvm.attentionBackward(dq, adout, qkv, ao, st, B, T, nh, nkv, hd);
+            jvm.attentionBackward(dq, adout, qkv, ao, st, B, T, nh, nkv, hd, true);
             float[] ln = new float[N * C], mean = new float[N], rstd = new float[N], lw = new float[C];
             jvm.layerNormForward(ln, mean, rstd, inp, gw, gb, N, C, 1e-5f);
-            jvm.layerNormBackward(ln, lw, null, inp, inp, gw, mean, rstd, N, C);
+            jvm.layerNormBackward(ln, lw, null, inp, inp, gw, mean, rstd, N, C, true);
             float[][] all = {out, di, dw, db, ao, st, dq, ln, lw, {(float) jvm.sumSquares(dw, dw.length)}};
             if (first == null) {
                 first = all;

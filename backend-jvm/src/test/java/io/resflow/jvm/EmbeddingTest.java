@@ -23,8 +23,8 @@ class EmbeddingTest extends OpCheck {
                 close("embedding fwd", o2, o1);
                 float[] dte1 = rand(V * C, 1), dte2 = dte1.clone();
                 float[] dpe1 = pe == null ? null : rand(T * C, 1), dpe2 = pe == null ? null : dpe1.clone();
-                ref.embeddingBackward(dte1, dpe1, dout, tok, B, T, C);
-                ops.embeddingBackward(dte2, dpe2, dout, tok, B, T, C);
+                ref.embeddingBackward(dte1, dpe1, dout, tok, B, T, C, true);
+                ops.embeddingBackward(dte2, dpe2, dout, tok, B, T, C, true);
                 close("embedding dwte", dte2, dte1);
                 if (pe != null) {
                     close("embedding dwpe", dpe2, dpe1);

@@ -16,8 +16,8 @@ class GeluTest extends OpCheck {
             ops.geluForward(o2, x, n);
             close("gelu fwd", o2, o1);
             float[] d1 = rand(n, 1), d2 = d1.clone();
-            ref.geluBackward(d1, x, dout, n);
-            ops.geluBackward(d2, x, dout, n);
+            ref.geluBackward(d1, x, dout, n, true);
+            ops.geluBackward(d2, x, dout, n, true);
             close("gelu bwd", d2, d1);
         }
     }
@@ -31,8 +31,8 @@ class GeluTest extends OpCheck {
         new JvmOps(2).geluForward(o2, big, n);
         close("gelu fwd (chunks)", o2, o1);
         float[] d1 = rand(n, 1), d2 = d1.clone();
-        ref.geluBackward(d1, big, bd, n);
-        new JvmOps(2).geluBackward(d2, big, bd, n);
+        ref.geluBackward(d1, big, bd, n, true);
+        new JvmOps(2).geluBackward(d2, big, bd, n, true);
         close("gelu bwd (chunks)", d2, d1);
     }
 

@@ -28,8 +28,8 @@ class LayerNormTest extends OpCheck {
                     close("ln rstd", r2, r1);
                     float[] di1 = rand(N * C, 1), dw1 = rand(C, 1), db1 = bias == null ? null : rand(C, 1);
                     float[] di2 = di1.clone(), dw2 = dw1.clone(), db2 = db1 == null ? null : db1.clone();
-                    ref.layerNormBackward(di1, dw1, db1, dout, inp, w, m1, r1, N, C);
-                    ops.layerNormBackward(di2, dw2, db2, dout, inp, w, m1, r1, N, C);
+                    ref.layerNormBackward(di1, dw1, db1, dout, inp, w, m1, r1, N, C, true);
+                    ops.layerNormBackward(di2, dw2, db2, dout, inp, w, m1, r1, N, C, true);
                     close("ln dinp C=" + C, di2, di1);
                     close("ln dw C=" + C, dw2, dw1);
                     if (db1 != null) {

@@ -27,16 +27,16 @@ class MatmulTest extends OpCheck {
             }
             float[] di1 = rand(N * C, 1), dw1 = rand(OC * C, 1), db1 = rand(OC, 1);
             float[] di2 = di1.clone(), dw2 = dw1.clone(), db2 = db1.clone();
-            ref.matmulBackward(di1, dw1, db1, dout, inp, w, N, C, OC);
-            ops.matmulBackward(di2, dw2, db2, dout, inp, w, N, C, OC);
+            ref.matmulBackward(di1, dw1, db1, dout, inp, w, N, C, OC, true);
+            ops.matmulBackward(di2, dw2, db2, dout, inp, w, N, C, OC, true);
             close("matmul dinp" + tag, di2, di1);
             close("matmul dw" + tag, dw2, dw1);
             close("matmul db" + tag, db2, db1);
             // null outputs are skipped
             float[] di3 = di1.clone();
-            ops.matmulBackward(di3, null, null, dout, inp, w, N, C, OC);
+            ops.matmulBackward(di3, null, null, dout, inp, w, N, C, OC, true);
             float[] dw3 = dw1.clone();
-            ops.matmulBackward(null, dw3, null, dout, inp, w, N, C, OC);
+            ops.matmulBackward(null, dw3, null, dout, inp, w, N, C, OC, true);
         }
     }
 }

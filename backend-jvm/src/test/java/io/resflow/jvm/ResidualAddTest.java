@@ -22,12 +22,12 @@ class ResidualAddTest extends OpCheck {
                 ops.residualForward(o2, skip, ag[0], branch, ag[1], n);
                 close("residual fwd", o2, o1);
                 float[] ds1 = rand(n, 1), db1 = rand(n, 1), ds2 = ds1.clone(), db2 = db1.clone();
-                double g1 = ref.residualBackward(ds1, db1, dout, ag[0], branch, ag[1], n);
-                double g2 = ops.residualBackward(ds2, db2, dout, ag[0], branch, ag[1], n);
+                double g1 = ref.residualBackward(ds1, db1, dout, ag[0], branch, ag[1], n, true);
+                double g2 = ops.residualBackward(ds2, db2, dout, ag[0], branch, ag[1], n, true);
                 close("residual dskip", ds2, ds1);
                 close("residual dbranch", db2, db1);
                 assertEquals(g1, g2, 1e-5 * Math.max(1, Math.abs(g1)), "residual dgate");
-                double g3 = ops.residualBackward(null, null, dout, ag[0], branch, ag[1], n);
+                double g3 = ops.residualBackward(null, null, dout, ag[0], branch, ag[1], n, true);
                 assertEquals(g2, g3, 0.0, "dgate with null outputs");
             }
         }

@@ -22,8 +22,8 @@ class RmsNormTest extends OpCheck {
                 close("rms rstd", r2, r1);
                 float[] di1 = rand(N * C, 1), dw1 = rand(C, 1);
                 float[] di2 = di1.clone(), dw2 = dw1.clone();
-                ref.rmsNormBackward(di1, dw1, dout, inp, w, r1, N, C);
-                ops.rmsNormBackward(di2, dw2, dout, inp, w, r1, N, C);
+                ref.rmsNormBackward(di1, dw1, dout, inp, w, r1, N, C, true);
+                ops.rmsNormBackward(di2, dw2, dout, inp, w, r1, N, C, true);
                 close("rms dinp", di2, di1);
                 close("rms dw", dw2, dw1);
             }

@@ -17,8 +17,8 @@ class SwiGluTest extends OpCheck {
                 ops.swigluForward(o2, x, N, F);
                 close("swiglu fwd N=" + N + " F=" + F, o2, o1);
                 float[] s1 = rand(N * 2 * F, 1), s2 = s1.clone();
-                ref.swigluBackward(s1, x, dout, N, F);
-                ops.swigluBackward(s2, x, dout, N, F);
+                ref.swigluBackward(s1, x, dout, N, F, true);
+                ops.swigluBackward(s2, x, dout, N, F, true);
                 close("swiglu bwd N=" + N + " F=" + F, s2, s1);
             }
         }

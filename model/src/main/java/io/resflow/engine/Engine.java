@@ -7,7 +7,6 @@ import io.resflow.model.ModelConfig;
 import io.resflow.model.Norm;
 import io.resflow.model.Params;
 import io.resflow.model.Residual;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -19,7 +18,13 @@ import java.util.Map;
  * <p>The residual stream is h_0 = embed(tokens), then 2L sub-blocks (attention, MLP, attention, ...), each
  * h_{k+1} = join(h_k, F_k(...)) as {@link Residual} defines, then the final norm, the output head and the mean
  * cross-entropy. Backward walks the sub-blocks in reverse; each sends the gradient both through the skip path
- * (alpha * dh) and into its block, accumulating both into dh_k, exactly as the math says (never overwriting).
+ * (alpha * dh) and into its block, accumulating both into dh_k, exactly as the math says.
+ *
+ * <p>No gradient buffer is cleared before a backward: the first write of each, parameter or activation gradient,
+ * is a store ({@code add} false in {@link Ops}), every later one an accumulate. Where one op's outputs differ (the
+ * stream gradient dh_k accumulates what the block's norm or first matmul sends back while that op's parameter
+ * gradients are first written; the tied token embedding takes the scatter on top of the head's gradient while the
+ * position embedding is first written), the op is called once per kind of output.
  *
  * <p>With {@link SessionOptions#recompute()} only the stream h_k (each block's input) is kept; each block is run again
  * just before its backward, into one shared scratch, which gives bit-identical gradients with far less memory.
@@ -203,11 +208,23 @@ public final class Engine implements Session {
         }
     }
 
-    private void normBackward(float[] dIn, float[] dOut, float[] in, float[] mean, float[] rstd, Slots<float[]> p, Slots<float[]> g) {
-        if (c.norm() == Norm.LAYERNORM) {
-            ops.layerNormBackward(dIn, g.normW(), g.normB(), dOut, in, p.normW(), mean, rstd, N, C);
+    /** The norm's gradients: its parameters' first written, dIn first written or (addInput) accumulated into. */
+    private void normBackward(float[] dIn, boolean addInput, float[] dOut, float[] in, float[] mean, float[] rstd,
+            Slots<float[]> p, Slots<float[]> g) {
+        if (addInput) {
+            normBackward(dIn, null, null, true, dOut, in, mean, rstd, p);
+            normBackward(null, g.normW(), g.normB(), false, dOut, in, mean, rstd, p);
         } else {
-            ops.rmsNormBackward(dIn, g.normW(), dOut, in, p.normW(), rstd, N, C);
+            normBackward(dIn, g.normW(), g.normB(), false, dOut, in, mean, rstd, p);
+        }
+    }
+
+    private void normBackward(float[] dIn, float[] dw, float[] db, boolean add, float[] dOut, float[] in, float[] mean,
+            float[] rstd, Slots<float[]> p) {
+        if (c.norm() == Norm.LAYERNORM) {
+            ops.layerNormBackward(dIn, dw, db, dOut, in, p.normW(), mean, rstd, N, C, add);
+        } else {
+            ops.rmsNormBackward(dIn, dw, dOut, in, p.normW(), rstd, N, C, add);
         }
     }
 
@@ -294,34 +311,32 @@ public final class Engine implements Session {
         if (!haveForward || !haveTargets) {
             throw new IllegalStateException("backward() needs a forward() with targets first");
         }
-        for (var t : grads.tensors()) {
-            ops.zero(t.data(), t.size());
-        }
-        ops.zero(dlogits, dlogits.length);
-        ops.crossEntropyBackward(dlogits, probs, targets, N, V);
-        Arrays.fill(dlnf, 0f);
-        ops.matmulBackward(dlnf, head(grads), null, dlogits, lnf, head(params), N, C, V);
+        // every buffer's first write stores (add = false): nothing is cleared first
+        ops.crossEntropyBackward(dlogits, probs, targets, N, V, false);
+        ops.matmulBackward(dlnf, head(grads), null, dlogits, lnf, head(params), N, C, V, false);
         int sub = 2 * c.nLayer();
         float[] dOut = dhA;
         float[] dIn = dhB;
-        Arrays.fill(dOut, 0f);
-        normBackward(dOut, dlnf, h[sub], lnfMean, lnfRstd, lnfParams, lnfGrads);
+        normBackward(dOut, false, dlnf, h[sub], lnfMean, lnfRstd, lnfParams, lnfGrads);
         streamGradNorms[sub] = Math.sqrt(ops.sumSquares(dOut, N * C));
         for (int k = sub - 1; k >= 0; k--) {
             if (recompute) {
                 forwardBlock(k);
             }
-            Arrays.fill(dIn, 0f);
             backwardBlock(k, dOut, dIn);
             streamGradNorms[k] = Math.sqrt(ops.sumSquares(dIn, N * C));
             float[] t = dOut;
             dOut = dIn;
             dIn = t;
         }
-        ops.embeddingBackward(grads.data("wte"), grads.dataOrNull("wpe"), dOut, inputs, B, T, C);
+        // tied: the head's gradient is already in wte's, the scatter adds to it
+        ops.embeddingBackward(grads.data("wte"), null, dOut, inputs, B, T, C, c.tieEmbeddings());
+        if (c.learnedPositions()) {
+            ops.embeddingBackward(null, grads.data("wpe"), dOut, inputs, B, T, C, false);
+        }
     }
 
-    /** dOut = dL/dh_{k+1}; accumulates dL/dh_k into dIn through both the skip path and the block. */
+    /** dOut = dL/dh_{k+1}; writes dL/dh_k into dIn: the skip path first (a store), then what the block sends back. */
     private void backwardBlock(int k, float[] dOut, float[] dIn) {
         Block a = block(k);
         float[] in = h[k];
@@ -329,42 +344,46 @@ public final class Engine implements Session {
         Slots<float[]> g = gradSlots[k];
         float[] d = dOut;
         if (a.sum != null) {
-            Arrays.fill(dSum, 0f);
-            normBackward(dSum, dOut, a.sum, a.outMean, a.outRstd, p, g);
+            normBackward(dSum, false, dOut, a.sum, a.outMean, a.outRstd, p, g);
             d = dSum;
         }
-        Arrays.fill(dF, 0f);
-        double dGate = ops.residualBackward(dIn, dF, d, skipAlpha, a.f, gate(k), N * C);
+        double dGate = ops.residualBackward(dIn, dF, d, skipAlpha, a.f, gate(k), N * C, false);
         if (c.residual() == Residual.REZERO) {
-            g.gate()[0] += (float) dGate;
+            g.gate()[0] = (float) dGate;
         }
         float[] u = a.nb != null ? a.nb : in;
-        float[] du = dIn; // without a pre-norm the block's input gradient lands straight in the stream
-        if (a.nb != null) {
-            Arrays.fill(dNorm, 0f);
-            du = dNorm;
-        }
         if (a.attn) {
-            Arrays.fill(dAtt, 0f);
-            ops.matmulBackward(dAtt, g.w2(), g.b2(), dF, a.att, p.w2(), N, c.qDim(), C);
-            Arrays.fill(dQkv, 0f);
-            ops.attentionBackward(dQkv, dAtt, a.qkv, a.att, a.attState, B, T, c.nHead(), c.nKvHead(), c.headDim());
+            ops.matmulBackward(dAtt, g.w2(), g.b2(), dF, a.att, p.w2(), N, c.qDim(), C, false);
+            ops.attentionBackward(dQkv, dAtt, a.qkv, a.att, a.attState, B, T, c.nHead(), c.nKvHead(), c.headDim(),
+                    false);
             if (!c.learnedPositions()) {
                 ops.ropeBackward(dQkv, B, T, c.nHead(), c.nKvHead(), c.headDim(), c.ropeTheta());
             }
-            ops.matmulBackward(du, g.w1(), g.b1(), dQkv, u, p.w1(), N, C, c.qkvDim());
+            inputMatmulBackward(a, dIn, dQkv, u, p.w1(), g.w1(), g.b1(), c.qkvDim());
         } else {
-            Arrays.fill(dAct, 0f);
-            ops.matmulBackward(dAct, g.w2(), g.b2(), dF, a.act, p.w2(), N, c.dFf(), C);
-            Arrays.fill(dFc, 0f);
+            ops.matmulBackward(dAct, g.w2(), g.b2(), dF, a.act, p.w2(), N, c.dFf(), C, false);
             switch (c.activation()) {
-                case GELU_TANH -> ops.geluBackward(dFc, a.fc, dAct, N * c.dFf());
-                case SWIGLU -> ops.swigluBackward(dFc, a.fc, dAct, N, c.dFf());
+                case GELU_TANH -> ops.geluBackward(dFc, a.fc, dAct, N * c.dFf(), false);
+                case SWIGLU -> ops.swigluBackward(dFc, a.fc, dAct, N, c.dFf(), false);
             }
-            ops.matmulBackward(du, g.w1(), g.b1(), dFc, u, p.w1(), N, C, c.fcDim());
+            inputMatmulBackward(a, dIn, dFc, u, p.w1(), g.w1(), g.b1(), c.fcDim());
         }
         if (a.nb != null) {
-            normBackward(dIn, dNorm, in, a.nbMean, a.nbRstd, p, g);
+            normBackward(dIn, true, dNorm, in, a.nbMean, a.nbRstd, p, g);
+        }
+    }
+
+    /**
+     * The block's first matmul (qkv or fc, OC outputs): its weight and bias gradients first written; its input
+     * gradient first written into dNorm behind a pre-norm, else accumulated straight into the stream's dIn.
+     */
+    private void inputMatmulBackward(Block a, float[] dIn, float[] dout, float[] u, float[] w, float[] dw, float[] db,
+            int OC) {
+        if (a.nb != null) {
+            ops.matmulBackward(dNorm, dw, db, dout, u, w, N, C, OC, false);
+        } else {
+            ops.matmulBackward(dIn, null, null, dout, u, w, N, C, OC, true);
+            ops.matmulBackward(null, dw, db, dout, u, w, N, C, OC, false);
         }
     }
 

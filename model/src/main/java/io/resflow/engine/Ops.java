@@ -2,9 +2,12 @@ package io.resflow.engine;
 
 /**
  * The kernels a backend provides to {@link Engine}. Every array is row-major float32; N = B*T rows.
- * Backward methods ACCUMULATE (+=) into every gradient they write (dinp, dw, db, ...), the way llm.c does, so the
- * residual stream's gradient collects both the skip path and the block path. A null gradient output means
- * "not needed" and is skipped. A backend must be deterministic: the same inputs give bit-identical outputs.
+ * Backward methods take {@code add}: true ACCUMULATES (+=) into every gradient output of the call (dinp, dw, db, ...),
+ * the way llm.c does, so the residual stream's gradient collects both the skip path and the block path; false
+ * STORES (=) into them, whatever they held: the first write of each gradient buffer in a backward, so no pass
+ * clears hundreds of MB of gradients before it. A backend may implement a store as a clear and an accumulate (the
+ * reference does). A null gradient output means "not needed" and is skipped. A backend must be deterministic: the
+ * same inputs give bit-identical outputs.
  */
 public interface Ops {
 
@@ -17,27 +20,30 @@ public interface Ops {
     // decoding one sequence: tokens (T) at positions pos0 .. pos0+T-1 -> out (T,C) = wte[token] (+ wpe[position])
     void embeddingForwardAt(float[] out, int[] tokens, float[] wte, float[] wpe, int T, int pos0, int C);
 
-    // dout (B,T,C) -> dwte (V,C) += scatter, dwpe (P,C) += (null when positions are not learned)
-    void embeddingBackward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int B, int T, int C);
+    // dout (B,T,C) -> dwte (V,C) += scatter, dwpe (P,C) += (null when positions are not learned); a store (add
+    // false) writes every row of the arrays given, 0 where no token or position landed
+    void embeddingBackward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int B, int T, int C, boolean add);
 
     // inp (N,C), w (C), b (C) or null -> out (N,C), mean (N), rstd (N)
     void layerNormForward(float[] out, float[] mean, float[] rstd, float[] inp, float[] w, float[] b, int N, int C, float eps);
 
     // dout (N,C) -> dinp (N,C) +=, dw (C) +=, db (C) += (or null)
     void layerNormBackward(float[] dinp, float[] dw, float[] db, float[] dout, float[] inp, float[] w, float[] mean,
-            float[] rstd, int N, int C);
+            float[] rstd, int N, int C, boolean add);
 
     // inp (N,C), w (C) -> out (N,C), rstd (N); out = inp / sqrt(mean(inp^2) + eps) * w
     void rmsNormForward(float[] out, float[] rstd, float[] inp, float[] w, int N, int C, float eps);
 
-    void rmsNormBackward(float[] dinp, float[] dw, float[] dout, float[] inp, float[] w, float[] rstd, int N, int C);
+    // dout (N,C) -> dinp (N,C) +=, dw (C) += (either may be null)
+    void rmsNormBackward(float[] dinp, float[] dw, float[] dout, float[] inp, float[] w, float[] rstd, int N, int C,
+            boolean add);
 
     // inp (N,C), weight (OC,C), bias (OC) or null -> out (N,OC) = inp weight^T + bias
     void matmulForward(float[] out, float[] inp, float[] weight, float[] bias, int N, int C, int OC);
 
     // dout (N,OC) -> dinp (N,C) += dout weight, dweight (OC,C) += dout^T inp, dbias (OC) += sum_n dout
     void matmulBackward(float[] dinp, float[] dweight, float[] dbias, float[] dout, float[] inp, float[] weight, int N,
-            int C, int OC);
+            int C, int OC, boolean add);
 
     // qkv (B,T,(nh+2 nkv) hd), in place: rotate-half RoPE on every q and k head (pairs j, j+hd/2)
     void ropeForward(float[] qkv, int B, int T, int nh, int nkv, int hd, double theta);
@@ -65,17 +71,19 @@ public interface Ops {
 
     // dout (B,T,nh hd) -> dqkv (B,T,(nh+2 nkv) hd) +=
     void attentionBackward(float[] dqkv, float[] dout, float[] qkv, float[] out, float[] state, int B, int T, int nh,
-            int nkv, int hd);
+            int nkv, int hd, boolean add);
 
     // inp (n) -> out (n) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
     void geluForward(float[] out, float[] inp, int n);
 
-    void geluBackward(float[] dinp, float[] inp, float[] dout, int n);
+    // dout (n) -> dinp (n) +=
+    void geluBackward(float[] dinp, float[] inp, float[] dout, int n, boolean add);
 
     // inp (N,2F) = gate | up -> out (N,F) = silu(gate) * up
     void swigluForward(float[] out, float[] inp, int N, int F);
 
-    void swigluBackward(float[] dinp, float[] inp, float[] dout, int N, int F);
+    // dout (N,F) -> dinp (N,2F) +=
+    void swigluBackward(float[] dinp, float[] inp, float[] dout, int N, int F, boolean add);
 
     // out (n) = alpha * skip + gate * branch
     void residualForward(float[] out, float[] skip, float alpha, float[] branch, float gate, int n);
@@ -84,13 +92,14 @@ public interface Ops {
      * dskip += alpha * dout, dbranch += gate * dout (either may be null); returns sum(dout * branch), the gradient
      * of the gate.
      */
-    double residualBackward(float[] dskip, float[] dbranch, float[] dout, float alpha, float[] branch, float gate, int n);
+    double residualBackward(float[] dskip, float[] dbranch, float[] dout, float alpha, float[] branch, float gate, int n,
+            boolean add);
 
     /** logits (N,V), targets (N) -> probs (N,V) = softmax(logits), losses (N); returns the mean loss. */
     double crossEntropyForward(float[] losses, float[] probs, float[] logits, int[] targets, int N, int V);
 
     // dlogits (N,V) += (probs - onehot(targets)) / N   (the gradient of the mean loss)
-    void crossEntropyBackward(float[] dlogits, float[] probs, int[] targets, int N, int V);
+    void crossEntropyBackward(float[] dlogits, float[] probs, int[] targets, int N, int V, boolean add);
 
     /**
      * One AdamW step on n values, step t from 1, gradient scaled by gradScale first (clipping):
@@ -101,9 +110,4 @@ public interface Ops {
 
     /** Sum of squares of g, accumulated in double (for the global gradient norm). */
     double sumSquares(float[] g, int n);
-
-    /** a[0..n) = 0: the Engine clears the gradients (hundreds of MB for GPT-2) with it, so a backend may use threads. */
-    default void zero(float[] a, int n) {
-        java.util.Arrays.fill(a, 0, n, 0f);
-    }
 }

@@ -31,14 +31,16 @@ public final class Embedding {
         }
     }
 
-    // dout (B,T,C) -> dwte[token] += dout[b,t], dwpe[t] += dout[b,t]
+    // dout (B,T,C) -> dwte[token] += dout[b,t], dwpe[t] += dout[b,t] (either may be null)
     public static void backward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int B, int T, int C) {
         for (int b = 0; b < B; b++) {
             for (int t = 0; t < T; t++) {
                 int row = (b * T + t) * C;
                 int tok = tokens[b * T + t] * C;
                 for (int i = 0; i < C; i++) {
-                    dwte[tok + i] += dout[row + i];
+                    if (dwte != null) {
+                        dwte[tok + i] += dout[row + i];
+                    }
                     if (dwpe != null) {
                         dwpe[t * C + i] += dout[row + i];
                     }

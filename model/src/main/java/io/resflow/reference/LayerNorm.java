@@ -35,7 +35,7 @@ public final class LayerNorm {
         }
     }
 
-    // dout (N,C) -> dinp (N,C) +=, dw (C) +=, db (C) +=
+    // dout (N,C) -> dinp (N,C) +=, dw (C) +=, db (C) += (each may be null)
     public static void backward(float[] dinp, float[] dw, float[] db, float[] dout, float[] inp, float[] w,
             float[] mean, float[] rstd, int N, int C) {
         double[] dwAcc = new double[C];
@@ -65,7 +65,9 @@ public final class LayerNorm {
             }
         }
         for (int i = 0; i < C; i++) {
-            dw[i] += (float) dwAcc[i];
+            if (dw != null) {
+                dw[i] += (float) dwAcc[i];
+            }
             if (db != null) {
                 db[i] += (float) dbAcc[i];
             }

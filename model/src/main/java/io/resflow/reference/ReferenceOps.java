@@ -2,7 +2,10 @@ package io.resflow.reference;
 
 import io.resflow.engine.Ops;
 
-/** The oracle: every op in plain, single-threaded Java with double accumulation. One class per op. */
+/**
+ * The oracle: every op in plain, single-threaded Java with double accumulation. One class per op; the ops accumulate
+ * into their gradients, so a store ({@code add} false, see {@link Ops}) is a clear of the outputs first.
+ */
 public final class ReferenceOps implements Ops {
 
     @Override
@@ -21,7 +24,10 @@ public final class ReferenceOps implements Ops {
     }
 
     @Override
-    public void embeddingBackward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int B, int T, int C) {
+    public void embeddingBackward(float[] dwte, float[] dwpe, float[] dout, int[] tokens, int B, int T, int C,
+            boolean add) {
+        clear(add, dwte, dwte == null ? 0 : dwte.length);
+        clear(add, dwpe, dwpe == null ? 0 : dwpe.length);
         Embedding.backward(dwte, dwpe, dout, tokens, B, T, C);
     }
 
@@ -33,7 +39,10 @@ public final class ReferenceOps implements Ops {
 
     @Override
     public void layerNormBackward(float[] dinp, float[] dw, float[] db, float[] dout, float[] inp, float[] w,
-            float[] mean, float[] rstd, int N, int C) {
+            float[] mean, float[] rstd, int N, int C, boolean add) {
+        clear(add, dinp, N * C);
+        clear(add, dw, C);
+        clear(add, db, C);
         LayerNorm.backward(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
     }
 
@@ -44,7 +53,9 @@ public final class ReferenceOps implements Ops {
 
     @Override
     public void rmsNormBackward(float[] dinp, float[] dw, float[] dout, float[] inp, float[] w, float[] rstd, int N,
-            int C) {
+            int C, boolean add) {
+        clear(add, dinp, N * C);
+        clear(add, dw, C);
         RmsNorm.backward(dinp, dw, dout, inp, w, rstd, N, C);
     }
 
@@ -55,7 +66,10 @@ public final class ReferenceOps implements Ops {
 
     @Override
     public void matmulBackward(float[] dinp, float[] dweight, float[] dbias, float[] dout, float[] inp,
-            float[] weight, int N, int C, int OC) {
+            float[] weight, int N, int C, int OC, boolean add) {
+        clear(add, dinp, N * C);
+        clear(add, dweight, OC * C);
+        clear(add, dbias, OC);
         Matmul.backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
     }
 
@@ -92,7 +106,8 @@ public final class ReferenceOps implements Ops {
 
     @Override
     public void attentionBackward(float[] dqkv, float[] dout, float[] qkv, float[] out, float[] state, int B, int T,
-            int nh, int nkv, int hd) {
+            int nh, int nkv, int hd, boolean add) {
+        clear(add, dqkv, B * T * (nh + 2 * nkv) * hd);
         Attention.backward(dqkv, dout, qkv, state, B, T, nh, nkv, hd);
     }
 
@@ -102,7 +117,8 @@ public final class ReferenceOps implements Ops {
     }
 
     @Override
-    public void geluBackward(float[] dinp, float[] inp, float[] dout, int n) {
+    public void geluBackward(float[] dinp, float[] inp, float[] dout, int n, boolean add) {
+        clear(add, dinp, n);
         Gelu.backward(dinp, inp, dout, n);
     }
 
@@ -112,7 +128,8 @@ public final class ReferenceOps implements Ops {
     }
 
     @Override
-    public void swigluBackward(float[] dinp, float[] inp, float[] dout, int N, int F) {
+    public void swigluBackward(float[] dinp, float[] inp, float[] dout, int N, int F, boolean add) {
+        clear(add, dinp, 2 * N * F);
         SwiGlu.backward(dinp, inp, dout, N, F);
     }
 
@@ -123,7 +140,9 @@ public final class ReferenceOps implements Ops {
 
     @Override
     public double residualBackward(float[] dskip, float[] dbranch, float[] dout, float alpha, float[] branch,
-            float gate, int n) {
+            float gate, int n, boolean add) {
+        clear(add, dskip, n);
+        clear(add, dbranch, n);
         return ResidualAdd.backward(dskip, dbranch, dout, alpha, branch, gate, n);
     }
 
@@ -133,7 +152,8 @@ public final class ReferenceOps implements Ops {
     }
 
     @Override
-    public void crossEntropyBackward(float[] dlogits, float[] probs, int[] targets, int N, int V) {
+    public void crossEntropyBackward(float[] dlogits, float[] probs, int[] targets, int N, int V, boolean add) {
+        clear(add, dlogits, N * V);
         CrossEntropy.backward(dlogits, probs, targets, N, V);
     }
 
@@ -150,5 +170,12 @@ public final class ReferenceOps implements Ops {
             s += (double) g[i] * g[i];
         }
         return s;
+    }
+
+    /** A store as the reference does it: the output's first n floats cleared, then accumulated into. */
+    private static void clear(boolean add, float[] a, int n) {
+        if (!add && a != null) {
+            java.util.Arrays.fill(a, 0, n, 0f);
+        }
     }
 }

@@ -45,8 +45,10 @@ public final class RmsNorm {
                 }
             }
         }
-        for (int i = 0; i < C; i++) {
-            dw[i] += (float) dwAcc[i];
+        if (dw != null) {
+            for (int i = 0; i < C; i++) {
+                dw[i] += (float) dwAcc[i];
+            }
         }
     }
 }

@@ -63,14 +63,14 @@ public class AttentionBenchmark extends JmhDefaults {
 
     @Benchmark
     public float[] backward() {
-        ops.attentionBackward(dQkv, dAtt, qkv, att, state, B, T, NH, NH, HD);
+        ops.attentionBackward(dQkv, dAtt, qkv, att, state, B, T, NH, NH, HD, false);
         return dQkv;
     }
 
     @Benchmark
     public float[] forwardBackward() {
         ops.attentionForward(att, state, qkv, B, T, NH, NH, HD);
-        ops.attentionBackward(dQkv, dAtt, qkv, att, state, B, T, NH, NH, HD);
+        ops.attentionBackward(dQkv, dAtt, qkv, att, state, B, T, NH, NH, HD, false);
         return dQkv;
     }
 }

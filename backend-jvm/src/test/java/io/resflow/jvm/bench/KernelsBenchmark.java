@@ -68,7 +68,7 @@ public class KernelsBenchmark extends JmhDefaults {
 
     @Benchmark
     public float[] layerNormBackward() {
-        ops.layerNormBackward(dx, dLnW, dLnB, dLn, x, lnW, mean, rstd, N, C);
+        ops.layerNormBackward(dx, dLnW, dLnB, dLn, x, lnW, mean, rstd, N, C, false);
         return dx;
     }
 
@@ -79,7 +79,7 @@ public class KernelsBenchmark extends JmhDefaults {
 
     @Benchmark
     public float[] crossEntropyBackward() {
-        ops.crossEntropyBackward(dlogits, probs, targets, N, V);
+        ops.crossEntropyBackward(dlogits, probs, targets, N, V, false);
         return dlogits;
     }
 }

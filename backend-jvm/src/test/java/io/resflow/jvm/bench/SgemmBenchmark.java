@@ -66,13 +66,13 @@ public class SgemmBenchmark extends JmhDefaults {
 
     @Benchmark
     public float[] backwardInput() {
-        ops.matmulBackward(dinp, null, null, dout, inp, w, N, C, OC);
+        ops.matmulBackward(dinp, null, null, dout, inp, w, N, C, OC, false);
         return dinp;
     }
 
     @Benchmark
     public float[] backwardWeight() {
-        ops.matmulBackward(null, dw, null, dout, inp, w, N, C, OC);
+        ops.matmulBackward(null, dw, null, dout, inp, w, N, C, OC, false);
         return dw;
     }
 }
