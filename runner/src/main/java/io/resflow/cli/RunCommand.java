@@ -353,7 +353,12 @@ final class RunCommand extends ResflowCommand {
         dp.watchPeers(() -> lastCkpt[0] != null ? lastCkpt[0].toString()
                 : !dp.writer() && lastCkptStep[0] > 0 ? "rank 0's checkpoint of step " + lastCkptStep[0] : null);
         dp.requireSameParameters(s, from == 0 ? "at start" : "after resuming at step " + from);
+        dp.checkEvery(rc.paramCheckEvery());
         dp.testPerturbRank = testPerturbRank;
+        if (dp.distributed()) {
+            pw.println("parameter check: the ranks compare a hash of their parameters " + dp.checkRule()
+                    + ", at every checkpoint and after the last step");
+        }
         try (MetricsLog log = dp.writer() ? MetricsLog.append(dir) : null;
                 Progress progress = Progress.create(pw, Main.stdoutIsTerminal && dp.writer(), rc.name(), from, to)) {
             new Trainer(rc, s, data, dp).train(from, to, st -> {
@@ -362,6 +367,9 @@ final class RunCommand extends ResflowCommand {
                 }
                 losses.add(st.loss());
                 progress.update(st);
+                if (st.note() != null && dp.writer()) {
+                    progress.note(st.note());
+                }
                 int k = rc.checkpointEvery();
                 if ((k > 0 && st.step() % k == 0) || st.step() == to) {
                     if (dp.writer()) {
@@ -397,8 +405,8 @@ final class RunCommand extends ResflowCommand {
         }
         if (dp.distributed()) {
             pw.printf("all-reduce: %.1f ms per step on average (gradient copies included), %,d bytes per rank per "
-                    + "step; parameter check %.1f ms per step%n", dp.reduceMsTotal() / losses.size(),
-                    dp.gradientBytes(s), dp.hashMsTotal() / losses.size());
+                    + "step; parameter check %.1f ms per step (%d checks)%n", dp.reduceMsTotal() / losses.size(),
+                    dp.gradientBytes(s), dp.hashMsTotal() / losses.size(), dp.checks());
             if (!s.deviceBytes().isEmpty()) {
                 pw.printf("gradients leave the device for the all-reduce and come back: %,d bytes device to host and "
                         + "%,d bytes host to device per step%n", dp.gradientBytes(s), dp.gradientBytes(s));

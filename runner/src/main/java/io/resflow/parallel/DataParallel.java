@@ -24,7 +24,8 @@ import java.util.function.Supplier;
  * every rank holds the whole model and trains on its own share of every global batch; after each backward the flat
  * gradient is summed over the ranks with {@code MPI_Allreduce} and divided by N (the gradient of the global batch's
  * mean loss), so every rank clips and updates with the same numbers, and the parameters stay bit-identical (checked
- * after every step with an all-reduce of a hash). Only rank 0 writes.
+ * with an all-reduce of a hash at the start, every {@code param_check_every} steps, at every checkpoint and at the
+ * last step). Only rank 0 writes.
  *
  * <p>Without a launcher (or with {@code mpi: off} and one process) this is {@link #single()}: nothing of MPI is
  * loaded, and every method is the identity.
@@ -66,9 +67,15 @@ public final class DataParallel implements AutoCloseable {
     private long floats;
     private long reduceNanos;
     private long hashNanos;
+    private int checks;
+    /** Time of a local hash alone, compiled, at the start (what an automatic interval is chosen from). */
+    private long startHashNanos;
+    /** Steps between parameter checks: 0 until chosen ({@link #checkEvery(int)} with 0: after the first step). */
+    private int checkEvery;
+    private String checkChoice;
     private long reduceTotal;
     private PeerWatch watch;
-    /** Test hook: the rank whose parameters are nudged by one ulp before the first check (-1: none). */
+    /** Test hook: the rank whose parameters are nudged by one ulp after the first step's update (-1: none). */
     public int testPerturbRank = -1;
 
     private DataParallel(Mpi mpi) {
@@ -145,9 +152,75 @@ public final class DataParallel implements AutoCloseable {
         return (reduceTotal + reduceNanos) / 1e6;
     }
 
-    /** Time spent hashing the parameters and comparing the hashes (all steps), in ms. */
+    /** Time spent hashing the parameters and comparing the hashes (all checks), in ms. */
     public double hashMsTotal() {
         return hashNanos / 1e6;
+    }
+
+    /** Parameter checks made so far (the one at the start included). */
+    public int checks() {
+        return checks;
+    }
+
+    /**
+     * Steps between parameter checks: {@code every} >= 1 as given, 0 to choose after the first step from the check's
+     * cost (see {@link #afterStep}).
+     */
+    public void checkEvery(int every) {
+        this.checkEvery = every;
+    }
+
+    /** For the header: how often the parameters are compared across ranks. */
+    public String checkRule() {
+        return checkEvery > 0 ? "every " + checkEvery + " step" + (checkEvery == 1 ? "" : "s")
+                : String.format(Locale.ROOT, "every k steps, k chosen after the first step so that the check "
+                        + "costs at most %.0f%% of a step (hashing the parameters took %.1f ms at the start)",
+                        100 * AUTO_SHARE, startHashNanos / 1e6);
+    }
+
+    /** The share of a step an automatically spaced parameter check may cost, amortised. */
+    static final double AUTO_SHARE = 0.01;
+
+    /** The most steps between two checks when the interval is automatic. */
+    static final int AUTO_MAX = 100;
+
+    /**
+     * After step {@code step}'s update, which took {@code stepMs}: the parameter check when it is due (every k
+     * steps, or {@code mustCheck}: a checkpoint or the last step), so a divergence is caught at most k - 1 steps after
+     * it. With an automatic interval, the first call chooses k from the start check's hash time and this step's time,
+     * the same on every rank (the largest any rank asks for), and returns a line that says so (else null).
+     */
+    public String afterStep(Session s, int step, boolean mustCheck, double stepMs) {
+        if (rank == testPerturbRank) {
+            testPerturbRank = -1;
+            float[] w = s.params().tensors().iterator().next().data();
+            w[0] = Math.nextUp(w[0]);
+        }
+        if (!distributed()) {
+            return null;
+        }
+        String said = null;
+        if (checkEvery == 0) {
+            double hashMs = startHashNanos / 1e6;
+            long[] k = {autoInterval(hashMs, stepMs)};
+            mpi.allreduceMax(k);
+            checkEvery = (int) k[0];
+            said = String.format(Locale.ROOT, "parameter check every %d step%s (hash %.1f ms against a %.1f ms step "
+                    + "on rank %d)", checkEvery, checkEvery == 1 ? "" : "s", hashMs, stepMs, rank);
+        }
+        if (mustCheck || step % checkEvery == 0) {
+            requireSameParameters(s, "step " + step);
+        }
+        return said;
+    }
+
+    /** The fewest steps between checks that keep their amortised cost within {@link #AUTO_SHARE} of a step. */
+    static int autoInterval(double hashMs, double stepMs) {
+        if (!(stepMs > 0)) {
+            return 1;
+        }
+        double k = Math.ceil(hashMs / (AUTO_SHARE * stepMs));
+        return (int) Math.max(1, Math.min(AUTO_MAX, k));
     }
 
     /**
@@ -287,13 +360,14 @@ public final class DataParallel implements AutoCloseable {
         if (!distributed()) {
             return;
         }
-        if (rank == testPerturbRank) {
-            testPerturbRank = -1;
-            float[] w = s.params().tensors().iterator().next().data();
-            w[0] = Math.nextUp(w[0]);
-        }
         long t0 = System.nanoTime();
         long h = parameterHash(s);
+        if (checks++ == 0) {
+            // the first hash runs mostly before the JIT has compiled it: time a second one for the interval
+            long t1 = System.nanoTime();
+            parameterHash(s);
+            startHashNanos = System.nanoTime() - t1;
+        }
         long[] v = {h, ~h};
         mpi.allreduceMax(v);
         hashNanos += System.nanoTime() - t0;

@@ -20,6 +20,9 @@ public interface Progress extends AutoCloseable {
     /** A checkpoint was written after {@code step}. */
     void checkpoint(int step, java.nio.file.Path file);
 
+    /** A line to show once (on a bar: after it, when the bar closes). */
+    void note(String line);
+
     @Override
     void close();
 
@@ -66,6 +69,12 @@ public interface Progress extends AutoCloseable {
         }
 
         @Override
+        public void note(String line) {
+            out.println(line);
+            out.flush();
+        }
+
+        @Override
         public void close() {
             out.flush();
         }
@@ -85,6 +94,7 @@ public interface Progress extends AutoCloseable {
         }
 
         private String extra = "";
+        private final java.util.List<String> notes = new java.util.ArrayList<>();
 
         @Override
         public void update(Trainer.Step s) {
@@ -100,8 +110,14 @@ public interface Progress extends AutoCloseable {
         }
 
         @Override
+        public void note(String line) {
+            notes.add(line);
+        }
+
+        @Override
         public void close() {
             bar.close();
+            notes.forEach(out::println);
             out.flush();
         }
     }

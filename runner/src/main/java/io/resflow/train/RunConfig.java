@@ -31,12 +31,12 @@ import java.util.Set;
  *  "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.999, "adam_eps": 1e-8, "grad_clip": 0,
  *  "seed": 1, "checkpoint_every": 0, "keep_checkpoints": 2,
  *  "data": "synthetic" | {"type": "synthetic"|"token_file"|"text_file"|"inline", ...},
- *  "recompute": false, "mpi": "auto" | "on" | "off"}
+ *  "recompute": false, "mpi": "auto" | "on" | "off", "param_check_every": 0 (auto) | K}
  * </pre>
  */
 public record RunConfig(Path file, String name, ModelSource model, String backend, Task task, int batch, int seqLen,
         int steps, LrSchedule schedule, AdamW adamw, double gradClip, long seed, int checkpointEvery,
-        int keepCheckpoints, DataSpec data, boolean recompute, String mpi) {
+        int keepCheckpoints, DataSpec data, boolean recompute, String mpi, int paramCheckEvery) {
 
     public enum Task {
         TRAIN, FORWARD;
@@ -48,7 +48,7 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
 
     public static final Set<String> FIELDS = Set.of("name", "model", "backend", "task", "batch", "seq_len", "steps", "lr",
             "lr_schedule", "warmup_steps", "min_lr", "weight_decay", "beta1", "beta2", "adam_eps", "grad_clip", "seed",
-            "checkpoint_every", "keep_checkpoints", "data", "recompute", "weights", "mpi");
+            "checkpoint_every", "keep_checkpoints", "data", "recompute", "weights", "mpi", "param_check_every");
 
     public static RunConfig load(Path file) {
         JsonNode root = JsonFields.read(file);
@@ -87,7 +87,8 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
         return new RunConfig(file, name, model, f.text("backend", "auto"), task, batch, seqLen, steps,
                 new LrSchedule(kind, lr, warmup, minLr, steps), adamw, f.number("grad_clip", 0, 0),
                 f.longValue("seed", 1), f.integer("checkpoint_every", 0, 0), f.integer("keep_checkpoints", 2, 1), data,
-                f.bool("recompute", false), f.choice("mpi", "auto", List.of("auto", "on", "off")));
+                f.bool("recompute", false), f.choice("mpi", "auto", List.of("auto", "on", "off")),
+                f.integer("param_check_every", 0, 0));
     }
 
     /** The peak learning rate. */
@@ -103,19 +104,19 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
     public RunConfig withSteps(int newSteps) {
         LrSchedule s = new LrSchedule(schedule.kind(), schedule.lr(), schedule.warmup(), schedule.minLr(), newSteps);
         return new RunConfig(file, name, model, backend, task, batch, seqLen, newSteps, s, adamw, gradClip, seed,
-                checkpointEvery, keepCheckpoints, data, recompute, mpi);
+                checkpointEvery, keepCheckpoints, data, recompute, mpi, paramCheckEvery);
     }
 
     /** The same run with another data spec (e.g. with the data file's content hash recorded). */
     public RunConfig withData(DataSpec d) {
         return new RunConfig(file, name, model, backend, task, batch, seqLen, steps, schedule, adamw, gradClip, seed,
-                checkpointEvery, keepCheckpoints, d, recompute, mpi);
+                checkpointEvery, keepCheckpoints, d, recompute, mpi, paramCheckEvery);
     }
 
     /** The same run on another backend spec. */
     public RunConfig withBackend(String spec) {
         return new RunConfig(file, name, model, spec, task, batch, seqLen, steps, schedule, adamw, gradClip, seed,
-                checkpointEvery, keepCheckpoints, data, recompute, mpi);
+                checkpointEvery, keepCheckpoints, data, recompute, mpi, paramCheckEvery);
     }
 
     /** Opens this run's data source at position 0. */
@@ -159,6 +160,7 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
         o.set("data", data.toJson());
         o.put("recompute", recompute);
         o.put("mpi", mpi);
+        o.put("param_check_every", paramCheckEvery);
         return o;
     }
 }

@@ -26,8 +26,9 @@ public final class Trainer {
      * @param index steps finished in this invocation (1 for the first, also after a resume)
      * @param clipScale the factor the gradients were multiplied by (1 when not clipped)
      */
+    /** One finished step; {@code note}: a line to show with it, or null. */
     public record Step(int step, int index, double loss, double gradNorm, double lr, double clipScale, double ms,
-            double tokensPerSecond, double etaSeconds, double allreduceMs) {
+            double tokensPerSecond, double etaSeconds, double allreduceMs, String note) {
     }
 
     private final RunConfig rc;
@@ -80,13 +81,14 @@ public final class Trainer {
             double scale = rc.gradClip() > 0 && norm > rc.gradClip() ? rc.gradClip() / norm : 1.0;
             session.step(rc.adamw(), lr, scale);
             double reduceMs = dp.takeReduceMs();
-            dp.requireSameParameters(session, "step " + step);
+            boolean checkpoint = rc.checkpointEvery() > 0 && step % rc.checkpointEvery() == 0;
+            String note = dp.afterStep(session, step, checkpoint || step == to, (System.nanoTime() - t0) / 1e6);
             long t1 = System.nanoTime();
             double ms = (t1 - t0) / 1e6;
             int index = step - from;
             double perStep = (t1 - start) / 1e9 / index;
             after.accept(new Step(step, index, loss, norm, lr, scale, ms, tokens / (ms / 1e3), perStep * (to - step),
-                    dp.distributed() ? reduceMs : Double.NaN));
+                    dp.distributed() ? reduceMs : Double.NaN, note));
         }
     }
 
@@ -106,7 +108,7 @@ public final class Trainer {
             double ms = (t1 - t0) / 1e6;
             double perStep = (t1 - start) / 1e9 / i;
             after.accept(new Step(i, i, loss, Double.NaN, 0, 1, ms, tokens / (ms / 1e3), perStep * (count - i),
-                    Double.NaN));
+                    Double.NaN, null));
             if (i == count) {
                 last.accept(b);
             }

@@ -79,6 +79,10 @@ class DataParallelTest {
         assertEquals(0, r.code(), r.output());
         assertTrue(r.output().contains("batch 2 per process x 2 processes = global batch 4"), r.output());
         assertTrue(r.output().contains("data parallel: 2 processes (Open MPI"), r.output());
+        // the automatic interval is announced in the header and chosen, the same on both ranks, after step 1
+        assertTrue(r.output().contains("parameter check: the ranks compare a hash of their parameters every k steps, "
+                + "k chosen after the first step"), r.output());
+        assertEquals(1, r.output().lines().filter(l -> l.startsWith("parameter check every ")).count(), r.output());
         List<JsonNode> a = metrics(one);
         List<JsonNode> b = metrics(two);
         assertEquals(4, b.size(), r.output());
@@ -99,11 +103,30 @@ class DataParallelTest {
     @Test
     void parametersThatDifferAcrossRanksStopTheRun() throws Exception {
         MpiRun.require();
-        MpiRun.Result r = launch(mpirun(2, "run", config("p", GPT2, 2, 3, ""), "--out", tmp.resolve("p"),
-                "--test-perturb-rank", "1"));
+        MpiRun.Result r = launch(mpirun(2, "run", config("p", GPT2, 2, 3, "\"param_check_every\": 1"), "--out",
+                tmp.resolve("p"), "--test-perturb-rank", "1"));
         assertEquals(3, r.code(), r.output());
+        assertTrue(r.output().contains("parameter check: the ranks compare a hash of their parameters every 1 step,"),
+                r.output());
         assertTrue(r.output().contains("step 1: the parameters differ across ranks: rank 1 hold"), r.output());
         assertTrue(r.output().contains("rank 0 of 2: runtime failure:"), r.output());
+    }
+
+    /**
+     * Checked every 3 steps, the divergence made after step 1 goes unseen at step 2 and stops the run at step 3,
+     * before anything of step 3 is written: within k steps, never later.
+     */
+    @Test
+    void aDivergenceIsCaughtWithinTheCheckInterval() throws Exception {
+        MpiRun.require();
+        Path out = tmp.resolve("k3");
+        MpiRun.Result r = launch(mpirun(2, "run", config("k3", GPT2, 2, 6, "\"param_check_every\": 3"), "--out", out,
+                "--test-perturb-rank", "1"));
+        assertEquals(3, r.code(), r.output());
+        assertTrue(r.output().contains("every 3 steps, at every checkpoint and after the last step"), r.output());
+        assertTrue(r.output().contains("step 3: the parameters differ across ranks: rank 1 hold"), r.output());
+        assertFalse(r.output().contains("step 2: the parameters differ"), r.output());
+        assertEquals(2, metrics(out).size(), "steps 1 and 2 logged, step 3 stopped before its line: " + r.output());
     }
 
     /** Two ranks given different configs (MPMD launch) are refused before anything is written, exit 2. */
