@@ -123,10 +123,11 @@ public final class Bench {
     public List<Cell> run(List<Target> targets) {
         List<Cell> cells = new ArrayList<>();
         for (BenchConfig.Model m : cfg.models()) {
-            Params params = m.params();
+            // the weights are made (or read) again for every session rather than held across cells: a cell's
+            // memory is then its session's, not the session's plus a second copy of the weights
             for (Target t : targets) {
                 for (BenchConfig.Mode mode : cfg.modes()) {
-                    Cell c = cell(m, params, t, mode);
+                    Cell c = cell(m, t, mode);
                     cells.add(c);
                     print(c);
                 }
@@ -157,7 +158,7 @@ public final class Bench {
         out.flush();
     }
 
-    private Cell cell(BenchConfig.Model m, Params params, Target t, BenchConfig.Mode mode) {
+    private Cell cell(BenchConfig.Model m, Target t, BenchConfig.Mode mode) {
         ModelConfig c = m.config();
         int B = m.batch();
         int T = m.seqLen();
@@ -178,29 +179,34 @@ public final class Bench {
                     + "pass > reference_max_gflop %.1f)", fwdGflop, cfg.referenceMaxGflop()));
         }
         if (mode == BenchConfig.Mode.DECODE) {
-            return decodeCell(m, params, t, id, desc, peak);
+            return decodeCell(m, t, id, desc, peak);
         }
+        // the check's own sessions (the reference, or the reduced pair) run to their end before this backend's
+        // session opens, and are collected: two models never share the heap, and memory is measured from here on,
+        // so the figures are those of this backend's training, not of its check
+        boolean train = mode == BenchConfig.Mode.TRAIN;
+        PreparedCheck prepared;
+        try {
+            prepared = prepareCheck(m, t.backend(), mode);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            return failed(m, t, id, desc, mode, flops, peak, false, e);
+        }
+        System.gc();
         boolean rssPerCell = MemoryStats.resetPeaks();
         Batch data = new SyntheticData(cfg.seed(), 1, B, T, c.vocabSize()).next();
         AdamW opt = AdamW.of(0.0);
-        try (Session s = t.backend().open(c, params, B, T, new SessionOptions(m.recompute()))) {
+        try (Session s = t.backend().open(c, m.params(), B, T, new SessionOptions(m.recompute()))) {
             double loss = s.forward(data.inputs(), data.targets());
-            float[] logits = s.logits();
+            float[] logits = train ? s.logits().clone() : s.logits(); // a backend may reuse it in backward
             double gradNorm = Double.NaN;
-            CheckResult check;
-            if (mode == BenchConfig.Mode.TRAIN) {
-                float[] keep = logits.clone();
+            if (train) {
                 s.backward();
                 gradNorm = s.gradNorm();
-                check = check(m, params, t.backend(), mode, loss, keep, gradNorm);
-                s.step(opt, 1e-4, 1.0);
-            } else {
-                check = check(m, params, t.backend(), mode, loss, logits, gradNorm);
             }
-            // the check may have run a second session (the reference): collect it and measure memory from here on,
-            // so the figures are those of this backend's training, not of its check
-            System.gc();
-            rssPerCell = MemoryStats.resetPeaks();
+            CheckResult check = prepared.finish(loss, logits, gradNorm, train);
+            if (train) {
+                s.step(opt, 1e-4, 1.0);
+            }
             for (int i = 1; i < cfg.warmup(); i++) {
                 iterate(s, data, mode, opt);
             }
@@ -224,12 +230,20 @@ public final class Bench {
         } catch (BadInputException e) {
             throw e;
         } catch (RuntimeException | OutOfMemoryError e) {
-            String why = (e instanceof OutOfMemoryError ? "out of memory: " : e.getClass().getSimpleName() + ": ")
-                    + e.getMessage();
-            return new Cell(m.name(), t.spec(), id, desc, mode, B, T, c.parameterCount(), "error", why, new double[0],
-                    Stats.of(new double[0]), flops, peak, MemoryStats.peakRssBytes(), rssPerCell,
-                    MemoryStats.heapPeakBytes(), -1, null, null);
+            return failed(m, t, id, desc, mode, flops, peak, rssPerCell, e);
         }
+    }
+
+    private Cell failed(BenchConfig.Model m, Target t, String id, String desc, BenchConfig.Mode mode, double flops,
+            Double peak, boolean rssPerCell, Throwable e) {
+        if (e instanceof BadInputException b) {
+            throw b;
+        }
+        String why = (e instanceof OutOfMemoryError ? "out of memory: " : e.getClass().getSimpleName() + ": ")
+                + e.getMessage();
+        return new Cell(m.name(), t.spec(), id, desc, mode, m.batch(), m.seqLen(), m.config().parameterCount(), "error",
+                why, new double[0], Stats.of(new double[0]), flops, peak, MemoryStats.peakRssBytes(), rssPerCell,
+                MemoryStats.heapPeakBytes(), -1, null, null);
     }
 
     /** Matrix products of a decode iteration: the prompt's forward, then one position per new token but the last. */
@@ -242,7 +256,7 @@ public final class Bench {
      * tokens (no end-of-sequence stop) on one decoder; the first iteration is checked: its prefill logits against the
      * check backend's forward of the prompt, eps 1e-3.
      */
-    private Cell decodeCell(BenchConfig.Model m, Params params, Target t, String id, String desc, Double peak) {
+    private Cell decodeCell(BenchConfig.Model m, Target t, String id, String desc, Double peak) {
         ModelConfig c = m.config();
         int P = cfg.promptLen();
         int n = cfg.newTokens();
@@ -257,9 +271,9 @@ public final class Bench {
         }
         int[] prompt = new SyntheticData(cfg.seed(), 1, 1, P, c.vocabSize()).next().inputs();
         boolean rssPerCell = MemoryStats.resetPeaks();
-        try (io.resflow.engine.Decoder d = t.backend().openDecoder(c, params, P + n)) {
+        try (io.resflow.engine.Decoder d = t.backend().openDecoder(c, m.params(), P + n)) {
             float[] first = d.prefill(prompt).clone();
-            CheckResult check = decodeCheck(m, params, t.backend(), prompt, first);
+            CheckResult check = decodeCheck(m, t.backend(), prompt, first);
             System.gc();
             rssPerCell = MemoryStats.resetPeaks();
             for (int i = 0; i < cfg.warmup(); i++) {
@@ -307,7 +321,7 @@ public final class Bench {
         return r;
     }
 
-    private CheckResult decodeCheck(BenchConfig.Model m, Params params, Backend b, int[] prompt, float[] first) {
+    private CheckResult decodeCheck(BenchConfig.Model m, Backend b, int[] prompt, float[] first) {
         if (cfg.check() == BenchConfig.Check.NONE) {
             return new CheckResult("none", null, Double.NaN, Double.NaN, Double.NaN, "check: none");
         }
@@ -318,7 +332,7 @@ public final class Bench {
         int V = m.config().vocabSize();
         int P = prompt.length;
         Batch data = new Batch(prompt, prompt);
-        Expected ref = expected(against, m, params, 1, P, data, false);
+        Expected ref = expected(against, m, 1, P, data, false);
         float[] last = java.util.Arrays.copyOfRange(ref.logits(), (P - 1) * V, P * V);
         Comparison.Row lg = Comparison.tensor("logits", first, last, EPS);
         return new CheckResult(against + " (the prompt's last logits after prefill)", lg.ok(), Double.NaN,
@@ -355,15 +369,26 @@ public final class Bench {
 
     // ---- checking ----
 
-    private CheckResult check(BenchConfig.Model m, Params params, Backend b, BenchConfig.Mode mode, double loss,
-            float[] logits, double gradNorm) {
+    /**
+     * A cell's check, what can be computed before the cell's own session opens: the verdict itself (none, the
+     * reference, or the reduced check, which runs both sides on a small batch), or the figures of the backend the
+     * first iteration is compared with.
+     */
+    private record PreparedCheck(CheckResult verdict, String against, Expected ref) {
+        CheckResult finish(double loss, float[] logits, double gradNorm, boolean train) {
+            return verdict != null ? verdict : compare(against, loss, logits, gradNorm, ref, train);
+        }
+    }
+
+    private PreparedCheck prepareCheck(BenchConfig.Model m, Backend b, BenchConfig.Mode mode) {
         boolean train = mode == BenchConfig.Mode.TRAIN;
         String self = b.id();
         if (cfg.check() == BenchConfig.Check.NONE) {
-            return new CheckResult("none", null, Double.NaN, Double.NaN, Double.NaN, "check: none");
+            return new PreparedCheck(new CheckResult("none", null, Double.NaN, Double.NaN, Double.NaN, "check: none"),
+                    null, null);
         }
         if (self.equals("reference")) {
-            return new CheckResult("reference", true, 0, 0, 0, "is the reference");
+            return new PreparedCheck(new CheckResult("reference", true, 0, 0, 0, "is the reference"), null, null);
         }
         BenchConfig.Check how = cfg.check();
         if (how == BenchConfig.Check.AUTO) {
@@ -382,33 +407,32 @@ public final class Bench {
         if (how == BenchConfig.Check.REDUCED) {
             int T = Math.min(m.seqLen(), REDUCED_SEQ);
             Batch small = new SyntheticData(cfg.seed(), 1, 1, T, m.config().vocabSize()).next();
-            Expected mine = compute(b, m, params, 1, T, small, train);
-            Expected ref = expected("reference", m, params, 1, T, small, train);
-            return compare("reference (reduced: batch 1 x seq_len " + T + ")", mine.loss(), mine.logits(), mine.gradNorm(),
-                    ref, train);
+            Expected mine = compute(b, m, 1, T, small, train);
+            Expected ref = expected("reference", m, 1, T, small, train);
+            return new PreparedCheck(compare("reference (reduced: batch 1 x seq_len " + T + ")", mine.loss(),
+                    mine.logits(), mine.gradNorm(), ref, train), null, null);
         }
         String against = how == BenchConfig.Check.JVM ? "jvm" : "reference";
         Batch data = new SyntheticData(cfg.seed(), 1, m.batch(), m.seqLen(), m.config().vocabSize()).next();
-        Expected ref = expected(against, m, params, m.batch(), m.seqLen(), data, train);
-        return compare(against, loss, logits, gradNorm, ref, train);
+        return new PreparedCheck(null, against, expected(against, m, m.batch(), m.seqLen(), data, train));
     }
 
     private static boolean available(String name) {
         return Backends.providers().stream().anyMatch(p -> p.name().equals(name));
     }
 
-    private Expected expected(String spec, BenchConfig.Model m, Params params, int B, int T, Batch data, boolean train) {
+    private Expected expected(String spec, BenchConfig.Model m, int B, int T, Batch data, boolean train) {
         String key = spec + "|" + B + "|" + T + "|" + train;
         Expected e = expected.get(key);
         if (e == null) {
-            e = compute(Backends.resolve(spec), m, params, B, T, data, train);
+            e = compute(Backends.resolve(spec), m, B, T, data, train);
             expected.put(key, e);
         }
         return e;
     }
 
-    private static Expected compute(Backend b, BenchConfig.Model m, Params params, int B, int T, Batch data, boolean train) {
-        try (Session s = b.open(m.config(), params, B, T, new SessionOptions(m.recompute()))) {
+    private static Expected compute(Backend b, BenchConfig.Model m, int B, int T, Batch data, boolean train) {
+        try (Session s = b.open(m.config(), m.params(), B, T, new SessionOptions(m.recompute()))) {
             double loss = s.forward(data.inputs(), data.targets());
             float[] logits = s.logits().clone();
             double norm = Double.NaN;
