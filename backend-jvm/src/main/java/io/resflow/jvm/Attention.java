@@ -70,8 +70,7 @@ final class Attention extends JvmOp {
     // dout (B,T,nh hd) -> dqkv (B,T,(nh+2 nkv) hd) += (add false: =, each tile stored on its first visit)
     void backward(float[] dqkv, float[] dout, float[] qkv, float[] out, float[] state, int B, int T, int nh, int nkv,
             int hd, boolean add) {
-        bwd.add = add;
-        x.run(bwd, bwd.set(dqkv, dout, qkv, out, state, B, T, nh, nkv, hd));
+        x.run(bwd, bwd.set(dqkv, dout, qkv, out, state, B, T, nh, nkv, hd, add));
     }
 
     static int roundUp(int v, int r) {
@@ -228,8 +227,9 @@ final class Attention extends JvmOp {
         boolean add;
 
         int set(float[] dqkv, float[] dout, float[] qkv, float[] out, float[] state, int B, int T, int nh, int nkv,
-                int hd) {
+                int hd, boolean add) {
             this.dqkv = dqkv;
+            this.add = add;
             this.dout = dout;
             this.out = out;
             shape(qkv, state, B, T, nh, nkv, hd);

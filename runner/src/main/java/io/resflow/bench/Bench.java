@@ -189,7 +189,7 @@ public final class Bench {
         try {
             prepared = prepareCheck(m, t.backend(), mode);
         } catch (RuntimeException | OutOfMemoryError e) {
-            return failed(m, t, id, desc, mode, flops, peak, false, e);
+            return failed(m, t, id, desc, mode, B, T, flops, peak, false, e);
         }
         System.gc();
         boolean rssPerCell = MemoryStats.resetPeaks();
@@ -230,19 +230,18 @@ public final class Bench {
         } catch (BadInputException e) {
             throw e;
         } catch (RuntimeException | OutOfMemoryError e) {
-            return failed(m, t, id, desc, mode, flops, peak, rssPerCell, e);
+            return failed(m, t, id, desc, mode, B, T, flops, peak, rssPerCell, e);
         }
     }
 
-    private Cell failed(BenchConfig.Model m, Target t, String id, String desc, BenchConfig.Mode mode, double flops,
-            Double peak, boolean rssPerCell, Throwable e) {
+    private Cell failed(BenchConfig.Model m, Target t, String id, String desc, BenchConfig.Mode mode, int B, int T,
+            double flops, Double peak, boolean rssPerCell, Throwable e) {
         if (e instanceof BadInputException b) {
             throw b;
         }
         String why = (e instanceof OutOfMemoryError ? "out of memory: " : e.getClass().getSimpleName() + ": ")
                 + e.getMessage();
-        return new Cell(m.name(), t.spec(), id, desc, mode, m.batch(), m.seqLen(), m.config().parameterCount(), "error",
-                why, new double[0], Stats.of(new double[0]), flops, peak, MemoryStats.peakRssBytes(), rssPerCell,
+        return new Cell(m.name(), t.spec(), id, desc, mode, B, T, m.config().parameterCount(), "error", why, new double[0], Stats.of(new double[0]), flops, peak, MemoryStats.peakRssBytes(), rssPerCell,
                 MemoryStats.heapPeakBytes(), -1, null, null);
     }
 
@@ -270,12 +269,17 @@ public final class Bench {
                     + "(%.1f GFLOP per iteration > reference_max_gflop %.1f)", flops / 1e9, cfg.referenceMaxGflop()));
         }
         int[] prompt = new SyntheticData(cfg.seed(), 1, 1, P, c.vocabSize()).next().inputs();
+        // as for the other modes: the check's session runs and is collected before the decoder opens
+        java.util.function.Function<float[], CheckResult> decodeCheck;
+        try {
+            decodeCheck = prepareDecodeCheck(m, t.backend(), prompt);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            return failed(m, t, id, desc, BenchConfig.Mode.DECODE, 1, P + n, flops, peak, false, e);
+        }
+        System.gc();
         boolean rssPerCell = MemoryStats.resetPeaks();
         try (io.resflow.engine.Decoder d = t.backend().openDecoder(c, m.params(), P + n)) {
-            float[] first = d.prefill(prompt).clone();
-            CheckResult check = decodeCheck(m, t.backend(), prompt, first);
-            System.gc();
-            rssPerCell = MemoryStats.resetPeaks();
+            CheckResult check = decodeCheck.apply(d.prefill(prompt));
             for (int i = 0; i < cfg.warmup(); i++) {
                 generate(d, prompt, n);
             }
@@ -304,11 +308,7 @@ public final class Bench {
         } catch (BadInputException e) {
             throw e;
         } catch (RuntimeException | OutOfMemoryError e) {
-            String why = (e instanceof OutOfMemoryError ? "out of memory: " : e.getClass().getSimpleName() + ": ")
-                    + e.getMessage();
-            return new Cell(m.name(), t.spec(), id, desc, BenchConfig.Mode.DECODE, 1, P + n, c.parameterCount(),
-                    "error", why, new double[0], Stats.of(new double[0]), flops, peak, MemoryStats.peakRssBytes(),
-                    rssPerCell, MemoryStats.heapPeakBytes(), -1, null, null);
+            return failed(m, t, id, desc, BenchConfig.Mode.DECODE, 1, P + n, flops, peak, rssPerCell, e);
         }
     }
 
@@ -321,22 +321,26 @@ public final class Bench {
         return r;
     }
 
-    private CheckResult decodeCheck(BenchConfig.Model m, Backend b, int[] prompt, float[] first) {
+    /** A decode cell's check, from the decoder's prefill logits; what it compares with is computed here. */
+    private java.util.function.Function<float[], CheckResult> prepareDecodeCheck(BenchConfig.Model m, Backend b,
+            int[] prompt) {
         if (cfg.check() == BenchConfig.Check.NONE) {
-            return new CheckResult("none", null, Double.NaN, Double.NaN, Double.NaN, "check: none");
+            return first -> new CheckResult("none", null, Double.NaN, Double.NaN, Double.NaN, "check: none");
         }
         if (b.id().equals("reference")) {
-            return new CheckResult("reference", true, 0, 0, 0, "is the reference");
+            return first -> new CheckResult("reference", true, 0, 0, 0, "is the reference");
         }
         String against = cfg.check() == BenchConfig.Check.JVM && !b.id().equals("jvm") ? "jvm" : "reference";
         int V = m.config().vocabSize();
         int P = prompt.length;
         Batch data = new Batch(prompt, prompt);
-        Expected ref = expected(against, m, 1, P, data, false);
+        Expected ref = expected(against, m, m::params, 1, P, data, false);
         float[] last = java.util.Arrays.copyOfRange(ref.logits(), (P - 1) * V, P * V);
-        Comparison.Row lg = Comparison.tensor("logits", first, last, EPS);
-        return new CheckResult(against + " (the prompt's last logits after prefill)", lg.ok(), Double.NaN,
-                lg.relL2(), Double.NaN, String.format("prefill logits rel_l2 %.1e (eps %.0e)", lg.relL2(), EPS));
+        return first -> {
+            Comparison.Row lg = Comparison.tensor("logits", first, last, EPS);
+            return new CheckResult(against + " (the prompt's last logits after prefill)", lg.ok(), Double.NaN,
+                    lg.relL2(), Double.NaN, String.format("prefill logits rel_l2 %.1e (eps %.0e)", lg.relL2(), EPS));
+        };
     }
 
     private Cell skipped(BenchConfig.Model m, Target t, String id, BenchConfig.Mode mode, double flops, Double peak,
@@ -407,32 +411,36 @@ public final class Bench {
         if (how == BenchConfig.Check.REDUCED) {
             int T = Math.min(m.seqLen(), REDUCED_SEQ);
             Batch small = new SyntheticData(cfg.seed(), 1, 1, T, m.config().vocabSize()).next();
-            Expected mine = compute(b, m, 1, T, small, train);
-            Expected ref = expected("reference", m, 1, T, small, train);
+            Params weights = m.params(); // one copy for both sides
+            Expected mine = compute(b, m, weights, 1, T, small, train);
+            Expected ref = expected("reference", m, () -> weights, 1, T, small, train);
             return new PreparedCheck(compare("reference (reduced: batch 1 x seq_len " + T + ")", mine.loss(),
                     mine.logits(), mine.gradNorm(), ref, train), null, null);
         }
         String against = how == BenchConfig.Check.JVM ? "jvm" : "reference";
         Batch data = new SyntheticData(cfg.seed(), 1, m.batch(), m.seqLen(), m.config().vocabSize()).next();
-        return new PreparedCheck(null, against, expected(against, m, m.batch(), m.seqLen(), data, train));
+        return new PreparedCheck(null, against, expected(against, m, m::params, m.batch(), m.seqLen(), data, train));
     }
 
     private static boolean available(String name) {
         return Backends.providers().stream().anyMatch(p -> p.name().equals(name));
     }
 
-    private Expected expected(String spec, BenchConfig.Model m, int B, int T, Batch data, boolean train) {
+    /** The figures of {@code spec} for this model and shape, computed once per model (the weights made only then). */
+    private Expected expected(String spec, BenchConfig.Model m, java.util.function.Supplier<Params> weights, int B,
+            int T, Batch data, boolean train) {
         String key = spec + "|" + B + "|" + T + "|" + train;
         Expected e = expected.get(key);
         if (e == null) {
-            e = compute(Backends.resolve(spec), m, B, T, data, train);
+            e = compute(Backends.resolve(spec), m, weights.get(), B, T, data, train);
             expected.put(key, e);
         }
         return e;
     }
 
-    private static Expected compute(Backend b, BenchConfig.Model m, int B, int T, Batch data, boolean train) {
-        try (Session s = b.open(m.config(), m.params(), B, T, new SessionOptions(m.recompute()))) {
+    private static Expected compute(Backend b, BenchConfig.Model m, Params weights, int B, int T, Batch data,
+            boolean train) {
+        try (Session s = b.open(m.config(), weights, B, T, new SessionOptions(m.recompute()))) {
             double loss = s.forward(data.inputs(), data.targets());
             float[] logits = s.logits().clone();
             double norm = Double.NaN;

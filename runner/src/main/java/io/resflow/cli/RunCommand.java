@@ -352,8 +352,8 @@ final class RunCommand extends ResflowCommand {
         boolean[] interrupted = {false};
         dp.watchPeers(() -> lastCkpt[0] != null ? lastCkpt[0].toString()
                 : !dp.writer() && lastCkptStep[0] > 0 ? "rank 0's checkpoint of step " + lastCkptStep[0] : null);
-        dp.requireSameParameters(s, from == 0 ? "at start" : "after resuming at step " + from);
         dp.checkEvery(rc.paramCheckEvery());
+        dp.requireSameParameters(s, from == 0 ? "at start" : "after resuming at step " + from);
         dp.testPerturbRank = testPerturbRank;
         if (dp.distributed()) {
             pw.println("parameter check: the ranks compare a hash of their parameters " + dp.checkRule()
@@ -370,8 +370,7 @@ final class RunCommand extends ResflowCommand {
                 if (st.note() != null && dp.writer()) {
                     progress.note(st.note());
                 }
-                int k = rc.checkpointEvery();
-                if ((k > 0 && st.step() % k == 0) || st.step() == to) {
+                if (rc.checkpointAfter(st.step(), to)) {
                     if (dp.writer()) {
                         lastCkpt[0] = Checkpoints.save(dir, st.step(), s, data.position(), meta, rc.keepCheckpoints());
                         progress.checkpoint(st.step(), lastCkpt[0]);

@@ -72,7 +72,6 @@ public final class DataParallel implements AutoCloseable {
     private long startHashNanos;
     /** Steps between parameter checks: 0 until chosen ({@link #checkEvery(int)} with 0: after the first step). */
     private int checkEvery;
-    private String checkChoice;
     private long reduceTotal;
     private PeerWatch watch;
     /** Test hook: the rank whose parameters are nudged by one ulp after the first step's update (-1: none). */
@@ -164,7 +163,7 @@ public final class DataParallel implements AutoCloseable {
 
     /**
      * Steps between parameter checks: {@code every} >= 1 as given, 0 to choose after the first step from the check's
-     * cost (see {@link #afterStep}).
+     * cost (see {@link #afterStep}). Set before the check at the start, which then also times the hash.
      */
     public void checkEvery(int every) {
         this.checkEvery = every;
@@ -362,7 +361,7 @@ public final class DataParallel implements AutoCloseable {
         }
         long t0 = System.nanoTime();
         long h = parameterHash(s);
-        if (checks++ == 0) {
+        if (checks++ == 0 && checkEvery == 0) {
             // the first hash runs mostly before the JIT has compiled it: time a second one for the interval
             long t1 = System.nanoTime();
             parameterHash(s);

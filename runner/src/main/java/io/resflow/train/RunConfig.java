@@ -91,6 +91,11 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
                 f.integer("param_check_every", 0, 0));
     }
 
+    /** Whether a checkpoint is written after {@code step} of a run that ends at {@code last}: every K steps, and last. */
+    public boolean checkpointAfter(int step, int last) {
+        return (checkpointEvery > 0 && step % checkpointEvery == 0) || step == last;
+    }
+
     /** The peak learning rate. */
     public double lr() {
         return schedule.lr();

@@ -81,8 +81,7 @@ public final class Trainer {
             double scale = rc.gradClip() > 0 && norm > rc.gradClip() ? rc.gradClip() / norm : 1.0;
             session.step(rc.adamw(), lr, scale);
             double reduceMs = dp.takeReduceMs();
-            boolean checkpoint = rc.checkpointEvery() > 0 && step % rc.checkpointEvery() == 0;
-            String note = dp.afterStep(session, step, checkpoint || step == to, (System.nanoTime() - t0) / 1e6);
+            String note = dp.afterStep(session, step, rc.checkpointAfter(step, to), (System.nanoTime() - t0) / 1e6);
             long t1 = System.nanoTime();
             double ms = (t1 - t0) / 1e6;
             int index = step - from;
