@@ -62,6 +62,10 @@ public final class Engine implements Session {
     private final Slots<float[]>[] gradSlots; // and their gradients
     private final Slots<float[]> lnfParams;
     private final Slots<float[]> lnfGrads;
+    // layout offsets for backward(GradientsReady): where block k's tensors start, the final norm, the untied head
+    private final long[] blockStart;
+    private final long lnfStart;
+    private final long headStart;
 
     // backward scratch
     private final float[] dlogits;
@@ -143,6 +147,20 @@ public final class Engine implements Session {
         }
         this.lnfParams = Slots.norm("lnf", params::data, params::dataOrNull);
         this.lnfGrads = Slots.norm("lnf", grads::data, grads::dataOrNull);
+        this.blockStart = new long[sub];
+        for (int k = 0; k < sub; k++) {
+            LayerBlock b = LayerBlock.at(k);
+            long start = Long.MAX_VALUE;
+            for (String n : new String[] {b.norm() + ".w", b.norm() + ".b", b.in() + ".w", b.in() + ".b",
+                    b.out() + ".w", b.out() + ".b", b.gate()}) {
+                if (grads.has(n)) {
+                    start = Math.min(start, grads.offset(n));
+                }
+            }
+            blockStart[k] = start;
+        }
+        this.lnfStart = grads.offset("lnf.w");
+        this.headStart = c.tieEmbeddings() ? lnfStart : grads.offset("lm_head");
     }
 
     private static Params zerosLike(Params p) {
@@ -308,22 +326,36 @@ public final class Engine implements Session {
 
     @Override
     public void backward() {
+        backward(from -> { });
+    }
+
+    /**
+     * Reports after the head, the final norm and every block, whose parameters sit in the layout in forward order
+     * (wte, wpe, block 0 .. 2L-1, lnf, lm_head): when block k is done, everything from its first tensor on is final.
+     */
+    @Override
+    public void backward(GradientsReady ready) {
         if (!haveForward || !haveTargets) {
             throw new IllegalStateException("backward() needs a forward() with targets first");
         }
         // every buffer's first write stores (add = false): nothing is cleared first
         ops.crossEntropyBackward(dlogits, probs, targets, N, V, false);
         ops.matmulBackward(dlnf, head(grads), null, dlogits, lnf, head(params), N, C, V, false);
+        if (!c.tieEmbeddings()) {
+            ready.from(headStart);
+        }
         int sub = 2 * c.nLayer();
         float[] dOut = dhA;
         float[] dIn = dhB;
         normBackward(dOut, false, dlnf, h[sub], lnfMean, lnfRstd, lnfParams, lnfGrads);
+        ready.from(lnfStart);
         streamGradNorms[sub] = Math.sqrt(ops.sumSquares(dOut, N * C));
         for (int k = sub - 1; k >= 0; k--) {
             if (recompute) {
                 forwardBlock(k);
             }
             backwardBlock(k, dOut, dIn);
+            ready.from(blockStart[k]);
             streamGradNorms[k] = Math.sqrt(ops.sumSquares(dIn, N * C));
             float[] t = dOut;
             dOut = dIn;
@@ -334,6 +366,7 @@ public final class Engine implements Session {
         if (c.learnedPositions()) {
             ops.embeddingBackward(null, grads.data("wpe"), dOut, inputs, B, T, C, false);
         }
+        ready.from(0);
     }
 
     /** dOut = dL/dh_{k+1}; writes dL/dh_k into dIn: the skip path first (a store), then what the block sends back. */

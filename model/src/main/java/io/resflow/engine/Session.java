@@ -25,6 +25,27 @@ public interface Session extends AutoCloseable {
     /** Gradients of the last forward's loss with respect to every parameter (overwrites the previous ones). */
     void backward();
 
+    /**
+     * Told during a backward which gradients are final: backward writes the layout from its end toward its start
+     * (the head and the final norm first, then the blocks from the last, the embeddings last), so "final" is every
+     * float from an offset to the end of the flat layout, and the offsets a backward reports only decrease, ending
+     * with 0.
+     */
+    @FunctionalInterface
+    interface GradientsReady {
+        /** Every gradient float at layout offset {@code from} or later is final for this backward. */
+        void from(long from);
+    }
+
+    /**
+     * {@link #backward()}, calling {@code ready} as parts of the gradient become final (e.g. to start their
+     * all-reduce while the rest of the backward runs). The default reports everything once, at the end.
+     */
+    default void backward(GradientsReady ready) {
+        backward();
+        ready.from(0);
+    }
+
     /** Global L2 norm of all gradients. */
     double gradNorm();
 
@@ -88,6 +109,38 @@ public interface Session extends AutoCloseable {
         for (Tensor t : grads().tensors()) {
             MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, off, t.data(), 0, t.data().length);
             off += 4L * t.data().length;
+        }
+    }
+
+    /**
+     * Copies the gradient floats at layout offsets [from, to) into the same offsets of {@code dst} (the whole flat
+     * gradient's size), for the parts a {@link GradientsReady} reported. The default reads {@link #grads()}, tensor by
+     * tensor (so, like {@link #gradientsFrom(MemorySegment)}'s default, it needs {@code grads()} to be the live
+     * gradients; a device backend that keeps the default {@link #backward(GradientsReady)} is only asked for the
+     * whole range, through {@link #gradientsTo(MemorySegment)}).
+     */
+    default void gradientsTo(MemorySegment dst, long from, long to) {
+        long off = 0;
+        for (Tensor t : grads().tensors()) {
+            long lo = Math.max(from, off);
+            long hi = Math.min(to, off + t.data().length);
+            if (lo < hi) {
+                MemorySegment.copy(t.data(), (int) (lo - off), dst, ValueLayout.JAVA_FLOAT, 4 * lo, (int) (hi - lo));
+            }
+            off += t.data().length;
+        }
+    }
+
+    /** Replaces the gradient floats at layout offsets [from, to) with those at the same offsets of {@code src}. */
+    default void gradientsFrom(MemorySegment src, long from, long to) {
+        long off = 0;
+        for (Tensor t : grads().tensors()) {
+            long lo = Math.max(from, off);
+            long hi = Math.min(to, off + t.data().length);
+            if (lo < hi) {
+                MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, 4 * lo, t.data(), (int) (lo - off), (int) (hi - lo));
+            }
+            off += t.data().length;
         }
     }
 

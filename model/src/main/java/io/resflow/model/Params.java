@@ -59,6 +59,19 @@ public final class Params {
         return p;
     }
 
+    /** Floats before tensor {@code name} in layout order: its offset in the flat array {@link #totalSize()} long. */
+    public long offset(String name) {
+        get(name);
+        long n = 0;
+        for (Tensor t : tensors.values()) {
+            if (t.name().equals(name)) {
+                return n;
+            }
+            n += t.size();
+        }
+        throw new IllegalStateException(name);
+    }
+
     public long totalSize() {
         long n = 0;
         for (Tensor t : tensors.values()) {
