@@ -30,6 +30,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -281,9 +282,11 @@ final class RunCommand extends ResflowCommand {
                     batchText, rc.seqLen(), rc.steps(), rc.schedule().describe(), rc.weightDecay(),
                     rc.gradClip() > 0 ? ", grad_clip " + rc.gradClip() : "", rc.seed());
             if (dp.mpi()) {
+                dp.bucketFloats(rc.bucketFloats());
+                long floats = s.grads().totalSize();
                 pw.printf("data parallel: %s; each rank trains on its share of every global batch; the flat gradient "
-                        + "(%,d floats, %.1f MiB) is all-reduced and averaged every step; only rank 0 writes%n",
-                        dp.describe(), s.grads().totalSize(), dp.gradientBytes(s) / 1048576.0);
+                        + "(%,d floats, %.1f MiB) is all-reduced and averaged every step, %s; only rank 0 writes%n",
+                        dp.describe(), floats, 4.0 * floats / 1048576.0, dp.reduceRule(floats));
             }
             pw.println("data " + data.describe());
             pw.println("output " + dir);
@@ -403,8 +406,11 @@ final class RunCommand extends ResflowCommand {
                     lastCkpt[0].getFileName());
         }
         if (dp.distributed()) {
-            pw.printf("all-reduce: %.1f ms per step on average (gradient copies included), %,d bytes per rank per "
-                    + "step; parameter check %.1f ms per step (%d checks)%n", dp.reduceMsTotal() / losses.size(),
+            long[] early = dp.bucketsEarly(losses.size());
+            pw.printf("all-reduce: %.1f ms per step on average on the training thread (gradient copies included%s), "
+                    + "%,d bytes per rank per step; parameter check %.1f ms per step (%d checks)%n",
+                    dp.reduceMsTotal() / losses.size(), early[1] == 0 ? "" : String.format(Locale.ROOT,
+                            "; %d of %d buckets done before their backward ended", early[0], early[1]),
                     dp.gradientBytes(s), dp.hashMsTotal() / losses.size(), dp.checks());
             if (!s.deviceBytes().isEmpty()) {
                 pw.printf("gradients leave the device for the all-reduce and come back: %,d bytes device to host and "

@@ -2,6 +2,7 @@ package io.resflow.mpi;
 
 import io.resflow.model.BadInputException;
 import io.resflow.model.RuntimeFailure;
+import java.lang.foreign.AddressLayout;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -25,8 +26,10 @@ import java.util.Optional;
  * the process ({@link Launch}). Errors are returned, not fatal ({@code MPI_ERRORS_RETURN} on the world
  * communicator), and become {@link RuntimeFailure}s (exit 3) naming the call.
  *
- * <p>Only the thread that called {@link #init} calls MPI (the library is initialised with {@code MPI_Init}, i.e.
- * {@code MPI_THREAD_SINGLE} semantics for the calls made here).
+ * <p>Threads: the library is initialised with {@code MPI_Init_thread(MPI_THREAD_MULTIPLE)}: the training thread
+ * makes the collectives, and the peer watch's heartbeat thread sends and receives on a communicator of its own
+ * ({@link #dupWorld}). When the library grants less ({@link #threadMultiple()} false), only the training thread
+ * calls MPI and the heartbeat is off.
  */
 public final class Mpi implements AutoCloseable {
     /** Library names tried in order; {@code RESFLOW_MPI_LIB} (a path or a name) comes first when set. */
@@ -34,11 +37,15 @@ public final class Mpi implements AutoCloseable {
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;
-    private static final ValueLayout ADDR = ValueLayout.ADDRESS;
+    private static final AddressLayout ADDR = ValueLayout.ADDRESS;
     /** Open MPI's MPI_IN_PLACE is {@code (void *) 1}. */
     private static final MemorySegment IN_PLACE = MemorySegment.ofAddress(1);
+    /** MPI_THREAD_MULTIPLE in Open MPI's mpi.h (SINGLE 0, FUNNELED 1, SERIALIZED 2, MULTIPLE 3). */
+    private static final int THREAD_MULTIPLE = 3;
+    /** Open MPI's MPI_STATUS_IGNORE is a null pointer. */
+    private static final MemorySegment STATUS_IGNORE = MemorySegment.NULL;
     /** Elements per MPI call: counts are C ints. */
-    static final int MAX_COUNT = 1 << 28;
+    public static final int MAX_COUNT = 1 << 28;
 
     private final Arena arena = Arena.ofShared();
     private final SymbolLookup lib;
@@ -51,6 +58,14 @@ public final class Mpi implements AutoCloseable {
     private final MemorySegment opSum;
     private final MemorySegment opMax;
     private final MethodHandle allreduce;
+    private final MethodHandle iallreduce;
+    private final MethodHandle isend;
+    private final MethodHandle irecv;
+    private final MethodHandle test;
+    private final MethodHandle waitOne;
+    private final MethodHandle cancel;
+    private final MethodHandle commDup;
+    private final boolean threadMultiple;
     private final MethodHandle bcast;
     private final MethodHandle barrier;
     private final MethodHandle abort;
@@ -80,14 +95,22 @@ public final class Mpi implements AutoCloseable {
         this.opSum = global("ompi_mpi_op_sum");
         this.opMax = global("ompi_mpi_op_max");
         this.allreduce = fn("MPI_Allreduce", INT, ADDR, ADDR, INT, ADDR, ADDR, ADDR);
+        this.iallreduce = fn("MPI_Iallreduce", INT, ADDR, ADDR, INT, ADDR, ADDR, ADDR, ADDR);
+        this.isend = fn("MPI_Isend", INT, ADDR, INT, ADDR, INT, INT, ADDR, ADDR);
+        this.irecv = fn("MPI_Irecv", INT, ADDR, INT, ADDR, INT, INT, ADDR, ADDR);
+        this.test = fn("MPI_Test", INT, ADDR, ADDR, ADDR);
+        this.waitOne = fn("MPI_Wait", INT, ADDR, ADDR);
+        this.cancel = fn("MPI_Cancel", INT, ADDR);
+        this.commDup = fn("MPI_Comm_dup", INT, ADDR, ADDR);
         this.bcast = fn("MPI_Bcast", INT, ADDR, INT, ADDR, INT, ADDR);
         this.barrier = fn("MPI_Barrier", INT, ADDR);
         this.abort = fn("MPI_Abort", INT, ADDR, INT);
         this.finalize = fn("MPI_Finalize", INT);
         this.errorString = fn("MPI_Error_string", INT, INT, ADDR, ADDR);
         this.intOut = arena.allocate(INT);
-        MethodHandle init = fn("MPI_Init", INT, ADDR, ADDR);
-        check("MPI_Init", invokeInt(init, MemorySegment.NULL, MemorySegment.NULL));
+        MethodHandle init = fn("MPI_Init_thread", INT, ADDR, ADDR, INT, ADDR);
+        check("MPI_Init_thread", invokeInt(init, MemorySegment.NULL, MemorySegment.NULL, THREAD_MULTIPLE, intOut));
+        this.threadMultiple = intOut.get(INT, 0) >= THREAD_MULTIPLE;
         check("MPI_Comm_set_errhandler", invokeInt(fn("MPI_Comm_set_errhandler", INT, ADDR, ADDR), world,
                 global("ompi_mpi_errors_return")));
         check("MPI_Comm_rank", invokeInt(fn("MPI_Comm_rank", INT, ADDR, ADDR), world, intOut));
@@ -214,6 +237,75 @@ public final class Mpi implements AutoCloseable {
             check("MPI_Allreduce (float sum)", invokeInt(allreduce, IN_PLACE, buf.asSlice(off * 4, n * 4L), n, tFloat,
                     opSum, world));
         }
+    }
+
+    /** Whether the library allows calls from several threads at once (MPI_THREAD_MULTIPLE was granted). */
+    public boolean threadMultiple() {
+        return threadMultiple;
+    }
+
+    /**
+     * A request handle's storage (an {@code MPI_Request}, a pointer in Open MPI), for the non-blocking calls; lives as
+     * long as this object.
+     */
+    public MemorySegment newRequest() {
+        synchronized (arena) {
+            return arena.allocate(ADDR);
+        }
+    }
+
+    /**
+     * Starts an in-place sum over all ranks of {@code count} floats at the start of {@code buf} (native memory, at
+     * most {@link #MAX_COUNT}) with MPI_Iallreduce; {@code buf} must not be touched until {@link #test} or
+     * {@link #await} says the request completed. Non-blocking collectives start in the same order on every rank.
+     */
+    public void iallreduceSumFloats(MemorySegment buf, int count, MemorySegment request) {
+        check("MPI_Iallreduce (float sum)", invokeInt(iallreduce, IN_PLACE, buf, count, tFloat, opSum, world,
+                request));
+    }
+
+    /** MPI_Test: whether the request completed (then it is freed); also drives the library's progress. */
+    public boolean test(MemorySegment request, String what) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment flag = a.allocate(INT);
+            check("MPI_Test (" + what + ")", invokeInt(test, request, flag, STATUS_IGNORE));
+            return flag.get(INT, 0) != 0;
+        }
+    }
+
+    /** MPI_Wait: blocks until the request completed. */
+    public void await(MemorySegment request, String what) {
+        check("MPI_Wait (" + what + ")", invokeInt(waitOne, request, STATUS_IGNORE));
+    }
+
+    /** A communicator of the same processes as the world, whose messages never meet the world's (MPI_Comm_dup). */
+    public MemorySegment dupWorld() {
+        MemorySegment out = newRequest(); // an MPI_Comm is a pointer too
+        check("MPI_Comm_dup", invokeInt(commDup, world, out));
+        check("MPI_Comm_set_errhandler", invokeInt(fn("MPI_Comm_set_errhandler", INT, ADDR, ADDR),
+                out.get(ADDR, 0), global("ompi_mpi_errors_return")));
+        return out.get(ADDR, 0);
+    }
+
+    /** MPI_Isend of {@code count} ints at {@code buf} to rank {@code dest} on {@code comm}. */
+    public int isendInts(MemorySegment buf, int count, int dest, int tag, MemorySegment comm, MemorySegment request) {
+        return invokeInt(isend, buf, count, tInt, dest, tag, comm, request);
+    }
+
+    /** MPI_Irecv of {@code count} ints from rank {@code source} on {@code comm}. */
+    public int irecvInts(MemorySegment buf, int count, int source, int tag, MemorySegment comm,
+            MemorySegment request) {
+        return invokeInt(irecv, buf, count, tInt, source, tag, comm, request);
+    }
+
+    /** MPI_Test returning the MPI error code instead of throwing (for the heartbeat thread); flag in {@code out}. */
+    public int testQuiet(MemorySegment request, MemorySegment flagOut) {
+        return invokeInt(test, request, flagOut, STATUS_IGNORE);
+    }
+
+    /** MPI_Cancel of a pending receive (it must still be completed or freed). */
+    public int cancelQuiet(MemorySegment request) {
+        return invokeInt(cancel, request);
     }
 
     /** In-place sum over all ranks of doubles. */

@@ -138,6 +138,10 @@ public final class DataParallel implements AutoCloseable {
         return mpi == null ? "" : mpi.version();
     }
 
+    private long bucketFloats;
+    private GradientBuckets buckets;
+    private long early;
+
     /** Time spent in the gradient all-reduce (copies out and back included) since the last call, in ms. */
     public double takeReduceMs() {
         double ms = reduceNanos / 1e6;
@@ -318,6 +322,53 @@ public final class DataParallel implements AutoCloseable {
     }
 
     /**
+     * Sets the all-reduce's bucket size in floats (0: one blocking all-reduce after the backward); before the first
+     * {@link #backward}.
+     */
+    public void bucketFloats(long floats) {
+        this.bucketFloats = floats;
+    }
+
+    /** For the header: how the gradient is all-reduced. */
+    public String reduceRule(long count) {
+        if (bucketFloats == 0) {
+            return "one blocking MPI_Allreduce after the backward (allreduce_bucket_mb 0)";
+        }
+        long b = (count + Math.min(bucketFloats, Mpi.MAX_COUNT) - 1) / Math.min(bucketFloats, Mpi.MAX_COUNT);
+        return String.format(Locale.ROOT, "in %d bucket%s of up to %.1f MB, each started with MPI_Iallreduce as soon "
+                + "as the backward has finished its gradients", b, b == 1 ? "" : "s", 4e-6 * Math.min(bucketFloats,
+                        count));
+    }
+
+    /**
+     * The session's backward, after which its gradients are their mean over the ranks: with buckets, their
+     * all-reduce runs beside the backward ({@link GradientBuckets}); else one blocking all-reduce follows it
+     * ({@link #averageGradients}). One process: the backward alone.
+     */
+    public void backward(Session s, long count) {
+        if (!distributed()) {
+            s.backward();
+            return;
+        }
+        if (bucketFloats == 0) {
+            s.backward();
+            averageGradients(s, count);
+            return;
+        }
+        if (buckets == null) {
+            buckets = new GradientBuckets(mpi, size, count, bucketFloats);
+        }
+        buckets.backward(s);
+        reduceNanos += buckets.nanos();
+        early += buckets.completedDuringBackward();
+    }
+
+    /** Buckets whose all-reduce completed before their backward ended, over all steps so far, and all buckets. */
+    public long[] bucketsEarly(int steps) {
+        return new long[] {early, buckets == null ? 0 : (long) buckets.buckets() * steps};
+    }
+
+    /**
      * Replaces the session's gradients with their mean over the ranks: copies them into one native buffer, sums it
      * in place with MPI_Allreduce, multiplies by 1/N and copies them back. Every rank ends with the same bits.
      */
@@ -449,6 +500,10 @@ public final class DataParallel implements AutoCloseable {
         if (arena != null) {
             arena.close();
             arena = null;
+        }
+        if (buckets != null) {
+            buckets.close();
+            buckets = null;
         }
     }
 

@@ -31,12 +31,14 @@ import java.util.Set;
  *  "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.999, "adam_eps": 1e-8, "grad_clip": 0,
  *  "seed": 1, "checkpoint_every": 0, "keep_checkpoints": 2,
  *  "data": "synthetic" | {"type": "synthetic"|"token_file"|"text_file"|"inline", ...},
- *  "recompute": false, "mpi": "auto" | "on" | "off", "param_check_every": 0 (auto) | K}
+ *  "recompute": false, "mpi": "auto" | "on" | "off", "param_check_every": 0 (auto) | K,
+ *  "allreduce_bucket_mb": 25 (0: one blocking all-reduce after the backward)}
  * </pre>
  */
 public record RunConfig(Path file, String name, ModelSource model, String backend, Task task, int batch, int seqLen,
         int steps, LrSchedule schedule, AdamW adamw, double gradClip, long seed, int checkpointEvery,
-        int keepCheckpoints, DataSpec data, boolean recompute, String mpi, int paramCheckEvery) {
+        int keepCheckpoints, DataSpec data, boolean recompute, String mpi, int paramCheckEvery,
+        double bucketMb) {
 
     public enum Task {
         TRAIN, FORWARD;
@@ -48,7 +50,8 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
 
     public static final Set<String> FIELDS = Set.of("name", "model", "backend", "task", "batch", "seq_len", "steps", "lr",
             "lr_schedule", "warmup_steps", "min_lr", "weight_decay", "beta1", "beta2", "adam_eps", "grad_clip", "seed",
-            "checkpoint_every", "keep_checkpoints", "data", "recompute", "weights", "mpi", "param_check_every");
+            "checkpoint_every", "keep_checkpoints", "data", "recompute", "weights", "mpi", "param_check_every",
+            "allreduce_bucket_mb");
 
     public static RunConfig load(Path file) {
         JsonNode root = JsonFields.read(file);
@@ -88,7 +91,15 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
                 new LrSchedule(kind, lr, warmup, minLr, steps), adamw, f.number("grad_clip", 0, 0),
                 f.longValue("seed", 1), f.integer("checkpoint_every", 0, 0), f.integer("keep_checkpoints", 2, 1), data,
                 f.bool("recompute", false), f.choice("mpi", "auto", List.of("auto", "on", "off")),
-                f.integer("param_check_every", 0, 0));
+                f.integer("param_check_every", 0, 0), f.number("allreduce_bucket_mb", DEFAULT_BUCKET_MB, 0));
+    }
+
+    /** Gradient bucket size of the data-parallel all-reduce, in MB (10^6 bytes), as PyTorch DDP's bucket_cap_mb. */
+    public static final double DEFAULT_BUCKET_MB = 25;
+
+    /** The bucket size in floats (at least one), or 0: one blocking all-reduce after the backward. */
+    public long bucketFloats() {
+        return bucketMb == 0 ? 0 : Math.max(1, (long) (bucketMb * 1e6 / 4));
     }
 
     /** Whether a checkpoint is written after {@code step} of a run that ends at {@code last}: every K steps, and last. */
@@ -109,19 +120,19 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
     public RunConfig withSteps(int newSteps) {
         LrSchedule s = new LrSchedule(schedule.kind(), schedule.lr(), schedule.warmup(), schedule.minLr(), newSteps);
         return new RunConfig(file, name, model, backend, task, batch, seqLen, newSteps, s, adamw, gradClip, seed,
-                checkpointEvery, keepCheckpoints, data, recompute, mpi, paramCheckEvery);
+                checkpointEvery, keepCheckpoints, data, recompute, mpi, paramCheckEvery, bucketMb);
     }
 
     /** The same run with another data spec (e.g. with the data file's content hash recorded). */
     public RunConfig withData(DataSpec d) {
         return new RunConfig(file, name, model, backend, task, batch, seqLen, steps, schedule, adamw, gradClip, seed,
-                checkpointEvery, keepCheckpoints, d, recompute, mpi, paramCheckEvery);
+                checkpointEvery, keepCheckpoints, d, recompute, mpi, paramCheckEvery, bucketMb);
     }
 
     /** The same run on another backend spec. */
     public RunConfig withBackend(String spec) {
         return new RunConfig(file, name, model, spec, task, batch, seqLen, steps, schedule, adamw, gradClip, seed,
-                checkpointEvery, keepCheckpoints, data, recompute, mpi, paramCheckEvery);
+                checkpointEvery, keepCheckpoints, data, recompute, mpi, paramCheckEvery, bucketMb);
     }
 
     /** Opens this run's data source at position 0. */
@@ -166,6 +177,7 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
         o.put("recompute", recompute);
         o.put("mpi", mpi);
         o.put("param_check_every", paramCheckEvery);
+        o.put("allreduce_bucket_mb", bucketMb);
         return o;
     }
 }

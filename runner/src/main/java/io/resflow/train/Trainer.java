@@ -70,8 +70,7 @@ public final class Trainer {
                 throw failure("step " + step + ": loss is " + loss + "; first non-finite tensor"
                         + (dp.distributed() ? " on rank " + dp.rank() : "") + ": " + firstNonFiniteForward(session));
             }
-            session.backward();
-            dp.averageGradients(session, count);
+            dp.backward(session, count);
             double norm = session.gradNorm();
             if (!Double.isFinite(norm)) {
                 throw failure("step " + step + ": gradient norm is " + norm
