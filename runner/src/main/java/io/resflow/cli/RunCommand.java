@@ -361,6 +361,7 @@ final class RunCommand extends ResflowCommand {
         if (dp.distributed()) {
             pw.println("parameter check: the ranks compare a hash of their parameters " + dp.checkRule()
                     + ", at every checkpoint and after the last step");
+            pw.println("peer watch: " + dp.watchRule());
         }
         try (MetricsLog log = dp.writer() ? MetricsLog.append(dir) : null;
                 Progress progress = Progress.create(pw, Main.stdoutIsTerminal && dp.writer(), rc.name(), from, to)) {

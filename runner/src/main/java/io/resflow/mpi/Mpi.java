@@ -77,7 +77,25 @@ public final class Mpi implements AutoCloseable {
     private final MemorySegment intOut;
     private boolean finalized;
 
+    /**
+     * Open MPI's non-blocking all-reduce (libnbc) picks, for fewer than 4 processes or an in-place buffer, the
+     * binomial algorithm: rank 0 receives everything, adds it all and sends it back, while the others wait. The
+     * gradient buckets ask for reduce-scatter + allgather (Rabenseifner) instead, where every rank adds its share
+     * (measured with scripts/dp-bench.sh, GPT-2 small at N = 2: all-reduce time on the training thread 578 -> 342 ms
+     * per step). Set before MPI_Init, and only when the user has not set it.
+     */
+    static final String IALLREDUCE_ALGORITHM = "OMPI_MCA_coll_libnbc_iallreduce_algorithm";
+
+    private static void setDefaultEnv(String name, String value) {
+        try (Arena a = Arena.ofConfined()) {
+            MethodHandle setenv = LINKER.downcallHandle(LINKER.defaultLookup().find("setenv").orElseThrow(),
+                    FunctionDescriptor.of(INT, ADDR, ADDR, INT));
+            invokeInt(setenv, a.allocateFrom(name), a.allocateFrom(value), 0);
+        }
+    }
+
     private Mpi(SymbolLookup lib, String libraryName) {
+        setDefaultEnv(IALLREDUCE_ALGORITHM, "3");
         this.lib = lib;
         this.libraryName = libraryName;
         this.version = libraryVersion();

@@ -476,6 +476,11 @@ public final class DataParallel implements AutoCloseable {
         watch = PeerWatch.start(mpi, rank, size, lastCheckpoint);
     }
 
+    /** For the header: how a rank that dies is noticed (after {@link #watchPeers}); null when not watching. */
+    public String watchRule() {
+        return watch == null ? null : watch.describe();
+    }
+
     /** A failure on this rank only: print it and abort the whole job with its exit code (does not return). */
     public void abort(int code) {
         mpi.abort(code);

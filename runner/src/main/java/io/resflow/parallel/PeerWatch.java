@@ -15,9 +15,11 @@ import java.util.function.Supplier;
  * exit code 3 and one line naming the rank that ended, and the last checkpoint stays as it was (rank 0 writes
  * checkpoints atomically, so a stop in the middle of one leaves only a temporary file).
  *
- * <p>How: at start the ranks exchange their process ids and host names (one all-reduce). A daemon thread then looks
- * every 200 ms at the processes of the ranks on the same host ({@code /proc/<pid>/stat}: gone or a zombie means
- * ended). Open MPI's {@code mpirun} also stops the job when a process ends abnormally, by sending SIGTERM to the
+ * <p>How: a {@link Heartbeat} over MPI notices a rank on any host that falls silent (dead, or its host unreachable)
+ * within its timeout (6 s by default). Beside it, at start the ranks exchange their process ids and host names (one
+ * all-reduce), and a daemon thread looks every 200 ms at the processes of the ranks on the same host
+ * ({@code /proc/<pid>/stat}: gone or a zombie means ended), which is faster there; {@code RESFLOW_PID_WATCH=0}
+ * switches that off (the tests of the heartbeat do). Open MPI's {@code mpirun} also stops the job when a process ends abnormally, by sending SIGTERM to the
  * others; this class handles that signal the same way, naming the ranks on this host whose processes are gone, or
  * saying that the rank that ended is on another host (mpirun's own message names it). Either way the process prints
  * its line, waits 200 ms (so that the other survivors see the same processes) and halts with exit code 3.
@@ -35,8 +37,13 @@ public final class PeerWatch {
     private volatile boolean stopped;
     private volatile boolean stopping;
     private volatile int exitCode = ExitCodes.RUNTIME_FAILURE;
+    private final boolean pidWatch;
+    private Heartbeat heartbeat;
+    private volatile String silent;
 
-    private PeerWatch(int rank, int size, long[] pids, boolean[] sameHost, Supplier<String> lastCheckpoint) {
+    private PeerWatch(int rank, int size, long[] pids, boolean[] sameHost, Supplier<String> lastCheckpoint,
+            boolean pidWatch) {
+        this.pidWatch = pidWatch;
         this.rank = rank;
         this.size = size;
         this.pids = pids;
@@ -58,7 +65,16 @@ public final class PeerWatch {
             pids[r] = v[r];
             same[r] = v[size + r] == v[size + rank];
         }
-        PeerWatch w = new PeerWatch(rank, size, pids, same, lastCheckpoint);
+        PeerWatch w = new PeerWatch(rank, size, pids, same, lastCheckpoint,
+                !"0".equals(System.getenv("RESFLOW_PID_WATCH")));
+        if (mpi.threadMultiple()) {
+            double timeout = Heartbeat.timeoutSeconds(System.getenv("RESFLOW_HEARTBEAT_TIMEOUT"));
+            w.heartbeat = Heartbeat.start(mpi, rank, size, timeout, (r, silence) -> {
+                w.silent = String.format(java.util.Locale.ROOT, "rank %d stopped answering (no heartbeat for %.1f s: "
+                        + "it died, hangs outside the JVM, or its host is unreachable)", r, silence);
+                w.fail(false);
+            });
+        }
         try {
             sun.misc.Signal.handle(new sun.misc.Signal("TERM"), sig -> w.fail(true));
         } catch (IllegalArgumentException e) {
@@ -85,10 +101,23 @@ public final class PeerWatch {
         exitCode = code;
         stopped = true;
         thread.interrupt();
+        if (heartbeat != null) {
+            heartbeat.stop();
+        }
+    }
+
+    /** For the header: what watches the other ranks. */
+    String describe() {
+        String hb = heartbeat == null ? "no heartbeat (the MPI library did not grant MPI_THREAD_MULTIPLE)"
+                : String.format(java.util.Locale.ROOT, "a heartbeat over MPI every %.1f s, a rank silent for %.0f s "
+                        + "is taken for dead", Heartbeat.BEAT_MS / 1e3, Heartbeat.timeoutSeconds(
+                                System.getenv("RESFLOW_HEARTBEAT_TIMEOUT")));
+        return hb + "; " + (pidWatch ? "the processes of the ranks on this host watched every 200 ms"
+                : "no process watch (RESFLOW_PID_WATCH=0)");
     }
 
     private void poll() {
-        while (!stopped) {
+        while (!stopped && pidWatch) {
             try {
                 Thread.sleep(POLL_MS);
             } catch (InterruptedException e) {
@@ -104,7 +133,7 @@ public final class PeerWatch {
     private List<Integer> ended() {
         List<Integer> out = new ArrayList<>();
         for (int r = 0; r < size; r++) {
-            if (r != rank && sameHost[r] && !alive(pids[r])) {
+            if (r != rank && sameHost[r] && pidWatch && !alive(pids[r])) {
                 out.add(r);
             }
         }
@@ -133,7 +162,9 @@ public final class PeerWatch {
         }
         List<Integer> gone = ended();
         String who;
-        if (!gone.isEmpty()) {
+        if (silent != null && gone.isEmpty()) {
+            who = silent;
+        } else if (!gone.isEmpty()) {
             List<String> names = new ArrayList<>();
             for (int r : gone) {
                 names.add(r + " (pid " + pids[r] + ")");

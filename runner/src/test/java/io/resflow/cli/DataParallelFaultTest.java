@@ -109,4 +109,37 @@ class DataParallelFaultTest {
     void aKilledWriterLeavesNoTornCheckpoint() throws Exception {
         killAndCheck(0);
     }
+
+    /**
+     * The heartbeat alone (the same-host process watch off: {@code RESFLOW_PID_WATCH=0}, as for ranks on other
+     * hosts; mpirun told not to end the job itself: {@code --enable-recovery}): rank 1's JVM killed, rank 0 stops
+     * within 10 s with exit 3, saying rank 1 stopped answering, and its last good checkpoint.
+     */
+    @Test
+    void theHeartbeatNoticesADeadRankWithoutTheProcessWatch() throws Exception {
+        MpiRun.require();
+        Path dir = tmp.resolve("hb");
+        Path log = tmp.resolve("hb.log");
+        List<String> c = wrapped("run", config(), "--out", dir, "--throttle-ms", "20");
+        c.addAll(c.indexOf("-np"), List.of("--enable-recovery", "-x", "RESFLOW_PID_WATCH"));
+        Process p = MpiRun.start(c, Map.of("RESFLOW_PID_WATCH", "0"), log);
+        try {
+            Child.await(p, log, () -> Child.lines(dir.resolve("metrics.jsonl")) >= 3);
+            ProcessHandle h = rankJvm(p, 1);
+            assertTrue(h != null, "no JVM of rank 1 among mpirun's descendants");
+            long t0 = System.nanoTime();
+            assertTrue(h.destroyForcibly());
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), () -> "mpirun did not end: " + MpiRun.read(log));
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            String out = MpiRun.read(log);
+            assertTrue(out.contains("peer watch: a heartbeat over MPI every 0.5 s, a rank silent for 6 s is taken for "
+                    + "dead; no process watch (RESFLOW_PID_WATCH=0)"), out);
+            assertEquals("3", Files.readString(tmp.resolve("rc.0")).strip(), out);
+            assertTrue(out.contains("runtime failure: rank 0 of 2: rank 1 stopped answering (no heartbeat for "), out);
+            assertTrue(out.contains("stopping with exit code 3; last good checkpoint: "), out);
+            assertTrue(seconds < 10, "stopped after " + seconds + " s: " + out);
+        } finally {
+            p.destroyForcibly();
+        }
+    }
 }
