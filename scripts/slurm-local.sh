@@ -32,7 +32,8 @@ live_pids() {
     for f in "$dir"/run/*.pid; do
         [ -f "$f" ] || continue
         pid="$(cat "$f" 2>/dev/null || true)"
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        # a zombie (a killed daemon its new parent has not reaped yet) counts as gone
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" != Z* ]]; then
             echo "$pid"
         fi
     done

@@ -58,15 +58,22 @@ public final class MpiRun {
     public static List<String> command(int n, List<String> jvmOptions, String main, Object... args) {
         List<String> c = new ArrayList<>(List.of(require().toString(), "--oversubscribe", "--allow-run-as-root",
                 "-np", Integer.toString(n)));
+        c.addAll(java(jvmOptions, main));
+        for (Object a : args) {
+            c.add(a.toString());
+        }
+        return c;
+    }
+
+    /** The JVM of one rank: this test JVM's java and class path, the rank's options, then {@code main}. */
+    public static List<String> java(List<String> jvmOptions, String main) {
+        List<String> c = new ArrayList<>();
         c.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         // tiny models: C1 only and the serial collector start faster and leave the cores to the other rank
         c.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"));
         c.addAll(jvmOptions);
         c.addAll(List.of("-cp", System.getProperty("java.class.path"), main));
-        for (Object a : args) {
-            c.add(a.toString());
-        }
         return c;
     }
 
