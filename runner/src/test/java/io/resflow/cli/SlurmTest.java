@@ -154,4 +154,31 @@ class SlurmTest {
         assertEquals(withoutTimes(full), withoutTimes(part));
         assertEquals(10, withoutTimes(part).size());
     }
+
+    /**
+     * The bench matrix as a job array (scripts/slurm/bench-array.sbatch, one cell per task) and merged: the reports
+     * of one local run, each cell as its task wrote it.
+     */
+    @Test
+    void aBenchMatrixRunsAsAJobArrayAndMergesIntoTheReportsOfOneRun() throws Exception {
+        Path cfg = BenchCellsTest.config(tmp);
+        Path whole = tmp.resolve("whole");
+        Cli.ok("bench", cfg, "--out", whole);
+        int n = (int) Cli.ok("bench", cfg, "--list-cells").out().lines().count();
+        assertEquals(BenchCellsTest.CELLS, n);
+        Path cells = tmp.resolve("cells");
+        SlurmCluster.Result r = cluster.run(List.of("sbatch", "--parsable", "--wait", "--array=0-" + (n - 1), "-o",
+                tmp.resolve("cell-%a.log").toString(), "scripts/slurm/bench-array.sbatch", cfg.toString(),
+                cells.toString()), Map.of("RESFLOW", launcher.toString()), 3, tmp);
+        assertEquals(0, r.code(), () -> r + "\ntask 0: " + MpiRun.read(tmp.resolve("cell-0.log")));
+        String id = jobId(r);
+        for (int i = 0; i < n; i++) {
+            String log = MpiRun.read(tmp.resolve("cell-" + i + ".log"));
+            assertTrue(log.contains("bench-array.sbatch: job " + id + " task " + i + " on "), log);
+        }
+        Path merged = tmp.resolve("merged");
+        Cli.ok("bench", cfg, "--merge", cells, "--out", merged);
+        BenchCellsTest.assertSameReports(whole, merged);
+        BenchCellsTest.assertCellsKept(cells, merged);
+    }
 }
