@@ -12,7 +12,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,8 +37,14 @@ class SlurmTest {
 
     @BeforeAll
     static void up() throws InterruptedException {
-        cluster = SlurmCluster.up(Cli.ROOT, shared.resolve("up.log"));
+        cluster = SlurmCluster.upOrNull(Cli.ROOT, shared.resolve("up.log"));
         launcher = SlurmCluster.javaLauncher(shared.resolve("resflow-test"), Main.class.getName());
+    }
+
+    /** Each test is skipped (and reported so) when the cluster could not start for want of Slurm or Open MPI. */
+    @BeforeEach
+    void installed() {
+        Assumptions.assumeTrue(cluster != null, "Slurm or Open MPI not installed (the SKIPPED line says which)");
     }
 
     @AfterAll

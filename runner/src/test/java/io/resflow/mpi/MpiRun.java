@@ -34,13 +34,19 @@ public final class MpiRun {
     /** Skips the calling test (with a printed line) when Open MPI's mpirun is not installed. */
     public static Path require() {
         Path m = mpirun();
-        String why = m == null ? "no mpirun on the PATH" : openMpi(m) ? null : m + " is not Open MPI's mpirun";
+        String why = missing();
         if (why != null) {
             System.out.println("SKIPPED (Open MPI not installed: " + why
                     + "; apt-get install openmpi-bin libopenmpi-dev, as .ci/run does)");
         }
         Assumptions.assumeTrue(why == null, "Open MPI not installed: " + why);
         return m;
+    }
+
+    /** Why Open MPI cannot be used (no mpirun, or another MPI's), or null when it can. */
+    public static String missing() {
+        Path m = mpirun();
+        return m == null ? "no mpirun on the PATH" : openMpi(m) ? null : m + " is not Open MPI's mpirun";
     }
 
     private static boolean openMpi(Path mpirun) {
