@@ -120,6 +120,43 @@ public final class Bench {
         return list;
     }
 
+    /**
+     * One place of the matrix: its index in the order {@link #run} makes the cells (models, then backends, then
+     * modes), the model, backend and mode.
+     */
+    public record Slot(int index, BenchConfig.Model model, Target target, BenchConfig.Mode mode) {
+        /** Whether {@code c} is this place's cell: the same model, backend spec and mode. */
+        public boolean holds(Cell c) {
+            return c.model().equals(model.name()) && c.spec().equals(target.spec()) && c.mode() == mode;
+        }
+
+        /** For listings: {@code 3  gpt2-tiny jvm:2 train}. */
+        public String describe() {
+            return index + " " + model.name() + " " + target.spec() + " " + mode.id();
+        }
+    }
+
+    /** The matrix's places in the order {@link #run} makes their cells. */
+    public static List<Slot> slots(BenchConfig cfg, List<Target> targets) {
+        List<Slot> slots = new ArrayList<>();
+        for (BenchConfig.Model m : cfg.models()) {
+            for (Target t : targets) {
+                for (BenchConfig.Mode mode : cfg.modes()) {
+                    slots.add(new Slot(slots.size(), m, t, mode));
+                }
+            }
+        }
+        return slots;
+    }
+
+    /** Runs the cell of one place only (a bench split over jobs: resflow bench --cell I), as {@link #run} would. */
+    public Cell run(Slot slot) {
+        Cell c = cell(slot.model(), slot.target(), slot.mode());
+        print(c);
+        expected.clear();
+        return c;
+    }
+
     public List<Cell> run(List<Target> targets) {
         List<Cell> cells = new ArrayList<>();
         for (BenchConfig.Model m : cfg.models()) {

@@ -9,8 +9,11 @@ import io.resflow.cli.options.OutOptions;
 import io.resflow.out.Json;
 import io.resflow.out.OutDir;
 
+import io.resflow.model.BadInputException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,6 +32,8 @@ import picocli.CommandLine.Parameters;
                 and whether the result matched the reference. Writes bench.json, bench.md and PNG charts.""", """
                 With --baseline FILE (an earlier bench.json) prints the ratio per cell and flags cells whose \
                 median moved by more than 10%% and by more than 3 times the spread.""", """
+                A matrix split over jobs (a Slurm array: scripts/slurm/bench-array.sbatch): --list-cells numbers the \
+                cells, --cell I runs one, --merge CELLS writes the reports of all from their folders.""", """
                 Exit 0 done, 1 a cell did not match its check, 2 bad input, 3 a cell failed at run time."""})
 final class BenchCommand extends ResflowCommand {
     @Parameters(paramLabel = "CONFIG", description = "Bench config (JSON), e.g. configs/bench-matrix.json.")
@@ -48,6 +53,20 @@ final class BenchCommand extends ResflowCommand {
             description = "Overrides the config's warm-up iterations per cell (1 or more: the first checks the result).")
     Integer warmup;
 
+    @Option(names = "--list-cells", description = "Print the matrix's cells, one line each (index, model, backend, "
+            + "mode: the indexes --cell takes), and exit; writes nothing.")
+    boolean listCells;
+
+    @Option(names = "--cell", paramLabel = "I", converter = OptionTypes.NonNegativeInt.class,
+            description = "Run only cell I of the matrix (0-based, as --list-cells numbers them; one Slurm array task "
+                    + "each: scripts/slurm/bench-array.sbatch); its folder holds the reports of that one cell.")
+    Integer cell;
+
+    @Option(names = "--merge", paramLabel = "CELLS", description = "Run nothing: read CELLS/0 .. CELLS/N-1 (the "
+            + "--out folders of --cell 0 .. N-1 of the same CONFIG) and write the reports of the whole matrix, as one "
+            + "run would have.")
+    Path merge;
+
     @Mixin
     OutOptions.Folder output;
 
@@ -59,7 +78,12 @@ final class BenchCommand extends ResflowCommand {
     protected int run(PrintWriter pw) {
         System.setProperty("java.awt.headless", "true");
         BenchConfig cfg = BenchConfig.load(config);
-        output.precheck(OUTPUTS);
+        if ((listCells ? 1 : 0) + (cell != null ? 1 : 0) + (merge != null ? 1 : 0) > 1) {
+            throw new BadInputException("--list-cells, --cell and --merge: give at most one of them");
+        }
+        if (!listCells) {
+            output.precheck(OUTPUTS);
+        }
         if (repeats != null || warmup != null || backends != null) {
             cfg = new BenchConfig(cfg.file(), cfg.name(), cfg.models(), backends != null ? backends : cfg.backends(),
                     cfg.modes(), warmup != null ? warmup : cfg.warmup(), repeats != null ? repeats : cfg.repeats(),
@@ -68,20 +92,61 @@ final class BenchCommand extends ResflowCommand {
         }
         Map<String, BenchReport.Base> base = baseline != null ? BenchReport.readBaseline(baseline) : Map.of();
         List<Bench.Target> targets = Bench.targets(cfg.backends());
+        List<Bench.Slot> slots = Bench.slots(cfg, targets);
+        if (listCells) {
+            slots.forEach(s -> pw.println(s.describe()));
+            return Main.OK;
+        }
+        if (cell != null && cell >= slots.size()) {
+            throw new BadInputException("--cell " + cell + ": " + config + " has " + slots.size() + " cells (0.."
+                    + (slots.size() - 1) + "; --list-cells lists them)");
+        }
+        List<Bench.Cell> merged = merge != null ? merged(slots) : null;
         try (OutDir od = output.claim(cfg.name(), OUTPUTS, pw)) {
-            return run(pw, cfg, base, targets, od.path());
+            return run(pw, cfg, base, targets, slots, merged, od.path());
         }
     }
 
-    private int run(PrintWriter pw, BenchConfig cfg, Map<String, BenchReport.Base> base, List<Bench.Target> targets,
-            Path dir) {
-        pw.printf("bench %s: %d models x %d backends x %d modes, %d warm-up + %d measured iterations, check %s%n",
-                cfg.name(), cfg.models().size(), targets.size(), cfg.modes().size(), cfg.warmup(), cfg.repeats(),
-                cfg.check().id());
-        for (Bench.Target t : targets) {
-            pw.printf("  %-14s %s%n", t.spec(), t.backend() != null ? t.backend().description() : "skipped: " + t.skipReason());
+    /** The cells of CELLS/0 .. CELLS/N-1, each checked to be the matrix's cell of that index. */
+    private List<Bench.Cell> merged(List<Bench.Slot> slots) {
+        List<Bench.Cell> cells = new ArrayList<>();
+        for (Bench.Slot s : slots) {
+            Path f = merge.resolve(Integer.toString(s.index())).resolve("bench.json");
+            if (!Files.isRegularFile(f)) {
+                throw new BadInputException(f + ": not found: cell " + s.describe() + " of " + slots.size()
+                        + " (run resflow bench " + config + " --cell " + s.index() + " --out " + f.getParent() + ")");
+            }
+            List<Bench.Cell> in = BenchReport.readCells(f);
+            if (in.size() != 1 || !s.holds(in.get(0))) {
+                throw new BadInputException(f + ": field 'cells' must hold cell " + s.describe() + " of " + config
+                        + " only; it holds " + in.size() + (in.size() == 1 ? " (" + in.get(0).model() + " "
+                        + in.get(0).spec() + " " + in.get(0).mode().id() + ")" : ""));
+            }
+            cells.add(in.get(0));
         }
-        List<Bench.Cell> cells = new Bench(cfg, pw).run(targets);
+        return cells;
+    }
+
+    private int run(PrintWriter pw, BenchConfig cfg, Map<String, BenchReport.Base> base, List<Bench.Target> targets,
+            List<Bench.Slot> slots, List<Bench.Cell> merged, Path dir) {
+        List<Bench.Cell> cells;
+        if (merged != null) {
+            pw.printf("bench %s: %d cells merged from %s%n", cfg.name(), merged.size(), merge);
+            cells = merged;
+        } else {
+            pw.printf("bench %s: %d models x %d backends x %d modes, %d warm-up + %d measured iterations, check %s%n",
+                    cfg.name(), cfg.models().size(), targets.size(), cfg.modes().size(), cfg.warmup(), cfg.repeats(),
+                    cfg.check().id());
+            for (Bench.Target t : targets) {
+                pw.printf("  %-14s %s%n", t.spec(), t.backend() != null ? t.backend().description() : "skipped: " + t.skipReason());
+            }
+            if (cell != null) {
+                pw.printf("only cell %s of %d%n", slots.get(cell).describe(), slots.size());
+                cells = List.of(new Bench(cfg, pw).run(slots.get(cell)));
+            } else {
+                cells = new Bench(cfg, pw).run(targets);
+            }
+        }
 
         Map<String, BenchReport.Delta> deltas = new LinkedHashMap<>();
         for (Bench.Cell c : cells) {

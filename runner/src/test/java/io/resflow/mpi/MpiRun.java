@@ -34,13 +34,19 @@ public final class MpiRun {
     /** Skips the calling test (with a printed line) when Open MPI's mpirun is not installed. */
     public static Path require() {
         Path m = mpirun();
-        String why = m == null ? "no mpirun on the PATH" : openMpi(m) ? null : m + " is not Open MPI's mpirun";
+        String why = missing();
         if (why != null) {
             System.out.println("SKIPPED (Open MPI not installed: " + why
                     + "; apt-get install openmpi-bin libopenmpi-dev, as .ci/run does)");
         }
         Assumptions.assumeTrue(why == null, "Open MPI not installed: " + why);
         return m;
+    }
+
+    /** Why Open MPI cannot be used (no mpirun, or another MPI's), or null when it can. */
+    public static String missing() {
+        Path m = mpirun();
+        return m == null ? "no mpirun on the PATH" : openMpi(m) ? null : m + " is not Open MPI's mpirun";
     }
 
     private static boolean openMpi(Path mpirun) {
@@ -58,15 +64,22 @@ public final class MpiRun {
     public static List<String> command(int n, List<String> jvmOptions, String main, Object... args) {
         List<String> c = new ArrayList<>(List.of(require().toString(), "--oversubscribe", "--allow-run-as-root",
                 "-np", Integer.toString(n)));
+        c.addAll(java(jvmOptions, main));
+        for (Object a : args) {
+            c.add(a.toString());
+        }
+        return c;
+    }
+
+    /** The JVM of one rank: this test JVM's java and class path, the rank's options, then {@code main}. */
+    public static List<String> java(List<String> jvmOptions, String main) {
+        List<String> c = new ArrayList<>();
         c.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         // tiny models: C1 only and the serial collector start faster and leave the cores to the other rank
         c.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"));
         c.addAll(jvmOptions);
         c.addAll(List.of("-cp", System.getProperty("java.class.path"), main));
-        for (Object a : args) {
-            c.add(a.toString());
-        }
         return c;
     }
 
