@@ -164,6 +164,57 @@ class SlurmTest {
     }
 
     /**
+     * A task that stops answering in a two-task job (SIGSTOP: alive to the launcher and to any process watch, silent
+     * to its peers, as a task whose host dropped off the network) is noticed by the other through the heartbeat
+     * over MPI alone (the same-host process watch off, as for tasks on two hosts): rank 0 stops within 10 s with
+     * exit 3 and a line saying rank 1 stopped answering. (A task killed outright is ended by Slurm itself: its PMIx
+     * plugin cancels the step within about 7 s, the other tasks with it.)
+     */
+    @Test
+    void aSilentTaskIsNoticedByTheHeartbeatWithin10Seconds() throws Exception {
+        Path dir = tmp.resolve("dead");
+        Path log = tmp.resolve("dead.log");
+        List<String> c = new ArrayList<>(List.of("sbatch", "--parsable", "-n", "2", "-o", log.toString(),
+                "scripts/slurm/resflow.sbatch", "run", config("d", 2, 400, "\"checkpoint_every\": 1").toString(),
+                "--out", dir.toString(), "--throttle-ms", "20"));
+        SlurmCluster.Result s = cluster.run(c, Map.of("RESFLOW", launcher.toString(), "RESFLOW_PID_WATCH", "0"), 1,
+                tmp);
+        assertEquals(0, s.code(), s::toString);
+        String id = jobId(s);
+        assertTrue(SlurmCluster.await(() -> Child.lines(dir.resolve("metrics.jsonl")) >= 3, 120),
+                () -> "no steps: " + MpiRun.read(log));
+        ProcessHandle victim = ProcessHandle.allProcesses().filter(h -> h.info().command().orElse("").endsWith("/java")
+                && environ(h).contains("\0SLURM_JOB_ID=" + id + "\0") && environ(h).contains("\0SLURM_PROCID=1\0"))
+                .findFirst().orElse(null);
+        assertTrue(victim != null, "no JVM of task 1 of job " + id);
+        long t0 = System.nanoTime();
+        assertEquals(0, new ProcessBuilder("kill", "-STOP", Long.toString(victim.pid())).start().waitFor());
+        String said = "runtime failure: rank 0 of 2: rank 1 stopped answering (no heartbeat for ";
+        assertTrue(SlurmCluster.await(() -> MpiRun.read(log).contains(said), 30), () -> MpiRun.read(log));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertTrue(seconds < 10, "noticed after " + seconds + " s: " + MpiRun.read(log));
+        String out = MpiRun.read(log);
+        assertTrue(out.contains("no process watch (RESFLOW_PID_WATCH=0)"), out);
+        assertTrue(out.contains("stopping with exit code 3; last good checkpoint: "), out);
+        victim.destroyForcibly();
+        assertTrue(SlurmCluster.await(() -> {
+            try {
+                return cluster.squeue(id, tmp).isEmpty();
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }, 60), "the job ended");
+    }
+
+    private static String environ(ProcessHandle h) {
+        try {
+            return new String(Files.readAllBytes(Path.of("/proc/" + h.pid() + "/environ")));
+        } catch (java.io.IOException e) {
+            return "";
+        }
+    }
+
+    /**
      * The bench matrix as a job array (scripts/slurm/bench-array.sbatch, one cell per task) and merged: the reports
      * of one local run, each cell as its task wrote it.
      */
