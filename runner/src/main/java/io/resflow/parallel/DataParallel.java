@@ -21,9 +21,9 @@ import java.util.function.Supplier;
 
 /**
  * Data-parallel training over the processes an MPI launcher started ({@code mpirun -np N ./resflow run CONFIG}):
- * every rank holds the whole model and trains on its own share of every global batch; after each backward the flat
- * gradient is summed over the ranks with {@code MPI_Allreduce} and divided by N (the gradient of the global batch's
- * mean loss), so every rank clips and updates with the same numbers, and the parameters stay bit-identical (checked
+ * every rank holds the whole model and trains on its own share of every global batch; the flat gradient is summed
+ * over the ranks and divided by N (the gradient of the global batch's mean loss), in buckets all-reduced during the
+ * backward ({@link GradientBuckets}) or with one {@code MPI_Allreduce} after it, so every rank clips and updates with the same numbers, and the parameters stay bit-identical (checked
  * with an all-reduce of a hash at the start, every {@code param_check_every} steps, at every checkpoint and at the
  * last step). Only rank 0 writes.
  *
