@@ -120,25 +120,28 @@ public interface Session extends AutoCloseable {
      * whole range, through {@link #gradientsTo(MemorySegment)}).
      */
     default void gradientsTo(MemorySegment dst, long from, long to) {
-        long off = 0;
-        for (Tensor t : grads().tensors()) {
-            long lo = Math.max(from, off);
-            long hi = Math.min(to, off + t.data().length);
-            if (lo < hi) {
-                MemorySegment.copy(t.data(), (int) (lo - off), dst, ValueLayout.JAVA_FLOAT, 4 * lo, (int) (hi - lo));
-            }
-            off += t.data().length;
-        }
+        overlaps(from, to, (a, at, lo, n) -> MemorySegment.copy(a, at, dst, ValueLayout.JAVA_FLOAT, 4 * lo, n));
     }
 
     /** Replaces the gradient floats at layout offsets [from, to) with those at the same offsets of {@code src}. */
     default void gradientsFrom(MemorySegment src, long from, long to) {
+        overlaps(from, to, (a, at, lo, n) -> MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, 4 * lo, a, at, n));
+    }
+
+    /** A gradient tensor's part of a layout range: its array, the first index, the layout offset, the count. */
+    @FunctionalInterface
+    interface Overlap {
+        void accept(float[] array, int at, long layoutOffset, int count);
+    }
+
+    /** Calls {@code f} for the part of every {@link #grads()} tensor that lies in layout offsets [from, to). */
+    private void overlaps(long from, long to, Overlap f) {
         long off = 0;
         for (Tensor t : grads().tensors()) {
             long lo = Math.max(from, off);
             long hi = Math.min(to, off + t.data().length);
             if (lo < hi) {
-                MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, 4 * lo, t.data(), (int) (lo - off), (int) (hi - lo));
+                f.accept(t.data(), (int) (lo - off), lo, (int) (hi - lo));
             }
             off += t.data().length;
         }

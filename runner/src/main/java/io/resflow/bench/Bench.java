@@ -158,19 +158,21 @@ public final class Bench {
     }
 
     public List<Cell> run(List<Target> targets) {
+        // in the order of slots(), so that --cell I and a whole run make the same cell I; the weights are made (or
+        // read) again for every session rather than held across cells: a cell's memory is then its session's, not
+        // the session's plus a second copy of the weights; the expected results are kept per model
         List<Cell> cells = new ArrayList<>();
-        for (BenchConfig.Model m : cfg.models()) {
-            // the weights are made (or read) again for every session rather than held across cells: a cell's
-            // memory is then its session's, not the session's plus a second copy of the weights
-            for (Target t : targets) {
-                for (BenchConfig.Mode mode : cfg.modes()) {
-                    Cell c = cell(m, t, mode);
-                    cells.add(c);
-                    print(c);
-                }
+        BenchConfig.Model model = null;
+        for (Slot slot : slots(cfg, targets)) {
+            if (slot.model() != model) {
+                expected.clear();
+                model = slot.model();
             }
-            expected.clear();
+            Cell c = cell(slot.model(), slot.target(), slot.mode());
+            cells.add(c);
+            print(c);
         }
+        expected.clear();
         return cells;
     }
 
@@ -278,7 +280,8 @@ public final class Bench {
         }
         String why = (e instanceof OutOfMemoryError ? "out of memory: " : e.getClass().getSimpleName() + ": ")
                 + e.getMessage();
-        return new Cell(m.name(), t.spec(), id, desc, mode, B, T, m.config().parameterCount(), "error", why, new double[0], Stats.of(new double[0]), flops, peak, MemoryStats.peakRssBytes(), rssPerCell,
+        return new Cell(m.name(), t.spec(), id, desc, mode, B, T, m.config().parameterCount(), "error", why,
+                new double[0], Stats.of(new double[0]), flops, peak, MemoryStats.peakRssBytes(), rssPerCell,
                 MemoryStats.heapPeakBytes(), -1, null, null);
     }
 

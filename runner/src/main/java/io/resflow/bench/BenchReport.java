@@ -83,93 +83,46 @@ public final class BenchReport {
         }
         List<Bench.Cell> list = new ArrayList<>();
         for (int i = 0; i < cells.size(); i++) {
-            list.add(cell(new Fields(file, "cells[" + i + "]", cells.get(i))));
+            list.add(cell(new JsonFields(cells.get(i), file, "cells[" + i + "].")));
         }
         return list;
     }
 
-    /** A cell's line of a bench.json, read field by field with messages that name the file and the field. */
-    private record Fields(Path file, String where, JsonNode node) {
-        JsonNode get(String f) {
-            JsonNode v = node.get(f);
-            if (v == null) {
-                throw new BadInputException(file + ": " + where + " has no field '" + f + "'");
-            }
-            return v;
-        }
-
-        String text(String f) {
-            JsonNode v = get(f);
-            if (!v.isTextual()) {
-                throw new BadInputException(file + ": " + where + ": field '" + f + "' must be a string");
-            }
-            return v.asText();
-        }
-
-        /** A number; null (what bench.json writes for a value that is not finite) is NaN. */
-        double number(String f) {
-            JsonNode v = get(f);
-            if (v.isNull()) {
-                return Double.NaN;
-            }
-            if (!v.isNumber()) {
-                throw new BadInputException(file + ": " + where + ": field '" + f + "' must be a number");
-            }
-            return v.asDouble();
-        }
-
-        int integer(String f) {
-            JsonNode v = get(f);
-            if (!v.canConvertToInt()) {
-                throw new BadInputException(file + ": " + where + ": field '" + f + "' must be an integer");
-            }
-            return v.asInt();
-        }
-
-        Fields object(String f) {
-            JsonNode v = get(f);
-            if (!v.isObject()) {
-                throw new BadInputException(file + ": " + where + ": field '" + f + "' must be an object");
-            }
-            return new Fields(file, where + "." + f, v);
-        }
-    }
-
-    private static Bench.Cell cell(Fields f) {
+    private static Bench.Cell cell(JsonFields f) {
         String modeId = f.text("mode");
         BenchConfig.Mode mode = java.util.Arrays.stream(BenchConfig.Mode.values()).filter(m -> m.id().equals(modeId))
-                .findFirst().orElseThrow(() -> new BadInputException(f.file() + ": " + f.where()
-                        + ": field 'mode' is '" + modeId + "', not forward, train or decode"));
+                .findFirst().orElseThrow(() -> new BadInputException(f.file() + ": field '" + f.prefix()
+                        + "mode' is '" + modeId + "', not forward, train or decode"));
         String status = f.text("status");
-        String reason = f.node().has("reason") ? f.text("reason") : null;
-        long params = f.get("params").asLong();
-        double flops = f.number("gflop_per_step") * 1e9;
+        String reason = f.has("reason") ? f.text("reason") : null;
+        long params = f.required("params").asLong();
+        double flops = f.numberOrNaN("gflop_per_step") * 1e9;
         if (!status.equals("ok")) {
             return new Bench.Cell(f.text("model"), f.text("backend_spec"), f.text("backend"),
                     f.text("backend_description"), mode, f.integer("batch"), f.integer("seq_len"), params, status,
                     reason, new double[0], Stats.of(new double[0]), flops, null, -1, false, -1, -1, null, null);
         }
-        JsonNode t = f.get("times_ms");
+        JsonNode t = f.required("times_ms");
         if (!t.isArray()) {
-            throw new BadInputException(f.file() + ": " + f.where() + ": field 'times_ms' must be an array");
+            throw new BadInputException(f.file() + ": field '" + f.prefix() + "times_ms' must be an array");
         }
         double[] times = new double[t.size()];
         for (int i = 0; i < times.length; i++) {
             times[i] = t.get(i).asDouble();
         }
-        Stats stats = new Stats(f.number("median_ms"), f.number("spread_ms"), f.number("min_ms"), f.number("max_ms"),
-                f.number("mean_ms"), f.number("stddev_ms"));
-        Fields ch = f.object("check");
-        JsonNode matched = ch.get("matched");
+        Stats stats = new Stats(f.numberOrNaN("median_ms"), f.numberOrNaN("spread_ms"), f.numberOrNaN("min_ms"), f.numberOrNaN("max_ms"),
+                f.numberOrNaN("mean_ms"), f.numberOrNaN("stddev_ms"));
+        JsonFields ch = f.object("check");
+        JsonNode matched = ch.required("matched");
         Bench.CheckResult check = new Bench.CheckResult(ch.text("against"), matched.isNull() ? null : matched.asBoolean(),
-                ch.number("loss_rel"), ch.number("logits_rel_l2"), ch.number("grad_norm_rel"), ch.text("note"));
-        Bench.Decoding decoding = f.node().has("prompt_len") ? new Bench.Decoding(f.integer("prompt_len"),
-                f.integer("new_tokens"), f.number("ttft_ms"), f.number("decode_tokens_per_s")) : null;
-        Double peak = f.node().has("peak_gflops") ? f.number("peak_gflops") : null;
+                ch.numberOrNaN("loss_rel"), ch.numberOrNaN("logits_rel_l2"), ch.numberOrNaN("grad_norm_rel"), ch.text("note"));
+        Bench.Decoding decoding = f.has("prompt_len") ? new Bench.Decoding(f.integer("prompt_len"),
+                f.integer("new_tokens"), f.numberOrNaN("ttft_ms"), f.numberOrNaN("decode_tokens_per_s")) : null;
+        Double peak = f.has("peak_gflops") ? f.numberOrNaN("peak_gflops") : null;
         return new Bench.Cell(f.text("model"), f.text("backend_spec"), f.text("backend"), f.text("backend_description"),
                 mode, f.integer("batch"), f.integer("seq_len"), params, status, reason, times, stats, flops, peak,
-                Math.round(f.number("peak_rss_mb") * 1048576.0), f.text("peak_rss_scope").equals("cell"),
-                Math.round(f.number("heap_peak_mb") * 1048576.0), Math.round(f.number("heap_live_mb") * 1048576.0),
+                Math.round(f.numberOrNaN("peak_rss_mb") * 1048576.0), f.text("peak_rss_scope").equals("cell"),
+                Math.round(f.numberOrNaN("heap_peak_mb") * 1048576.0), Math.round(f.numberOrNaN("heap_live_mb") * 1048576.0),
                 check, decoding);
     }
 

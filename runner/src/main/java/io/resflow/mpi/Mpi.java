@@ -129,8 +129,7 @@ public final class Mpi implements AutoCloseable {
         MethodHandle init = fn("MPI_Init_thread", INT, ADDR, ADDR, INT, ADDR);
         check("MPI_Init_thread", invokeInt(init, MemorySegment.NULL, MemorySegment.NULL, THREAD_MULTIPLE, intOut));
         this.threadMultiple = intOut.get(INT, 0) >= THREAD_MULTIPLE;
-        check("MPI_Comm_set_errhandler", invokeInt(fn("MPI_Comm_set_errhandler", INT, ADDR, ADDR), world,
-                global("ompi_mpi_errors_return")));
+        returnErrors(world);
         check("MPI_Comm_rank", invokeInt(fn("MPI_Comm_rank", INT, ADDR, ADDR), world, intOut));
         this.rank = intOut.get(INT, 0);
         check("MPI_Comm_size", invokeInt(fn("MPI_Comm_size", INT, ADDR, ADDR), world, intOut));
@@ -257,6 +256,12 @@ public final class Mpi implements AutoCloseable {
         }
     }
 
+    /** Errors on {@code comm} are returned to the caller (MPI_ERRORS_RETURN), not fatal. */
+    private void returnErrors(MemorySegment comm) {
+        check("MPI_Comm_set_errhandler", invokeInt(fn("MPI_Comm_set_errhandler", INT, ADDR, ADDR), comm,
+                global("ompi_mpi_errors_return")));
+    }
+
     /** Whether the library allows calls from several threads at once (MPI_THREAD_MULTIPLE was granted). */
     public boolean threadMultiple() {
         return threadMultiple;
@@ -282,13 +287,13 @@ public final class Mpi implements AutoCloseable {
                 request));
     }
 
-    /** MPI_Test: whether the request completed (then it is freed); also drives the library's progress. */
+    /**
+     * MPI_Test: whether the request completed (then it is freed); also drives the library's progress. For the
+     * training thread (it reuses one flag; the heartbeat thread has {@link #testQuiet}).
+     */
     public boolean test(MemorySegment request, String what) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment flag = a.allocate(INT);
-            check("MPI_Test (" + what + ")", invokeInt(test, request, flag, STATUS_IGNORE));
-            return flag.get(INT, 0) != 0;
-        }
+        check("MPI_Test (" + what + ")", invokeInt(test, request, intOut, STATUS_IGNORE));
+        return intOut.get(INT, 0) != 0;
     }
 
     /** MPI_Wait: blocks until the request completed. */
@@ -298,11 +303,11 @@ public final class Mpi implements AutoCloseable {
 
     /** A communicator of the same processes as the world, whose messages never meet the world's (MPI_Comm_dup). */
     public MemorySegment dupWorld() {
-        MemorySegment out = newRequest(); // an MPI_Comm is a pointer too
+        MemorySegment out = newRequest(); // an MPI_Comm is a pointer too, as an MPI_Request
         check("MPI_Comm_dup", invokeInt(commDup, world, out));
-        check("MPI_Comm_set_errhandler", invokeInt(fn("MPI_Comm_set_errhandler", INT, ADDR, ADDR),
-                out.get(ADDR, 0), global("ompi_mpi_errors_return")));
-        return out.get(ADDR, 0);
+        MemorySegment comm = out.get(ADDR, 0);
+        returnErrors(comm);
+        return comm;
     }
 
     /** MPI_Isend of {@code count} ints at {@code buf} to rank {@code dest} on {@code comm}. */

@@ -44,6 +44,69 @@ public final class JsonFields {
         return node.get(field);
     }
 
+    // ---- required fields (files the project wrote itself, e.g. a bench.json read back for a merge) ----
+
+    public boolean has(String field) {
+        return node.has(field);
+    }
+
+    /** A field that must be present, of any type. */
+    public JsonNode required(String field) {
+        JsonNode n = node.get(field);
+        if (n == null) {
+            throw new BadInputException(file + ": missing field '" + prefix + field + "'");
+        }
+        return n;
+    }
+
+    /** A required string. */
+    public String text(String field) {
+        JsonNode n = required(field);
+        if (!n.isTextual()) {
+            throw new BadInputException(file + ": field '" + prefix + field + "' must be a string, got " + n);
+        }
+        return n.asText();
+    }
+
+    /** A required integer. */
+    public int integer(String field) {
+        JsonNode n = required(field);
+        if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+            throw new BadInputException(file + ": field '" + prefix + field + "' must be an integer, got " + n);
+        }
+        return n.asInt();
+    }
+
+    /** A required number; null (how the project's JSON writes a value that is not finite) is NaN. */
+    public double numberOrNaN(String field) {
+        JsonNode n = required(field);
+        if (n.isNull()) {
+            return Double.NaN;
+        }
+        if (!n.isNumber()) {
+            throw new BadInputException(file + ": field '" + prefix + field + "' must be a number, got " + n);
+        }
+        return n.asDouble();
+    }
+
+    /** A required object's fields, named {@code prefix + field + "."} in messages. */
+    public JsonFields object(String field) {
+        JsonNode n = required(field);
+        if (!n.isObject()) {
+            throw new BadInputException(file + ": field '" + prefix + field + "' must be an object, got " + n);
+        }
+        return new JsonFields(n, file, prefix + field + ".");
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** The prefix of this object's field names in messages, e.g. {@code cells[3].}. */
+    public String prefix() {
+        return prefix;
+    }
+
     public int integer(String field, int dflt, int min) {
         JsonNode n = node.get(field);
         if (n == null) {

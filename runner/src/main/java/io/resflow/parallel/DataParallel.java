@@ -334,10 +334,10 @@ public final class DataParallel implements AutoCloseable {
         if (bucketFloats == 0) {
             return "one blocking MPI_Allreduce after the backward (allreduce_bucket_mb 0)";
         }
-        long b = (count + Math.min(bucketFloats, Mpi.MAX_COUNT) - 1) / Math.min(bucketFloats, Mpi.MAX_COUNT);
+        int b = GradientBuckets.count(count, bucketFloats);
         return String.format(Locale.ROOT, "in %d bucket%s of up to %.1f MB, each started with MPI_Iallreduce as soon "
-                + "as the backward has finished its gradients", b, b == 1 ? "" : "s", 4e-6 * Math.min(bucketFloats,
-                        count));
+                + "as the backward has finished its gradients", b, b == 1 ? "" : "s",
+                4e-6 * Math.min(GradientBuckets.cap(bucketFloats), count));
     }
 
     /**
@@ -387,16 +387,7 @@ public final class DataParallel implements AutoCloseable {
         }
         s.gradientsTo(flat);
         mpi.allreduceSumFloats(flat, count);
-        float inv = 1.0f / size;
-        float[] chunk = new float[(int) Math.min(count, 1 << 16)];
-        for (long off = 0; off < count; off += chunk.length) {
-            int n = (int) Math.min(chunk.length, count - off);
-            MemorySegment.copy(flat, ValueLayout.JAVA_FLOAT, off * 4, chunk, 0, n);
-            for (int i = 0; i < n; i++) {
-                chunk[i] *= inv;
-            }
-            MemorySegment.copy(chunk, 0, flat, ValueLayout.JAVA_FLOAT, off * 4, n);
-        }
+        GradientBuckets.scale(flat, 0, count, 1.0f / size, new float[(int) Math.min(count, 1 << 16)]);
         s.gradientsFrom(flat);
         reduceNanos += System.nanoTime() - t0;
     }

@@ -48,8 +48,8 @@ final class GradientBuckets implements Session.GradientsReady {
         this.mpi = mpi;
         this.inv = 1.0f / size;
         this.total = total;
-        long cap = Math.min(Math.max(1, bucketFloats), Mpi.MAX_COUNT);
-        int n = (int) ((total + cap - 1) / cap);
+        long cap = cap(bucketFloats);
+        int n = count(total, bucketFloats);
         this.lo = new long[n];
         this.hi = new long[n];
         for (int b = 0; b < n; b++) {
@@ -63,6 +63,32 @@ final class GradientBuckets implements Session.GradientsReady {
         this.completed = new boolean[n];
         this.flat = arena.allocate(ValueLayout.JAVA_FLOAT, total);
         this.chunk = new float[(int) Math.min(cap, 1 << 16)];
+    }
+
+    /** Floats in a full bucket: as asked, at least 1, at most what one MPI call takes. */
+    static long cap(long bucketFloats) {
+        return Math.min(Math.max(1, bucketFloats), Mpi.MAX_COUNT);
+    }
+
+    /** Buckets of a gradient of {@code total} floats. */
+    static int count(long total, long bucketFloats) {
+        long cap = cap(bucketFloats);
+        return (int) ((total + cap - 1) / cap);
+    }
+
+    /**
+     * Multiplies floats [lo, hi) of {@code flat} by {@code inv}, through {@code chunk} (a heap array: the loop over it
+     * vectorises, and it bounds the copies).
+     */
+    static void scale(MemorySegment flat, long lo, long hi, float inv, float[] chunk) {
+        for (long off = lo; off < hi; off += chunk.length) {
+            int n = (int) Math.min(chunk.length, hi - off);
+            MemorySegment.copy(flat, ValueLayout.JAVA_FLOAT, off * 4, chunk, 0, n);
+            for (int i = 0; i < n; i++) {
+                chunk[i] *= inv;
+            }
+            MemorySegment.copy(chunk, 0, flat, ValueLayout.JAVA_FLOAT, off * 4, n);
+        }
     }
 
     int buckets() {
@@ -129,14 +155,7 @@ final class GradientBuckets implements Session.GradientsReady {
     private void complete(int b) {
         completed[b] = true;
         completedCount++;
-        for (long off = lo[b]; off < hi[b]; off += chunk.length) {
-            int n = (int) Math.min(chunk.length, hi[b] - off);
-            MemorySegment.copy(flat, ValueLayout.JAVA_FLOAT, off * 4, chunk, 0, n);
-            for (int i = 0; i < n; i++) {
-                chunk[i] *= inv;
-            }
-            MemorySegment.copy(chunk, 0, flat, ValueLayout.JAVA_FLOAT, off * 4, n);
-        }
+        scale(flat, lo[b], hi[b], inv, chunk);
         if (!whole) {
             session.gradientsFrom(flat, lo[b], hi[b]);
         }

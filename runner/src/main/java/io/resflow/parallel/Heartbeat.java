@@ -30,6 +30,7 @@ final class Heartbeat {
     private final Mpi mpi;
     private final int rank;
     private final int size;
+    private final double timeoutSeconds;
     private final long timeoutNanos;
     private final BiConsumer<Integer, Double> dead;
     private final MemorySegment comm;
@@ -61,6 +62,7 @@ final class Heartbeat {
         this.mpi = mpi;
         this.rank = rank;
         this.size = size;
+        this.timeoutSeconds = timeoutSeconds;
         this.timeoutNanos = (long) (timeoutSeconds * 1e9);
         this.dead = dead;
         this.comm = mpi.dupWorld();
@@ -84,6 +86,11 @@ final class Heartbeat {
             }
         }
         this.thread = Thread.ofPlatform().daemon().name("resflow-heartbeat").unstarted(this::run);
+    }
+
+    /** Seconds of silence after which a peer is taken for dead. */
+    double timeoutSeconds() {
+        return timeoutSeconds;
     }
 
     /** The timeout from {@code RESFLOW_HEARTBEAT_TIMEOUT} (seconds, > 0), else the default. */

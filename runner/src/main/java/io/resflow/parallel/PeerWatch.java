@@ -110,8 +110,7 @@ public final class PeerWatch {
     String describe() {
         String hb = heartbeat == null ? "no heartbeat (the MPI library did not grant MPI_THREAD_MULTIPLE)"
                 : String.format(java.util.Locale.ROOT, "a heartbeat over MPI every %.1f s, a rank silent for %.0f s "
-                        + "is taken for dead", Heartbeat.BEAT_MS / 1e3, Heartbeat.timeoutSeconds(
-                                System.getenv("RESFLOW_HEARTBEAT_TIMEOUT")));
+                        + "is taken for dead", Heartbeat.BEAT_MS / 1e3, heartbeat.timeoutSeconds());
         return hb + "; " + (pidWatch ? "the processes of the ranks on this host watched every 200 ms"
                 : "no process watch (RESFLOW_PID_WATCH=0)");
     }

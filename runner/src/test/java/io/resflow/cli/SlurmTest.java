@@ -143,13 +143,7 @@ class SlurmTest {
         assertEquals("RUNNING", cluster.squeue(id, tmp), "squeue shows the running job");
         SlurmCluster.Result c = cluster.run(List.of("scancel", id), Map.of(), 1, tmp);
         assertEquals(0, c.code(), c::toString);
-        assertTrue(SlurmCluster.await(() -> {
-            try {
-                return cluster.squeue(id, tmp).isEmpty();
-            } catch (InterruptedException e) {
-                throw new AssertionError(e);
-            }
-        }, 60), "the cancelled job left the queue");
+        assertTrue(leavesTheQueue(id), "the cancelled job left the queue");
         assertTrue(cluster.sacct(id, tmp).startsWith(id + "|resflow|CANCELLED|"), () -> "sacct -c: " + id);
         int done = Child.lines(part.resolve("metrics.jsonl"));
         assertTrue(done < 10, "cancelled after " + done + " of 10 steps: " + MpiRun.read(log));
@@ -197,13 +191,18 @@ class SlurmTest {
         assertTrue(out.contains("no process watch (RESFLOW_PID_WATCH=0)"), out);
         assertTrue(out.contains("stopping with exit code 3; last good checkpoint: "), out);
         victim.destroyForcibly();
-        assertTrue(SlurmCluster.await(() -> {
+        assertTrue(leavesTheQueue(id), "the job ended");
+    }
+
+    /** Whether job {@code id} leaves squeue within 60 s. */
+    private boolean leavesTheQueue(String id) throws InterruptedException {
+        return SlurmCluster.await(() -> {
             try {
                 return cluster.squeue(id, tmp).isEmpty();
             } catch (InterruptedException e) {
                 throw new AssertionError(e);
             }
-        }, 60), "the job ended");
+        }, 60);
     }
 
     private static String environ(ProcessHandle h) {
