@@ -35,6 +35,7 @@ public final class Sgemm {
     static final int NR = NV * L;
     static final int KC = TILE.kc();
     static final int MC = 256;
+    private static final VectorSpecies<Float> S4 = FloatVector.SPECIES_128;
 
     /**
      * The register tile and the k block. The micro-kernel holds MR x NV accumulators, NV vectors of B and one
@@ -116,28 +117,54 @@ public final class Sgemm {
             return this;
         }
 
-        /** Chooses the task grid for {@code threads} threads; returns the number of tasks. */
+        /**
+         * Chooses the task grid for {@code threads} threads; returns the number of tasks.
+         * <ul>
+         *   <li>A gathered into slivers (dW: dout^T): the rows alone are split, into a multiple of the thread count
+         *       and at least two groups per thread, every group taking all panels; so each A element is gathered
+         *       once, while the B panels (plain row copies, the cheap side) are copied once per row group.</li>
+         *   <li>A read in place: row groups of MC, then the panels split so that the busiest thread's share is
+         *       within 2% of the best split's (a split into 8 tasks of 5, 5, ..., 1 panels had left one thread with 20
+         *       of 36 panels); among those the fewest tasks. When K is long every panel group re-reads its rows of
+         *       A (rows x K) from memory, so then about one group per thread.</li>
+         * </ul>
+         */
         public int prepare(int threads) {
             packA = aSk != 1;
             panels = (n + NR - 1) / NR;
+            if (packA) {
+                int groups = roundUp(Math.max((m + MC - 1) / MC, 2 * threads), threads);
+                rowsPerGroup = roundUp((m + groups - 1) / groups, MR);
+                rowGroups = (m + rowsPerGroup - 1) / rowsPerGroup;
+                panelsPerGroup = panels;
+                panelGroups = 1;
+                return rowGroups;
+            }
             rowGroups = Math.max(1, (m + MC - 1) / MC);
             rowsPerGroup = roundUp((m + rowGroups - 1) / rowGroups, MR);
             rowGroups = (m + rowsPerGroup - 1) / rowsPerGroup;
-            // enough tasks to balance the threads; but when K is long every panel group re-reads all of A (rows x K)
-            // from memory, so then use just one group per thread
             int want = (long) m * k > (1 << 20) && k > 4 * KC ? threads : 4 * threads;
             int pg = Math.min(panels, Math.max(1, (want + rowGroups - 1) / rowGroups));
-            panelsPerGroup = (panels + pg - 1) / pg;
-            panelGroups = (panels + panelsPerGroup - 1) / panelsPerGroup;
-            // prefer a task count that is a multiple of the thread count (equal tasks then finish together)
-            for (int ppg = panelsPerGroup; ppg > 1 && (rowGroups * panelGroups) % threads != 0; ppg--) {
-                int groups = (panels + ppg - 1) / ppg;
-                if ((rowGroups * groups) % threads == 0 && panels % ppg == 0) {
+            int maxPpg = (panels + pg - 1) / pg;
+            long best = Long.MAX_VALUE;
+            for (int ppg = 1; ppg <= maxPpg; ppg++) {
+                best = Math.min(best, span(ppg, threads));
+            }
+            panelsPerGroup = 1;
+            for (int ppg = maxPpg; ppg >= 1; ppg--) {
+                if (span(ppg, threads) * 50 <= best * 51) {
                     panelsPerGroup = ppg;
-                    panelGroups = groups;
+                    break;
                 }
             }
+            panelGroups = (panels + panelsPerGroup - 1) / panelsPerGroup;
             return rowGroups * panelGroups;
+        }
+
+        /** Panels the busiest thread runs when the panels go in groups of ppg (tasks of equal rows). */
+        private long span(int ppg, int threads) {
+            long tasks = (long) rowGroups * ((panels + ppg - 1) / ppg);
+            return (tasks + threads - 1) / threads * ppg;
         }
 
         @Override
@@ -300,6 +327,16 @@ public final class Sgemm {
         for (int r = 0; r < full; r += MR, blk++) {
             int dst = base + blk * MR * kc;
             int src = j.aOff + (i0 + r) * aSi + k0 * aSk;
+            if (aSi == 1) {
+                // the MR rows of a k are MR consecutive floats (dout^T): one 4-lane copy, and two floats more for 6 rows
+                for (int kk = 0; kk < kc; kk++, src += aSk, dst += MR) {
+                    FloatVector.fromArray(S4, a, src).intoArray(ap, dst);
+                    for (int q = 4; q < MR; q++) {
+                        ap[dst + q] = a[src + q];
+                    }
+                }
+                continue;
+            }
             for (int kk = 0; kk < kc; kk++, src += aSk, dst += MR) {
                 for (int q = 0; q < MR; q++) {
                     ap[dst + q] = a[src + q * aSi];
