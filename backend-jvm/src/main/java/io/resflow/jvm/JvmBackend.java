@@ -4,6 +4,7 @@ import io.resflow.engine.Backend;
 import io.resflow.engine.Decoder;
 import io.resflow.engine.Engine;
 import io.resflow.engine.KvDecoder;
+import io.resflow.engine.Precision;
 import io.resflow.engine.Session;
 import io.resflow.engine.SessionOptions;
 import io.resflow.model.ModelConfig;
@@ -40,11 +41,22 @@ public final class JvmBackend implements Backend {
 
     @Override
     public Session open(ModelConfig config, Params init, int batch, int seqLen, SessionOptions options) {
-        return new Engine(config, init, batch, seqLen, options, new JvmOps(threads));
+        return new Engine(config, init, batch, seqLen, options, new JvmOps(threads, options.precision()));
     }
 
     @Override
     public Decoder openDecoder(ModelConfig config, Params params, int capacity) {
-        return new KvDecoder(config, params, capacity, new JvmOps(threads), description());
+        return openDecoder(config, params, capacity, Precision.FP32);
+    }
+
+    @Override
+    public Decoder openDecoder(ModelConfig config, Params params, int capacity, Precision precision) {
+        JvmOps ops = new JvmOps(threads, precision);
+        return new KvDecoder(config, params, capacity, ops, "jvm: " + ops.describe());
+    }
+
+    @Override
+    public java.util.Set<Precision> precisions() {
+        return java.util.EnumSet.allOf(Precision.class);
     }
 }

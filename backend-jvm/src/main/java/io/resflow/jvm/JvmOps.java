@@ -1,6 +1,7 @@
 package io.resflow.jvm;
 
 import io.resflow.engine.Ops;
+import io.resflow.engine.Precision;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -41,17 +42,26 @@ public final class JvmOps implements Ops {
     private final ResidualAdd residual;
     private final CrossEntropy crossEntropy;
     private final AdamWUpdate adamW;
+    private final Precision precision;
+    private final Bf16 bf16;
 
     public JvmOps() {
         this(Runtime.getRuntime().availableProcessors());
     }
 
     public JvmOps(int threads) {
+        this(threads, Precision.FP32);
+    }
+
+    /** In bf16 the matmuls read bf16 copies (16-bit arrays) of their weights, made once per step. */
+    public JvmOps(int threads, Precision precision) {
         this.exec = new Exec(threads);
+        this.precision = precision;
+        this.bf16 = new Bf16(exec);
         this.embedding = new Embedding(exec);
         this.layerNorm = new LayerNorm(exec);
         this.rmsNorm = new RmsNorm(layerNorm);
-        this.matmul = new Matmul(exec);
+        this.matmul = new Matmul(exec, precision == Precision.BF16 ? bf16 : null);
         this.rope = new Rope(exec);
         this.attention = new Attention(exec);
         this.attentionDecode = new AttentionDecode(exec);
@@ -68,7 +78,29 @@ public final class JvmOps implements Ops {
 
     @Override
     public String describe() {
-        return describe(exec.threads);
+        return describe(exec.threads) + (precision == Precision.BF16 ? ", bf16 weights" : "");
+    }
+
+    @Override
+    public Precision precision() {
+        return precision;
+    }
+
+    @Override
+    public void parametersChanged(io.resflow.model.Params params) {
+        bf16.invalidate();
+    }
+
+    @Override
+    public void prepareWeight(float[] w) {
+        if (precision == Precision.BF16) {
+            bf16.weight(w, w.length);
+        }
+    }
+
+    @Override
+    public void roundBf16(float[] x, int n) {
+        bf16.round(x, n);
     }
 
     /** e.g. "2 threads, FloatVector 512-bit (16 lanes)". */

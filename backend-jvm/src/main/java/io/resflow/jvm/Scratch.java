@@ -25,7 +25,9 @@ public final class Scratch {
     public static final int ATT_S = 10;
     public static final int ATT_DS = 11;
     public static final int ATT_ROW = 12;
-    private static final int SLOTS = 13;
+    /** One L x L block of widened bf16 weights (Sgemm's packing of a bf16 W^T). */
+    public static final int GEMM_B16 = 13;
+    private static final int SLOTS = 14;
 
     /** 256 bytes: past the line and the adjacent line a hardware prefetcher pairs with it. */
     static final int PAD = 64;

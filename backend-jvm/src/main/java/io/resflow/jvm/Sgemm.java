@@ -78,6 +78,7 @@ public final class Sgemm {
         int aSi;
         int aSk;
         float[] b;
+        short[] b16; // B as bf16 bits instead of b (the bf16 copy of a weight), widened as the panels are packed
         int bOff;
         int bSk;
         int bSj;
@@ -104,6 +105,7 @@ public final class Sgemm {
             this.aSi = aSi;
             this.aSk = aSk;
             this.b = b;
+            this.b16 = null;
             this.bOff = 0;
             this.bSk = bSk;
             this.bSj = bSj;
@@ -239,7 +241,7 @@ public final class Sgemm {
             for (int p = p0; p < p1; p++) {
                 int j0 = p * NR;
                 int nc = Math.min(NR, j.n - j0);
-                packB(j, k0, kc, j0, nc, buf);
+                packB(j, k0, kc, j0, nc, buf, s);
                 if (first) {
                     initRows(j.c, j.ldc, i0, i1, j0, nc, j.bias);
                 }
@@ -363,7 +365,11 @@ public final class Sgemm {
     }
 
     /** Packs B k [k0,k0+kc) x columns [j0,j0+nc) into bp[k*NR + jj], zero past nc. */
-    private static void packB(Job j, int k0, int kc, int j0, int nc, float[] bp) {
+    private static void packB(Job j, int k0, int kc, int j0, int nc, float[] bp, Scratch s) {
+        if (j.b16 != null) {
+            packB16(j, k0, kc, j0, nc, bp, s.get(Scratch.GEMM_B16, Transpose.L * Transpose.L));
+            return;
+        }
         float[] b = j.b;
         if (j.bSj == 1) {
             int src = j.bOff + k0 * j.bSk + j0;
@@ -415,6 +421,59 @@ public final class Sgemm {
                 for (int kk = 0, d = jj; kk < kc; kk++, d += NR) {
                     bp[d] = 0f;
                 }
+            }
+        }
+    }
+
+    /**
+     * {@link #packB} from bf16 bits: rows of B widened L at a time (dinp: W rows), or, for a transposed B (the
+     * forward's W^T), each L x L block's rows widened into a small float block first and then transposed as in the
+     * fp32 path; ragged edges widened one value at a time.
+     */
+    private static void packB16(Job j, int k0, int kc, int j0, int nc, float[] bp, float[] blk) {
+        short[] b = j.b16;
+        int bSj = j.bSj;
+        int bSk = j.bSk;
+        if (bSj == 1 && nc == NR) {
+            int src = j.bOff + k0 * bSk + j0;
+            for (int kk = 0; kk < kc; kk++, src += bSk) {
+                int d = kk * NR;
+                for (int v = 0; v < NR; v += L) {
+                    Bf16.widen(b, src + v).intoArray(bp, d + v);
+                }
+            }
+            return;
+        }
+        int jFull = 0;
+        if (bSk == 1 && bSj != 1) {
+            int T = Transpose.L;
+            jFull = nc / T * T;
+            int kFull = kc / T * T;
+            for (int jb = 0; jb < jFull; jb += T) {
+                int src = j.bOff + (j0 + jb) * bSj + k0;
+                for (int kb = 0; kb < kFull; kb += T) {
+                    for (int r = 0; r < T; r++) {
+                        Bf16.widen(b, src + r * bSj + kb).intoArray(blk, r * T);
+                    }
+                    Transpose.block(blk, 0, T, bp, kb * NR + jb, NR);
+                }
+                for (int jj = jb; jj < jb + T; jj++) {
+                    int s2 = j.bOff + (j0 + jj) * bSj + k0;
+                    for (int kk = kFull; kk < kc; kk++) {
+                        bp[kk * NR + jj] = io.resflow.reference.Bf16.widen(b[s2 + kk]);
+                    }
+                }
+            }
+        }
+        for (int jj = jFull; jj < nc; jj++) {
+            int src = j.bOff + (j0 + jj) * bSj + k0 * bSk;
+            for (int kk = 0, d = jj; kk < kc; kk++, src += bSk, d += NR) {
+                bp[d] = io.resflow.reference.Bf16.widen(b[src]);
+            }
+        }
+        for (int jj = nc; jj < NR; jj++) {
+            for (int kk = 0, d = jj; kk < kc; kk++, d += NR) {
+                bp[d] = 0f;
             }
         }
     }

@@ -47,7 +47,7 @@ public final class Comparison {
                 diff2 = Double.POSITIVE_INFINITY;
             }
         }
-        String budget = String.format("rel_l2<=%.0e max_rel<=%.0e", eps, 10 * eps);
+        String budget = String.format("rel_l2<=%s max_rel<=%s", num(eps), num(10 * eps));
         if (maxRef == 0) {
             return new Row(name, maxX, maxX, "max|x|<=1e-7 (oracle is zero)", maxX <= 1e-7);
         }
@@ -60,7 +60,13 @@ public final class Comparison {
     public static Row scalar(String name, double x, double r, double tol) {
         double rel = Math.abs(x - r) / Math.abs(r);
         boolean ok = Double.isFinite(x) && Math.abs(x - r) <= tol * Math.abs(r);
-        return new Row(name, rel, rel, String.format("|x-r|<=%.0e|r|", tol), ok);
+        return new Row(name, rel, rel, "|x-r|<=" + num(tol) + "|r|", ok);
+    }
+
+    /** A budget as the table prints it: 1e-03 for round ones, three digits (2.47e-02) for a derived one. */
+    static String num(double x) {
+        String one = String.format(java.util.Locale.ROOT, "%.0e", x);
+        return Double.parseDouble(one) == x ? one : String.format(java.util.Locale.ROOT, "%.2e", x);
     }
 
     /**

@@ -32,12 +32,18 @@ public record DecodeCheck(double worstRelL2, int worstPosition, double worstMaxA
     }
 
     public static DecodeCheck run(Backend backend, ModelConfig c, Params params, int[] tokens, int prefill) {
+        return run(backend, c, params, tokens, prefill, io.resflow.engine.Precision.FP32);
+    }
+
+    /** As above with the session and the decoder both in {@code precision}. */
+    public static DecodeCheck run(Backend backend, ModelConfig c, Params params, int[] tokens, int prefill,
+            io.resflow.engine.Precision precision) {
         int n = tokens.length;
         if (prefill < 1 || prefill > n) {
             throw new IllegalArgumentException("prefill must be in [1, " + n + "], got " + prefill);
         }
         float[] full;
-        try (Session s = backend.open(c, params, 1, n, SessionOptions.DEFAULT)) {
+        try (Session s = backend.open(c, params, 1, n, SessionOptions.DEFAULT.withPrecision(precision))) {
             s.forward(tokens, null);
             full = s.logits().clone();
         }
@@ -46,7 +52,7 @@ public record DecodeCheck(double worstRelL2, int worstPosition, double worstMaxA
         int worstAt = -1;
         double worstAbs = 0;
         boolean agree = true;
-        try (Decoder d = backend.openDecoder(c, params, n)) {
+        try (Decoder d = backend.openDecoder(c, params, n, precision)) {
             int[] prompt = java.util.Arrays.copyOf(tokens, prefill);
             float[] logits = d.prefill(prompt);
             for (int t = prefill - 1; t < n; t++) {

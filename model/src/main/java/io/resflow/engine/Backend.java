@@ -20,4 +20,23 @@ public interface Backend {
      * {@code params} (it may keep a reference to them: do not modify them while it is open).
      */
     Decoder openDecoder(ModelConfig config, Params params, int capacity);
+
+    /** {@link #openDecoder(ModelConfig, Params, int)} in the given precision; a backend without bf16 refuses it. */
+    default Decoder openDecoder(ModelConfig config, Params params, int capacity, Precision precision) {
+        requirePrecision(precision);
+        return openDecoder(config, params, capacity);
+    }
+
+    /** The precisions this backend runs. */
+    default java.util.Set<Precision> precisions() {
+        return java.util.EnumSet.of(Precision.FP32);
+    }
+
+    /** Bad input (exit 2) when this backend does not run {@code p}. */
+    default void requirePrecision(Precision p) {
+        if (!precisions().contains(p)) {
+            throw new io.resflow.model.BadInputException("backend '" + id() + "' does not run dtype " + p
+                    + " (it runs " + precisions() + ")");
+        }
+    }
 }

@@ -38,6 +38,8 @@ public final class Engine implements Session {
     private final int C;
     private final int V;
     private final boolean recompute;
+    private final boolean bf16; // the rounding points of Precision.BF16
+    private final float[] ub; // bf16 copy of a block input that is also the skip (no norm before the block)
     private final float skipAlpha;
     private final Params params;
     private final Params grads;
@@ -104,6 +106,12 @@ public final class Engine implements Session {
         this.C = config.dModel();
         this.V = config.vocabSize();
         this.recompute = options.recompute();
+        if (options.precision() != ops.precision()) {
+            throw new IllegalArgumentException("session precision " + options.precision() + " but ops in "
+                    + ops.precision());
+        }
+        this.bf16 = ops.precision() == Precision.BF16;
+        this.ub = bf16 && !config.residual().normBeforeBlock() ? new float[batch * seqLen * config.dModel()] : null;
         this.skipAlpha = config.residual().skipAlpha(config.nLayer());
         this.params = init.copy();
         params.checkAgainst(io.resflow.model.ParamLayout.of(config), "initial parameters");
@@ -257,12 +265,15 @@ public final class Engine implements Session {
             checkTokens(tgt, "target");
             System.arraycopy(tgt, 0, targets, 0, N);
         }
+        ops.parametersChanged(params);
         ops.embeddingForward(h[0], inputs, params.data("wte"), params.dataOrNull("wpe"), B, T, C);
         for (int k = 0; k < 2 * c.nLayer(); k++) {
             forwardBlock(k);
         }
         normForward(lnf, lnfMean, lnfRstd, h[2 * c.nLayer()], lnfParams);
+        round(lnf, N * C);
         ops.matmulForward(logits, lnf, head(params), null, N, C, V);
+        round(logits, N * V);
         haveForward = true;
         if (!haveTargets) {
             return Double.NaN;
@@ -289,29 +300,58 @@ public final class Engine implements Session {
     private void forwardBlock(int k) {
         Block a = block(k);
         float[] in = h[k];
-        float[] u = in;
         Slots<float[]> p = paramSlots[k];
         if (a.nb != null) {
             normForward(a.nb, a.nbMean, a.nbRstd, in, p);
-            u = a.nb;
+            round(a.nb, N * C);
         }
+        float[] u = blockInput(a, in);
         if (a.attn) {
             ops.matmulForward(a.qkv, u, p.w1(), p.b1(), N, C, c.qkvDim());
+            round(a.qkv, N * c.qkvDim());
             if (!c.learnedPositions()) {
                 ops.ropeForward(a.qkv, B, T, c.nHead(), c.nKvHead(), c.headDim(), c.ropeTheta());
+                round(a.qkv, N * c.qkvDim());
             }
             ops.attentionForward(a.att, a.attState, a.qkv, B, T, c.nHead(), c.nKvHead(), c.headDim());
+            round(a.att, N * c.qDim());
             ops.matmulForward(a.f, a.att, p.w2(), p.b2(), N, c.qDim(), C);
         } else {
             ops.matmulForward(a.fc, u, p.w1(), p.b1(), N, C, c.fcDim());
+            round(a.fc, N * c.fcDim());
             activationForward(a);
+            round(a.act, N * c.dFf());
             ops.matmulForward(a.f, a.act, p.w2(), p.b2(), N, c.dFf(), C);
         }
+        round(a.f, N * C);
         if (a.sum != null) {
             ops.residualForward(a.sum, in, skipAlpha, a.f, gate(k), N * C);
             normForward(h[k + 1], a.outMean, a.outRstd, a.sum, p);
         } else {
             ops.residualForward(h[k + 1], in, skipAlpha, a.f, gate(k), N * C);
+        }
+    }
+
+    /**
+     * What the block's first matmul reads: the norm's output, or without a norm the stream h_k itself, which in bf16
+     * is rounded into a copy (h_k is also the skip and stays fp32).
+     */
+    private float[] blockInput(Block a, float[] in) {
+        if (a.nb != null) {
+            return a.nb;
+        }
+        if (!bf16) {
+            return in;
+        }
+        System.arraycopy(in, 0, ub, 0, N * C);
+        ops.roundBf16(ub, N * C);
+        return ub;
+    }
+
+    /** A bf16 rounding point (see {@link Precision}); nothing in fp32. */
+    private void round(float[] x, int n) {
+        if (bf16) {
+            ops.roundBf16(x, n);
         }
     }
 
@@ -340,7 +380,9 @@ public final class Engine implements Session {
         }
         // every buffer's first write stores (add = false): nothing is cleared first
         ops.crossEntropyBackward(dlogits, probs, targets, N, V, false);
+        round(dlogits, N * V);
         ops.matmulBackward(dlnf, head(grads), null, dlogits, lnf, head(params), N, C, V, false);
+        round(dlnf, N * C);
         if (!c.tieEmbeddings()) {
             ready.from(headStart);
         }
@@ -384,21 +426,27 @@ public final class Engine implements Session {
         if (c.residual() == Residual.REZERO) {
             g.gate()[0] = (float) dGate;
         }
-        float[] u = a.nb != null ? a.nb : in;
+        round(dF, N * C);
+        float[] u = blockInput(a, in);
         if (a.attn) {
             ops.matmulBackward(dAtt, g.w2(), g.b2(), dF, a.att, p.w2(), N, c.qDim(), C, false);
+            round(dAtt, N * c.qDim());
             ops.attentionBackward(dQkv, dAtt, a.qkv, a.att, a.attState, B, T, c.nHead(), c.nKvHead(), c.headDim(),
                     false);
+            round(dQkv, N * c.qkvDim());
             if (!c.learnedPositions()) {
                 ops.ropeBackward(dQkv, B, T, c.nHead(), c.nKvHead(), c.headDim(), c.ropeTheta());
+                round(dQkv, N * c.qkvDim());
             }
             inputMatmulBackward(a, dIn, dQkv, u, p.w1(), g.w1(), g.b1(), c.qkvDim());
         } else {
             ops.matmulBackward(dAct, g.w2(), g.b2(), dF, a.act, p.w2(), N, c.dFf(), C, false);
+            round(dAct, N * c.dFf());
             switch (c.activation()) {
                 case GELU_TANH -> ops.geluBackward(dFc, a.fc, dAct, N * c.dFf(), false);
                 case SWIGLU -> ops.swigluBackward(dFc, a.fc, dAct, N, c.dFf(), false);
             }
+            round(dFc, N * c.fcDim());
             inputMatmulBackward(a, dIn, dFc, u, p.w1(), g.w1(), g.b1(), c.fcDim());
         }
         if (a.nb != null) {
@@ -414,6 +462,12 @@ public final class Engine implements Session {
             int OC) {
         if (a.nb != null) {
             ops.matmulBackward(dNorm, dw, db, dout, u, w, N, C, OC, false);
+            round(dNorm, N * C);
+        } else if (bf16) {
+            // the matmul's input gradient is rounded on its own, then joins the stream's
+            ops.matmulBackward(dNorm, dw, db, dout, u, w, N, C, OC, false);
+            round(dNorm, N * C);
+            ops.residualForward(dIn, dIn, 1f, dNorm, 1f, N * C);
         } else {
             ops.matmulBackward(dIn, null, null, dout, u, w, N, C, OC, true);
             ops.matmulBackward(null, dw, db, dout, u, w, N, C, OC, false);
@@ -511,6 +565,7 @@ public final class Engine implements Session {
     @Override
     public void restore(Params p, OptimizerState state) {
         params.copyFrom(p);
+        ops.parametersChanged(params);
         m.copyFrom(state.m());
         v.copyFrom(state.v());
         step = state.step();

@@ -24,6 +24,8 @@ import io.resflow.model.Residual;
  */
 public final class KvDecoder extends KvCacheDecoder {
     private final Ops ops;
+    private final boolean bf16; // the rounding points of Precision.BF16, as Engine's forward
+    private final float[] ub;
     private final int C;
     private final int V;
     private final float skipAlpha;
@@ -53,6 +55,8 @@ public final class KvDecoder extends KvCacheDecoder {
     public KvDecoder(ModelConfig config, Params params, int capacity, Ops ops, String describe) {
         super(config, params, capacity, describe);
         this.ops = ops;
+        this.bf16 = ops.precision() == Precision.BF16;
+        ops.parametersChanged(params);
         this.C = config.dModel();
         this.V = config.vocabSize();
         this.skipAlpha = config.residual().skipAlpha(config.nLayer());
@@ -73,6 +77,7 @@ public final class KvDecoder extends KvCacheDecoder {
         sum = new float[cap * C];
         fc = new float[cap * config.fcDim()];
         act = new float[cap * config.dFf()];
+        ub = bf16 && !config.residual().normBeforeBlock() ? new float[cap * C] : null;
         last = new float[C];
         lnf = new float[C];
         logits = new float[V];
@@ -81,6 +86,12 @@ public final class KvDecoder extends KvCacheDecoder {
             slots[k] = LayerBlock.at(k).slots(params::data, params::dataOrNull);
         }
         lnfSlots = Slots.norm("lnf", params::data, params::dataOrNull);
+        // bf16: every matmul weight converted once, here
+        for (Slots<float[]> w : slots) {
+            ops.prepareWeight(w.w1());
+            ops.prepareWeight(w.w2());
+        }
+        ops.prepareWeight(head);
     }
 
     /** The T tokens at positions pos .. pos+T-1 through every block, then the head on the last row. */
@@ -95,8 +106,16 @@ public final class KvDecoder extends KvCacheDecoder {
         }
         System.arraycopy(x, (T - 1) * C, last, 0, C);
         norm(lnf, last, lnfSlots, 1);
+        round(lnf, C);
         ops.matmulForward(logits, lnf, head, null, 1, C, V);
+        round(logits, V);
         return logits;
+    }
+
+    private void round(float[] a, int n) {
+        if (bf16) {
+            ops.roundBf16(a, n);
+        }
     }
 
     private void norm(float[] out, float[] in, Slots<float[]> w, int rows) {
@@ -114,23 +133,34 @@ public final class KvDecoder extends KvCacheDecoder {
         float[] u = x;
         if (c.residual().normBeforeBlock()) {
             norm(nb, x, w, T);
+            round(nb, T * C);
             u = nb;
+        } else if (bf16) {
+            System.arraycopy(x, 0, ub, 0, T * C);
+            ops.roundBf16(ub, T * C);
+            u = ub;
         }
         if (k % 2 == 0) {
             ops.matmulForward(qkv, u, w.w1(), w.b1(), T, C, c.qkvDim());
+            round(qkv, T * c.qkvDim());
             if (!c.learnedPositions()) {
                 ops.ropeForwardAt(qkv, T, pos, c.nHead(), c.nKvHead(), c.headDim(), c.ropeTheta());
+                round(qkv, T * c.qkvDim());
             }
             ops.attentionDecode(att, kCache[k / 2], vCache[k / 2], qkv, T, pos, c.nHead(), c.nKvHead(), c.headDim());
+            round(att, T * c.qDim());
             ops.matmulForward(f, att, w.w2(), w.b2(), T, c.qDim(), C);
         } else {
             ops.matmulForward(fc, u, w.w1(), w.b1(), T, C, c.fcDim());
+            round(fc, T * c.fcDim());
             switch (c.activation()) {
                 case GELU_TANH -> ops.geluForward(act, fc, T * c.dFf());
                 case SWIGLU -> ops.swigluForward(act, fc, T, c.dFf());
             }
+            round(act, T * c.dFf());
             ops.matmulForward(f, act, w.w2(), w.b2(), T, c.dFf(), C);
         }
+        round(f, T * C);
         float gate = c.residual() == Residual.REZERO ? w.gate()[0] : 1f;
         if (c.residual().normAfterSum()) {
             ops.residualForward(sum, x, skipAlpha, f, gate, T * C);

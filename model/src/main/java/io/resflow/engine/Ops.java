@@ -14,6 +14,31 @@ public interface Ops {
     /** A short description for reports (threads, vector width, ...). */
     String describe();
 
+    /**
+     * What this instance computes in. In bf16 ({@link Precision}) the matmuls use bf16 copies of their weights and
+     * biases (the fp32 arrays passed in are the master weights and are not changed); every other operand arrives
+     * already rounded, at the points {@link Engine} and {@link KvDecoder} fix.
+     */
+    default Precision precision() {
+        return Precision.FP32;
+    }
+
+    /**
+     * The parameters changed (a new step's weights, restored ones, a decoder's at open): a backend that keeps
+     * derived copies of them (bf16 weights) drops or remakes them before their next use.
+     */
+    default void parametersChanged(io.resflow.model.Params params) {
+    }
+
+    /** Makes now what a matmul with weight w would derive from it on first use (its bf16 copy); nothing in fp32. */
+    default void prepareWeight(float[] w) {
+    }
+
+    // x (n) -> x (n) = bf16(x), round to nearest even (a rounding point of the bf16 mode)
+    default void roundBf16(float[] x, int n) {
+        io.resflow.reference.Bf16.round(x, n);
+    }
+
     // tokens (B,T), wte (V,C), wpe (P,C) or null -> out (B,T,C)
     void embeddingForward(float[] out, int[] tokens, float[] wte, float[] wpe, int B, int T, int C);
 

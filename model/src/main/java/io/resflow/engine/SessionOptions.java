@@ -5,11 +5,26 @@ package io.resflow.engine;
  * @param gradientExchange the gradients will be read and replaced between backward and the update
  *     ({@link Session#gradientsTo}, {@link Session#gradientsFrom}: a data-parallel all-reduce); a device backend then
  *     prepares the copy back to the device
+ * @param precision fp32, or bf16 with fp32 master weights (see {@link Precision})
  */
-public record SessionOptions(boolean recompute, boolean gradientExchange) {
+public record SessionOptions(boolean recompute, boolean gradientExchange, Precision precision) {
     public static final SessionOptions DEFAULT = new SessionOptions(false);
+
+    public SessionOptions {
+        if (precision == null) {
+            throw new IllegalArgumentException("precision must not be null");
+        }
+    }
 
     public SessionOptions(boolean recompute) {
         this(recompute, false);
+    }
+
+    public SessionOptions(boolean recompute, boolean gradientExchange) {
+        this(recompute, gradientExchange, Precision.FP32);
+    }
+
+    public SessionOptions withPrecision(Precision p) {
+        return new SessionOptions(recompute, gradientExchange, p);
     }
 }

@@ -5,6 +5,7 @@ import io.resflow.engine.BackendProvider;
 import io.resflow.engine.Decoder;
 import io.resflow.engine.DeviceInfo;
 import io.resflow.engine.KvDecoder;
+import io.resflow.engine.Precision;
 import io.resflow.engine.Engine;
 import io.resflow.engine.Session;
 import io.resflow.engine.SessionOptions;
@@ -28,7 +29,19 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public Session open(ModelConfig config, Params init, int batch, int seqLen, SessionOptions options) {
-        return new Engine(config, init, batch, seqLen, options, new ReferenceOps());
+        requirePrecision(options.precision());
+        return new Engine(config, init, batch, seqLen, options, new ReferenceOps(options.precision()));
+    }
+
+    @Override
+    public java.util.Set<Precision> precisions() {
+        return java.util.EnumSet.allOf(Precision.class);
+    }
+
+    @Override
+    public Decoder openDecoder(ModelConfig config, Params params, int capacity, Precision precision) {
+        ReferenceOps ops = new ReferenceOps(precision);
+        return new KvDecoder(config, params, capacity, ops, "reference: " + ops.describe());
     }
 
     @Override

@@ -1,16 +1,33 @@
 package io.resflow.reference;
 
 import io.resflow.engine.Ops;
+import io.resflow.engine.Precision;
 
 /**
  * The oracle: every op in plain, single-threaded Java with double accumulation. One class per op; the ops accumulate
  * into their gradients, so a store ({@code add} false, see {@link Ops}) is a clear of the outputs first.
  */
 public final class ReferenceOps implements Ops {
+    private final Precision precision;
+
+    public ReferenceOps() {
+        this(Precision.FP32);
+    }
+
+    /** In bf16 the matmuls round their weights and biases to bf16 as they read them (see {@link Precision}). */
+    public ReferenceOps(Precision precision) {
+        this.precision = precision;
+    }
 
     @Override
     public String describe() {
-        return "pure Java, single thread, float storage with double accumulation";
+        return "pure Java, single thread, float storage with double accumulation"
+                + (precision == Precision.BF16 ? ", bf16 rounding points" : "");
+    }
+
+    @Override
+    public Precision precision() {
+        return precision;
     }
 
     @Override
@@ -61,7 +78,7 @@ public final class ReferenceOps implements Ops {
 
     @Override
     public void matmulForward(float[] out, float[] inp, float[] weight, float[] bias, int N, int C, int OC) {
-        Matmul.forward(out, inp, weight, bias, N, C, OC);
+        Matmul.forward(out, inp, weight, bias, N, C, OC, precision);
     }
 
     @Override
@@ -70,7 +87,7 @@ public final class ReferenceOps implements Ops {
         clear(add, dinp, N * C);
         clear(add, dweight, OC * C);
         clear(add, dbias, OC);
-        Matmul.backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+        Matmul.backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC, precision);
     }
 
     @Override

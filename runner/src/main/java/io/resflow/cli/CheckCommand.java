@@ -4,11 +4,14 @@ import io.resflow.cli.options.ResflowCommand;
 import io.resflow.cli.options.BackendOption;
 import io.resflow.cli.options.OptionTypes;
 
+import io.resflow.check.Bf16Budget;
 import io.resflow.check.CheckReport;
 import io.resflow.check.TestVectors;
 import io.resflow.check.VectorCheck;
 import io.resflow.engine.Backend;
 import io.resflow.engine.Backends;
+import io.resflow.engine.Precision;
+import io.resflow.cli.options.DtypeOption;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import picocli.CommandLine.Command;
@@ -31,12 +34,17 @@ final class CheckCommand extends ResflowCommand {
     BackendOption.Defaulted backend = new BackendOption.Defaulted("reference");
 
     @Option(names = "--eps", converter = OptionTypes.Tolerance.class,
-            description = "Tolerance eps of the comparison rule, above 0 and below 1 (default: 1e-4 for the reference, 1e-3 for float32 backends).")
+            description = "Tolerance eps of the comparison rule, above 0 and below 1 (default: 1e-4 for the reference, 1e-3 for float32 backends; with --dtype bf16 the bf16 budget, a formula of the config).")
     Double eps;
+
+    @Mixin
+    DtypeOption dtype;
 
     @Override
     protected int run(PrintWriter out) {
         Backend b = backend.resolve();
+        Precision p = dtype.precision();
+        b.requirePrecision(p);
         double tol = eps != null ? eps : (b.id().equals("reference") ? 1e-4 : 1e-3);
         boolean all = true;
         java.util.List<Path> folders = new java.util.ArrayList<>();
@@ -52,8 +60,17 @@ final class CheckCommand extends ResflowCommand {
         }
         for (Path dir : folders) {
             TestVectors tv = TestVectors.load(dir);
-            CheckReport report = VectorCheck.run(tv, b, tol);
-            out.println("== " + dir + " on " + b.id() + " (" + b.description() + "), eps " + tol);
+            CheckReport report;
+            if (p == Precision.BF16 && eps == null) {
+                // the folder's values are fp32: the bf16 run is held to the budget of its rounding points
+                Bf16Budget budget = Bf16Budget.of(tv.config());
+                report = VectorCheck.runBf16(tv, b);
+                out.println("== " + dir + " on " + b.id() + " (" + b.description() + "), dtype bf16 against the "
+                        + "folder's fp32 values; " + budget.describe());
+            } else {
+                report = VectorCheck.run(tv, b, tol, p);
+                out.println("== " + dir + " on " + b.id() + " (" + b.description() + "), dtype " + p + ", eps " + tol);
+            }
             out.print(report.table());
             out.println(report.summary());
             all &= report.passed();

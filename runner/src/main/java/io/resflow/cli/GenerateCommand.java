@@ -48,6 +48,9 @@ final class GenerateCommand extends ResflowCommand {
     @Mixin
     ModelArgument model;
 
+    @Mixin
+    io.resflow.cli.options.DtypeOption dtype;
+
     static final class Prompt {
         @Option(names = "--prompt", paramLabel = "TEXT", description = "The prompt text (needs a tokenizer).")
         String text;
@@ -100,6 +103,8 @@ final class GenerateCommand extends ResflowCommand {
         try (Tokenizer t = tok.orElse(null)) {
             int[] ids = promptIds(c, t);
             Backend b = backend.resolve();
+            io.resflow.engine.Precision precision = dtype.precision();
+            b.requirePrecision(precision);
             Set<Integer> eos = new HashSet<>(src.eosIds());
             int cap = (int) Math.min(c.maxSeqLen(), (long) ids.length + Math.max(1, maxNewTokens));
             Stream stream = json ? null : new Stream(out, t);
@@ -108,15 +113,15 @@ final class GenerateCommand extends ResflowCommand {
             }
             Generator.Result r;
             long t0 = System.nanoTime();
-            try (Decoder d = b.openDecoder(c, src.params(), cap)) {
+            try (Decoder d = b.openDecoder(c, src.params(), cap, precision)) {
                 long opened = System.nanoTime();
                 r = Generator.generate(d, ids, maxNewTokens, sampling, eos, stream == null ? null : stream::token);
                 double total = (System.nanoTime() - opened) / 1e6;
                 int[] gen = java.util.Arrays.copyOfRange(r.ids(), ids.length, r.ids().length);
                 if (stream != null) {
                     stream.end();
-                    err.printf(java.util.Locale.ROOT, "generate: %d prompt + %d generated tokens on %s (stop: %s); "
-                            + "time to first token %.1f ms, %s%n", ids.length, r.generated(), b.id(), r.stop(),
+                    err.printf(java.util.Locale.ROOT, "generate: %d prompt + %d generated tokens on %s %s (stop: %s); "
+                            + "time to first token %.1f ms, %s%n", ids.length, r.generated(), b.id(), precision, r.stop(),
                             r.prefillNanos() / 1e6, rate(r));
                 } else {
                     ObjectNode o = Json.object();

@@ -97,7 +97,7 @@ class GenerateCommandTest {
             assertEquals(prompt[i] & 0xff, ids.get(i));
         }
         assertEquals(("Hi there" + j.get("text").asText()).strip(), text.out().strip());
-        assertTrue(text.err().contains("generate: 8 prompt + 8 generated tokens on jvm (stop: max_new_tokens)"),
+        assertTrue(text.err().contains("generate: 8 prompt + 8 generated tokens on jvm fp32 (stop: max_new_tokens)"),
                 text.err());
     }
 

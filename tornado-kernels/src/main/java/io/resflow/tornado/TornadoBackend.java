@@ -35,6 +35,7 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public TornadoSession open(ModelConfig config, Params init, int batch, int seqLen, SessionOptions options) {
+        requirePrecision(options.precision()); // fp32 only so far (bf16 device arrays: issue 25)
         return new TornadoSession(config, init, batch, seqLen, options.recompute(), device, strict,
                 options.gradientExchange());
     }
