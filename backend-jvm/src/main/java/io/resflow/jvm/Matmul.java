@@ -1,7 +1,11 @@
 package io.resflow.jvm;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A linear layer (the jvm kernels of {@link io.resflow.reference.Matmul}): all three products run on the one strided
@@ -72,11 +76,17 @@ final class Matmul extends JvmOp {
     }
 
     /**
-     * out (OC) = W (OC,C) inp (C) + bias: {@link #ROWS} output rows per task, four at a time sharing each load of the
-     * input; per row the lanes are summed in index order, then the scalar tail, then the bias.
+     * out (OC) = W (OC,C) inp (C) + bias: {@link #ROWS} output rows per task, one row at a time. A decode step's
+     * products are bound by the weight bytes they stream (GPT-2's head alone is 154 MB in fp32), and one sequential
+     * stream per thread kept the memory busier than four rows read side by side sharing each load of the input (on
+     * Zen 4, the 768 x 50257 head in bf16: 2.2 ms one row at a time against 4.2 ms four at a time; README). Two
+     * accumulators per row (alternate vectors), summed lane by lane in index order, then the scalar tail, then the
+     * bias.
      */
     private static final class Gemv extends WorkerPool.Job {
         static final int ROWS = 64;
+        /** 2L shorts: the bits of the float species. */
+        static final VectorSpecies<Short> S2 = VectorSpecies.of(short.class, SP.vectorShape());
         float[] out, inp, w, bias;
         short[] w16; // the weight as bf16 bits instead of w
         int C, OC;
@@ -85,83 +95,51 @@ final class Matmul extends JvmOp {
         public void task(int i, Scratch s) {
             int o0 = i * ROWS;
             int o1 = Math.min(OC, o0 + ROWS);
-            int vec = SP.loopBound(C);
-            float[] lanes = s.get(Scratch.LANES, 4 * L);
+            int vec2 = C / (2 * L) * (2 * L);
+            float[] lanes = s.get(Scratch.LANES, L);
             if (w16 != null) {
-                task16(o0, o1, vec, lanes);
+                task16(o0, o1, vec2, lanes, s);
                 return;
             }
-            int o = o0;
-            for (; o + 4 <= o1; o += 4) {
-                int r0 = o * C;
-                int r1 = r0 + C;
-                int r2 = r1 + C;
-                int r3 = r2 + C;
-                FloatVector a0 = FloatVector.zero(SP);
-                FloatVector a1 = FloatVector.zero(SP);
-                FloatVector a2 = FloatVector.zero(SP);
-                FloatVector a3 = FloatVector.zero(SP);
-                for (int c = 0; c < vec; c += L) {
-                    FloatVector xv = FloatVector.fromArray(SP, inp, c);
-                    a0 = FloatVector.fromArray(SP, w, r0 + c).fma(xv, a0);
-                    a1 = FloatVector.fromArray(SP, w, r1 + c).fma(xv, a1);
-                    a2 = FloatVector.fromArray(SP, w, r2 + c).fma(xv, a2);
-                    a3 = FloatVector.fromArray(SP, w, r3 + c).fma(xv, a3);
-                }
-                a0.intoArray(lanes, 0);
-                a1.intoArray(lanes, L);
-                a2.intoArray(lanes, 2 * L);
-                a3.intoArray(lanes, 3 * L);
-                for (int k = 0; k < 4; k++) {
-                    out[o + k] = finish(VMath.sumLanes(lanes, k * L), (o + k) * C, vec);
-                }
-            }
-            for (; o < o1; o++) {
+            for (int o = o0; o < o1; o++) {
                 int r = o * C;
                 FloatVector a = FloatVector.zero(SP);
-                for (int c = 0; c < vec; c += L) {
+                FloatVector b = a;
+                for (int c = 0; c < vec2; c += 2 * L) {
                     a = FloatVector.fromArray(SP, w, r + c).fma(FloatVector.fromArray(SP, inp, c), a);
+                    b = FloatVector.fromArray(SP, w, r + c + L).fma(FloatVector.fromArray(SP, inp, c + L), b);
                 }
-                a.intoArray(lanes, 0);
-                out[o] = finish(VMath.sumLanes(lanes, 0), r, vec);
+                a.add(b).intoArray(lanes, 0);
+                out[o] = finish(VMath.sumLanes(lanes, 0), r, vec2);
             }
         }
 
-        /** {@link #task} over bf16 weight rows: half the bytes streamed, each L values widened by a shift. */
-        private void task16(int o0, int o1, int vec, float[] lanes) {
-            int o = o0;
-            for (; o + 4 <= o1; o += 4) {
-                int r0 = o * C;
-                int r1 = r0 + C;
-                int r2 = r1 + C;
-                int r3 = r2 + C;
-                FloatVector a0 = FloatVector.zero(SP);
-                FloatVector a1 = FloatVector.zero(SP);
-                FloatVector a2 = FloatVector.zero(SP);
-                FloatVector a3 = FloatVector.zero(SP);
-                for (int c = 0; c < vec; c += L) {
-                    FloatVector xv = FloatVector.fromArray(SP, inp, c);
-                    a0 = Bf16.widen(w16, r0 + c).fma(xv, a0);
-                    a1 = Bf16.widen(w16, r1 + c).fma(xv, a1);
-                    a2 = Bf16.widen(w16, r2 + c).fma(xv, a2);
-                    a3 = Bf16.widen(w16, r3 + c).fma(xv, a3);
-                }
-                a0.intoArray(lanes, 0);
-                a1.intoArray(lanes, L);
-                a2.intoArray(lanes, 2 * L);
-                a3.intoArray(lanes, 3 * L);
-                for (int k = 0; k < 4; k++) {
-                    out[o + k] = finish(VMath.sumLanes(lanes, k * L), (o + k) * C, vec);
+        /**
+         * {@link #task} over bf16 weight rows: half the bytes streamed. 2L bf16 values are loaded as one vector of L
+         * ints, each holding two: the even element in its low half, the odd one in its high half, so a shift gives the
+         * even elements as floats and a mask the odd ones, two instructions for 2L values. The input is laid out to
+         * match once per task (per 2L chunk: its even elements, then its odd ones); the even and odd products go to
+         * two accumulators.
+         */
+        private void task16(int o0, int o1, int vec2, float[] lanes, Scratch s) {
+            float[] xs = s.get(Scratch.GEMV_X, C);
+            for (int c0 = 0; c0 < vec2; c0 += 2 * L) {
+                for (int l = 0; l < L; l++) {
+                    xs[c0 + l] = inp[c0 + 2 * l];
+                    xs[c0 + L + l] = inp[c0 + 2 * l + 1];
                 }
             }
-            for (; o < o1; o++) {
+            for (int o = o0; o < o1; o++) {
                 int r = o * C;
                 FloatVector a = FloatVector.zero(SP);
-                for (int c = 0; c < vec; c += L) {
-                    a = Bf16.widen(w16, r + c).fma(FloatVector.fromArray(SP, inp, c), a);
+                FloatVector b = a;
+                for (int c = 0; c < vec2; c += 2 * L) {
+                    IntVector w = ShortVector.fromArray(S2, w16, r + c).reinterpretAsInts();
+                    a = w.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(SP, xs, c), a);
+                    b = w.and(0xffff0000).reinterpretAsFloats().fma(FloatVector.fromArray(SP, xs, c + L), b);
                 }
-                a.intoArray(lanes, 0);
-                out[o] = finish(VMath.sumLanes(lanes, 0), r, vec);
+                a.add(b).intoArray(lanes, 0);
+                out[o] = finish(VMath.sumLanes(lanes, 0), r, vec2);
             }
         }
 

@@ -27,7 +27,9 @@ public final class Scratch {
     public static final int ATT_ROW = 12;
     /** One L x L block of widened bf16 weights (Sgemm's packing of a bf16 W^T). */
     public static final int GEMM_B16 = 13;
-    private static final int SLOTS = 14;
+    /** The GEMV's input in the even/odd order of its bf16 loads (Matmul). */
+    public static final int GEMV_X = 14;
+    private static final int SLOTS = 15;
 
     /** 256 bytes: past the line and the adjacent line a hardware prefetcher pairs with it. */
     static final int PAD = 64;

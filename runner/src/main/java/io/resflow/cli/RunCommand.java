@@ -67,6 +67,9 @@ final class RunCommand extends ResflowCommand {
     BackendOption.OverConfig backend;
 
     @Mixin
+    io.resflow.cli.options.DtypeOption dtype;
+
+    @Mixin
     OutOptions.Folder output;
 
     @Option(names = "--resume", paramLabel = "DIR", description = "Continue the run in DIR (an earlier --out) from its "
@@ -232,8 +235,17 @@ final class RunCommand extends ResflowCommand {
                 throw new BadInputException(rc.file() + ": field 'task': forward runs in one process; data-parallel "
                         + "runs (mpirun -np " + dp.size() + ") train");
             }
+            if (dtype.given()) {
+                io.resflow.engine.Precision p = dtype.precision();
+                if (mode == Mode.RESUME && p != rc.dtype()) {
+                    throw new BadInputException("--dtype " + p + ": the run being resumed trains in " + rc.dtype()
+                            + " (its run.json); resume it in " + rc.dtype() + ", or --restart it in " + p);
+                }
+                rc = rc.withDtype(p);
+            }
             String spec0 = backend.or(ck != null ? ck.metadata().getOrDefault("backend", rc.backend()) : rc.backend());
             Backend b = Backends.resolve(spec0);
+            b.requirePrecision(rc.dtype());
             if (dp.distributed()) {
                 io.resflow.model.Sizes.checkBatch(rc.model().config(), io.resflow.model.Sizes.Dim.field("batch",
                         (long) rc.batch() * dp.size()), io.resflow.model.Sizes.Dim.field("seq_len", rc.seqLen()));
@@ -252,7 +264,7 @@ final class RunCommand extends ResflowCommand {
         ModelConfig c = rc.model().config();
         // a resumed run starts from its checkpoint: a fine-tuning run's source weights are not read again
         Session session = dp.agree(() -> b.open(c, ck != null ? ck.params() : rc.model().params(), rc.batch(),
-                rc.seqLen(), new SessionOptions(rc.recompute(), dp.distributed())));
+                rc.seqLen(), new SessionOptions(rc.recompute(), dp.distributed(), rc.dtype())));
         try (Session s = session;
                 OutDir od = dp.agree(() -> claimed != null || !dp.writer() ? null
                         : OutDir.claimNew(given, "--out", rc.name(), output.force(), OUTPUTS, pw))) {
@@ -273,7 +285,7 @@ final class RunCommand extends ResflowCommand {
                     c.vocabSize(), c.residual().id(), c.parameterCount(), ck != null ? ck.file().toString()
                             : rc.model().weightsFrom() + (rc.model().pretrained() && rc.task() == RunConfig.Task.TRAIN
                                     ? " (fine-tuning from these weights with a fresh optimizer; init_seed unused)" : ""));
-            pw.printf("backend %s (%s)%n", b.id(), b.description());
+            pw.printf("backend %s (%s), dtype %s%n", b.id(), b.description(), rc.dtype());
             String batchText = dp.distributed()
                     ? String.format("batch %d per process x %d processes = global batch %d", rc.batch(), dp.size(),
                             rc.batch() * dp.size())

@@ -41,6 +41,9 @@ final class ValidateCommand extends ResflowCommand {
     @Mixin
     BackendOption.Required backend;
 
+    @Mixin
+    io.resflow.cli.options.DtypeOption dtype;
+
     @Option(names = "--eps", converter = OptionTypes.Tolerance.class,
             description = "Tolerance eps of the comparison rule, above 0 and below 1 (default: 1e-3, for float32 backends).")
     Double eps;
@@ -64,7 +67,8 @@ final class ValidateCommand extends ResflowCommand {
 
     @Override
     protected int run(PrintWriter pw) {
-        RunConfig rc = RunConfig.load(config);
+        RunConfig rc0 = RunConfig.load(config);
+        RunConfig rc = rc0.withDtype(dtype.orElse(rc0.dtype()));
         ModelConfig c = rc.model().config();
         output.precheck(OUTPUTS);
         int B = batch != null ? batch : rc.batch();
@@ -73,6 +77,7 @@ final class ValidateCommand extends ResflowCommand {
         double tol = eps != null ? eps : 1e-3;
         Backend ref = Backends.resolve("reference");
         Backend b = backend.resolve();
+        b.requirePrecision(rc.dtype());
         Batch data = rc.data().open(c.vocabSize(), B, T, rc.seed()).next();
         rc.model().params();
         try (OutDir od = output.claim(rc.name(), OUTPUTS, pw)) {
@@ -82,10 +87,18 @@ final class ValidateCommand extends ResflowCommand {
 
     private int validate(PrintWriter pw, RunConfig rc, ModelConfig c, int B, int T, double tol, Backend ref, Backend b,
             Batch data, Path dir) {
-        pw.printf("validate %s: %s (%s) against the reference; batch %d x seq_len %d, eps %.0e%n", rc.name(), b.id(),
-                b.description(), B, T, tol);
+        pw.printf("validate %s: %s (%s) against the reference, dtype %s; batch %d x seq_len %d, eps %.0e%n", rc.name(),
+                b.id(), b.description(), rc.dtype(), B, T, tol);
 
-        Validation.Result r = Validation.run(rc, c, rc.model().params(), B, T, data, ref, b, tol);
+        // bf16: gradients of two bf16 implementations part at rounding boundaries (see Bf16Budget), so they get half
+        // the bf16 backward budget unless --eps is given; the forward keeps the float32 eps
+        double gradTol = rc.dtype() == io.resflow.engine.Precision.BF16 && eps == null
+                ? io.resflow.check.Bf16Budget.of(c).backwardEps() / 2 : tol;
+        if (gradTol != tol) {
+            pw.printf("  gradients and updates at eps %.2e: half the bf16 backward budget (%s)%n", gradTol,
+                    io.resflow.check.Bf16Budget.of(c).describe());
+        }
+        Validation.Result r = Validation.run(rc, c, rc.model().params(), B, T, data, ref, b, tol, gradTol);
 
         Map<Validation.Section, int[]> counts = new EnumMap<>(Validation.Section.class);
         for (Validation.Row row : r.rows()) {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.resflow.engine.AdamW;
+import io.resflow.engine.Precision;
 import io.resflow.model.BadInputException;
 import io.resflow.model.ModelConfigs;
 import io.resflow.model.Sizes;
@@ -32,13 +33,14 @@ import java.util.Set;
  *  "seed": 1, "checkpoint_every": 0, "keep_checkpoints": 2,
  *  "data": "synthetic" | {"type": "synthetic"|"token_file"|"text_file"|"inline", ...},
  *  "recompute": false, "mpi": "auto" | "on" | "off", "param_check_every": 0 (auto) | K,
- *  "allreduce_bucket_mb": 25 (0: one blocking all-reduce after the backward)}
+ *  "allreduce_bucket_mb": 25 (0: one blocking all-reduce after the backward),
+ *  "dtype": "fp32" | "bf16" (bf16 autocast with fp32 master weights, see Precision)}
  * </pre>
  */
 public record RunConfig(Path file, String name, ModelSource model, String backend, Task task, int batch, int seqLen,
         int steps, LrSchedule schedule, AdamW adamw, double gradClip, long seed, int checkpointEvery,
         int keepCheckpoints, DataSpec data, boolean recompute, String mpi, int paramCheckEvery,
-        double bucketMb) {
+        double bucketMb, Precision dtype) {
 
     public enum Task {
         TRAIN, FORWARD;
@@ -51,7 +53,7 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
     public static final Set<String> FIELDS = Set.of("name", "model", "backend", "task", "batch", "seq_len", "steps", "lr",
             "lr_schedule", "warmup_steps", "min_lr", "weight_decay", "beta1", "beta2", "adam_eps", "grad_clip", "seed",
             "checkpoint_every", "keep_checkpoints", "data", "recompute", "weights", "mpi", "param_check_every",
-            "allreduce_bucket_mb");
+            "allreduce_bucket_mb", "dtype");
 
     public static RunConfig load(Path file) {
         JsonNode root = JsonFields.read(file);
@@ -91,7 +93,8 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
                 new LrSchedule(kind, lr, warmup, minLr, steps), adamw, f.number("grad_clip", 0, 0),
                 f.longValue("seed", 1), f.integer("checkpoint_every", 0, 0), f.integer("keep_checkpoints", 2, 1), data,
                 f.bool("recompute", false), f.choice("mpi", "auto", List.of("auto", "on", "off")),
-                f.integer("param_check_every", 0, 0), f.number("allreduce_bucket_mb", DEFAULT_BUCKET_MB, 0));
+                f.integer("param_check_every", 0, 0), f.number("allreduce_bucket_mb", DEFAULT_BUCKET_MB, 0),
+                Precision.parse(f.choice("dtype", "fp32", List.of("fp32", "bf16")), file + ": field 'dtype'"));
     }
 
     /** Gradient bucket size of the data-parallel all-reduce, in MB (10^6 bytes), as PyTorch DDP's bucket_cap_mb. */
@@ -120,19 +123,25 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
     public RunConfig withSteps(int newSteps) {
         LrSchedule s = new LrSchedule(schedule.kind(), schedule.lr(), schedule.warmup(), schedule.minLr(), newSteps);
         return new RunConfig(file, name, model, backend, task, batch, seqLen, newSteps, s, adamw, gradClip, seed,
-                checkpointEvery, keepCheckpoints, data, recompute, mpi, paramCheckEvery, bucketMb);
+                checkpointEvery, keepCheckpoints, data, recompute, mpi, paramCheckEvery, bucketMb, dtype);
     }
 
     /** The same run with another data spec (e.g. with the data file's content hash recorded). */
     public RunConfig withData(DataSpec d) {
         return new RunConfig(file, name, model, backend, task, batch, seqLen, steps, schedule, adamw, gradClip, seed,
-                checkpointEvery, keepCheckpoints, d, recompute, mpi, paramCheckEvery, bucketMb);
+                checkpointEvery, keepCheckpoints, d, recompute, mpi, paramCheckEvery, bucketMb, dtype);
+    }
+
+    /** The same run in another precision. */
+    public RunConfig withDtype(Precision p) {
+        return new RunConfig(file, name, model, backend, task, batch, seqLen, steps, schedule, adamw, gradClip, seed,
+                checkpointEvery, keepCheckpoints, data, recompute, mpi, paramCheckEvery, bucketMb, p);
     }
 
     /** The same run on another backend spec. */
     public RunConfig withBackend(String spec) {
         return new RunConfig(file, name, model, spec, task, batch, seqLen, steps, schedule, adamw, gradClip, seed,
-                checkpointEvery, keepCheckpoints, data, recompute, mpi, paramCheckEvery, bucketMb);
+                checkpointEvery, keepCheckpoints, data, recompute, mpi, paramCheckEvery, bucketMb, dtype);
     }
 
     /** Opens this run's data source at position 0. */
@@ -178,6 +187,7 @@ public record RunConfig(Path file, String name, ModelSource model, String backen
         o.put("mpi", mpi);
         o.put("param_check_every", paramCheckEvery);
         o.put("allreduce_bucket_mb", bucketMb);
+        o.put("dtype", dtype.id());
         return o;
     }
 }

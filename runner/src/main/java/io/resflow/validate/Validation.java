@@ -21,7 +21,8 @@ import java.util.regex.Pattern;
  * One model and batch on the reference and on another backend, compared tensor by tensor with the rule of
  * {@link Comparison}: every intermediate the backend exposes (per layer: norm outputs, attention output, residual
  * stream, MLP output; final norm), logits, loss, every gradient, the gradient norm, every parameter update of one AdamW
- * step, and the loss after that step.
+ * step, and the loss after that step. Both run in the run config's dtype ({@link RunConfig#dtype}): a bf16 backend is
+ * compared with the bf16 reference.
  */
 public final class Validation {
     private static final Pattern LAYER = Pattern.compile("^h\\.(\\d+)\\.");
@@ -75,6 +76,12 @@ public final class Validation {
      */
     public static Result run(RunConfig rc, ModelConfig c, Params init, int batch, int seqLen, Batch data, Backend reference,
             Backend backend, double eps) {
+        return run(rc, c, init, batch, seqLen, data, reference, backend, eps, eps);
+    }
+
+    /** As above with {@code gradEps} for the gradients, their norm and the updates. */
+    public static Result run(RunConfig rc, ModelConfig c, Params init, int batch, int seqLen, Batch data, Backend reference,
+            Backend backend, double eps, double gradEps) {
         double lr = rc.schedule().at(1);
         Outcome ref = compute(reference, rc, c, init, batch, seqLen, data, lr);
         Outcome got = compute(backend, rc, c, init, batch, seqLen, data, lr);
@@ -96,14 +103,14 @@ public final class Validation {
         List<Row> gradRows = new ArrayList<>();
         for (Tensor g : ref.grads().tensors()) {
             gradRows.add(new Row(Section.GRADIENT, layerOf(g.name()),
-                    Comparison.tensor("grad." + g.name(), got.grads().data(g.name()), g.data(), eps)));
+                    Comparison.tensor("grad." + g.name(), got.grads().data(g.name()), g.data(), gradEps)));
         }
         rows.addAll(gradRows.reversed()); // backward order: the head first, the embedding last
-        rows.add(new Row(Section.GRADIENT, -1, Comparison.scalar("grad_norm", got.gradNorm(), ref.gradNorm(), eps)));
+        rows.add(new Row(Section.GRADIENT, -1, Comparison.scalar("grad_norm", got.gradNorm(), ref.gradNorm(), gradEps)));
         for (Tensor p : init.tensors()) {
             String n = p.name();
             rows.add(new Row(Section.UPDATE, layerOf(n), Comparison.update("update." + n, p.data(), got.after().data(n),
-                    ref.after().data(n), ref.grads().data(n), eps, lr)));
+                    ref.after().data(n), ref.grads().data(n), gradEps, lr)));
         }
         rows.add(new Row(Section.LOSS, -1, Comparison.scalar("loss_after_step1", got.lossAfter(), ref.lossAfter(), 10 * eps)));
         Row first = rows.stream().filter(r -> !r.cmp().ok()).findFirst().orElse(null);
@@ -113,7 +120,7 @@ public final class Validation {
     private static Outcome compute(Backend b, RunConfig rc, ModelConfig c, Params init, int batch, int seqLen, Batch data,
             double lr) {
         // intermediates are only kept without recompute
-        try (Session s = b.open(c, init, batch, seqLen, new SessionOptions(false))) {
+        try (Session s = b.open(c, init, batch, seqLen, new SessionOptions(false, false, rc.dtype()))) {
             double loss = s.forward(data.inputs(), data.targets());
             Map<String, float[]> acts = copy(s.activations());
             float[] logits = s.logits().clone();

@@ -52,6 +52,12 @@ public final class Ablation {
     }
 
     public static SchemeResult run(Backend backend, Setup s, Residual scheme, Consumer<String> progress) {
+        return run(backend, s, scheme, io.resflow.engine.Precision.FP32, scheme.id(), progress);
+    }
+
+    /** One scheme in {@code precision}; {@code label} names it in the results and charts (e.g. "pre bf16"). */
+    public static SchemeResult run(Backend backend, Setup s, Residual scheme, io.resflow.engine.Precision precision,
+            String label, Consumer<String> progress) {
         ModelConfig c = s.model().withResidual(scheme);
         Params init = Initializer.init(c);
         AdamW opt = AdamW.of(s.weightDecay());
@@ -59,7 +65,7 @@ public final class Ablation {
         double[] residInit = null;
         double[] paramInit = null;
         Integer reached = null;
-        try (Session session = backend.open(c, init, s.batch(), s.seqLen(), new SessionOptions(s.recompute()))) {
+        try (Session session = backend.open(c, init, s.batch(), s.seqLen(), new SessionOptions(s.recompute(), false, precision))) {
             for (int step = 0; step < s.steps(); step++) {
                 double loss = session.forward(s.inputs(), s.targets());
                 requireFinite(loss, scheme, step);
@@ -74,7 +80,7 @@ public final class Ablation {
                 }
                 session.step(opt, s.lr(), 1.0);
                 if (progress != null) {
-                    progress.accept(String.format("%-8s step %d/%d loss %.4f", scheme.id(), step + 1, s.steps(), loss));
+                    progress.accept(String.format("%-8s step %d/%d loss %.4f", label, step + 1, s.steps(), loss));
                 }
             }
             double finalLoss = session.forward(s.inputs(), s.targets());
@@ -89,7 +95,7 @@ public final class Ablation {
                 residInit = residFinal;
                 paramInit = paramFinal;
             }
-            return new SchemeResult(scheme.id(), losses, finalLoss, residInit, residFinal, paramInit, paramFinal, reached);
+            return new SchemeResult(label, losses, finalLoss, residInit, residFinal, paramInit, paramFinal, reached);
         }
     }
 

@@ -54,6 +54,11 @@ public final class AblationCommand extends ResflowCommand {
     @Mixin
     BackendOption.OverConfig backend;
 
+    @Option(names = "--dtype", split = ",", paramLabel = "DTYPE",
+            description = "fp32, bf16, or both (fp32,bf16: every scheme in each, side by side in the charts) "
+                    + "(default: the run config's \"dtype\", else fp32).")
+    List<String> dtypes;
+
     @Mixin
     OutOptions.Folder output;
 
@@ -74,6 +79,19 @@ public final class AblationCommand extends ResflowCommand {
             }
         }
         Backend b = Backends.resolve(backend.or(rc.backend()));
+        List<io.resflow.engine.Precision> precisions = new ArrayList<>();
+        if (dtypes == null) {
+            precisions.add(rc.dtype());
+        } else {
+            for (String d : dtypes) {
+                io.resflow.engine.Precision p = io.resflow.engine.Precision.parse(d, "--dtype");
+                if (!precisions.contains(p)) {
+                    precisions.add(p);
+                }
+            }
+        }
+        precisions.forEach(b::requirePrecision);
+        this.precisions = precisions;
         int n = steps != null ? steps : rc.steps();
         if (n < 1) {
             throw new BadInputException(config + ": field 'steps' must be at least 1 for an ablation (or give --steps), got " + n);
@@ -87,17 +105,26 @@ public final class AblationCommand extends ResflowCommand {
         }
     }
 
+    private List<io.resflow.engine.Precision> precisions;
+
     private int run(PrintWriter pw, RunConfig rc, List<Residual> list, Backend b, int n, ModelConfig model,
             Ablation.Setup setup, Path dir) {
-        pw.printf("ablation of %s: %d layers, d_model %d, %d steps, lr %g, batch %d x %d, backend %s%n", rc.name(),
-                model.nLayer(), model.dModel(), n, rc.lr(), rc.batch(), rc.seqLen(), b.id());
+        pw.printf("ablation of %s: %d layers, d_model %d, %d steps, lr %g, batch %d x %d, backend %s, dtype %s%n",
+                rc.name(), model.nLayer(), model.dModel(), n, rc.lr(), rc.batch(), rc.seqLen(), b.id(),
+                precisions.stream().map(io.resflow.engine.Precision::id).collect(java.util.stream.Collectors.joining(",")));
         List<Ablation.SchemeResult> results = new ArrayList<>();
+        // one dtype: schemes are named as they are; several: "pre fp32", "pre bf16", ...
+        boolean named = precisions.size() > 1 || precisions.get(0) != io.resflow.engine.Precision.FP32;
         for (Residual r : list) {
-            long t0 = System.nanoTime();
-            Ablation.SchemeResult res = Ablation.run(b, setup, r, null);
-            results.add(res);
-            pw.printf("  %-8s final loss %.4f, residual-gradient ratio first/last layer %.3e (at init %.3e), %.1f s%n",
-                    r.id(), res.finalLoss(), res.firstToLastFinal(), res.firstToLastInit(), (System.nanoTime() - t0) / 1e9);
+            for (io.resflow.engine.Precision p : precisions) {
+                long t0 = System.nanoTime();
+                String label = named ? r.id() + " " + p.id() : r.id();
+                Ablation.SchemeResult res = Ablation.run(b, setup, r, p, label, null);
+                results.add(res);
+                pw.printf("  %-8s final loss %.4f, residual-gradient ratio first/last layer %.3e (at init %.3e), %.1f s%n",
+                        label, res.finalLoss(), res.firstToLastFinal(), res.firstToLastInit(),
+                        (System.nanoTime() - t0) / 1e9);
+            }
         }
         write(dir, rc, model, n, b, results);
         pw.println(summary(results, threshold));
@@ -111,6 +138,8 @@ public final class AblationCommand extends ResflowCommand {
         root.put("config", rc.file().toString());
         root.set("model", ModelConfigs.toJson(model));
         root.put("backend", b.id());
+        ArrayNode dt = root.putArray("dtypes");
+        precisions.forEach(p -> dt.add(p.id()));
         root.put("steps", n);
         root.put("lr", rc.lr());
         root.put("batch", rc.batch());
