@@ -36,6 +36,18 @@ class CheckCommandTest {
         assertTrue(r.out().contains("PASS"), r::toString);
     }
 
+    /** --dtype bf16: the bf16 run against the folder's fp32 values, the budget printed; a bad dtype is bad input. */
+    @Test
+    void bf16AgainstTheFoldersFp32Values() {
+        for (String b : new String[] {"reference", "jvm"}) {
+            Cli.Result r = Cli.ok("check", Cli.TESTVECTORS.resolve("llama-tiny"), "--dtype", "bf16", "-b", b);
+            assertTrue(r.out().contains("dtype bf16 against the folder's fp32 values") && r.out().contains("PASS")
+                    && r.out().contains("forward eps = u sqrt(2 + 2 log2(1+L)) = 8.88e-03"), r::toString);
+        }
+        badInput(args("check", Cli.TESTVECTORS.resolve("llama-tiny"), "--dtype", "fp16"),
+                "--dtype: unknown dtype 'fp16'; expected fp32 or bf16");
+    }
+
     private Path vectors() {
         return Cli.copyDir(Cli.TESTVECTORS.resolve("gpt2-tiny"), tmp.resolve("tv"));
     }

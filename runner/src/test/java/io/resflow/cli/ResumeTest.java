@@ -5,6 +5,7 @@ import io.resflow.train.Checkpoints;
 import static io.resflow.cli.Cli.args;
 import static io.resflow.cli.Cli.badInput;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -109,5 +110,27 @@ class ResumeTest {
         // run.json now records the new content: a later resume does not complain
         Cli.ok("run", "--resume", dir, "--steps", "7");
         assertFalse(Files.readString(dir.resolve("run.json")).isEmpty());
+    }
+
+    /**
+     * A bf16 run records its dtype in run.json; a resume keeps it bit for bit (4 steps in one go = 2 + 2 resumed), and
+     * resuming it in another dtype is bad input naming both.
+     */
+    @Test
+    void aBf16RunResumesInBf16BitForBit() throws Exception {
+        Path cfg = config(4, 2);
+        Path full = tmp.resolve("bf16-full");
+        Cli.Result r = Cli.ok("run", cfg, "--out", full, "--dtype", "bf16", "--backend", "jvm");
+        assertTrue(r.out().contains("dtype bf16"), r::toString);
+        assertTrue(Files.readString(full.resolve("run.json")).contains("\"dtype\" : \"bf16\"")
+                || Files.readString(full.resolve("run.json")).contains("\"dtype\":\"bf16\""), "run.json records the dtype");
+        Path part = tmp.resolve("bf16-part");
+        Cli.ok("run", cfg, "--out", part, "--dtype", "bf16", "--backend", "jvm", "--steps", "2");
+        badInput(args("run", "--resume", part, "--dtype", "fp32"), "--dtype fp32", "trains in bf16");
+        Cli.ok("run", "--resume", part, "--steps", "4");
+        assertEquals(metrics(full), metrics(part));
+        Path fp32 = tmp.resolve("fp32");
+        Cli.ok("run", cfg, "--out", fp32, "--backend", "jvm");
+        assertNotEquals(metrics(full), metrics(fp32), "bf16 and fp32 runs should differ");
     }
 }
