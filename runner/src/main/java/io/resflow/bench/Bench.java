@@ -212,6 +212,9 @@ public final class Bench {
         if (t.backend() == null) {
             return skipped(m, t, id, mode, flops, peak, t.skipReason());
         }
+        if (!t.backend().precisions().contains(cfg.dtype())) {
+            return skipped(m, t, id, mode, flops, peak, "does not run dtype " + cfg.dtype());
+        }
         double fwdGflop = Flops.forward(c, B, T) / 1e9;
         if (id.equals("reference") && fwdGflop > cfg.referenceMaxGflop()) {
             return skipped(m, t, id, mode, flops, peak, String.format("too slow for the reference (%.1f GFLOP per forward "
@@ -234,7 +237,7 @@ public final class Bench {
         boolean rssPerCell = MemoryStats.resetPeaks();
         Batch data = new SyntheticData(cfg.seed(), 1, B, T, c.vocabSize()).next();
         AdamW opt = AdamW.of(0.0);
-        try (Session s = t.backend().open(c, m.params(), B, T, new SessionOptions(m.recompute()))) {
+        try (Session s = t.backend().open(c, m.params(), B, T, new SessionOptions(m.recompute(), false, cfg.dtype()))) {
             double loss = s.forward(data.inputs(), data.targets());
             float[] logits = train ? s.logits().clone() : s.logits(); // a backend may reuse it in backward
             double gradNorm = Double.NaN;
@@ -318,7 +321,7 @@ public final class Bench {
         }
         System.gc();
         boolean rssPerCell = MemoryStats.resetPeaks();
-        try (io.resflow.engine.Decoder d = t.backend().openDecoder(c, m.params(), P + n)) {
+        try (io.resflow.engine.Decoder d = t.backend().openDecoder(c, m.params(), P + n, cfg.dtype())) {
             CheckResult check = decodeCheck.apply(d.prefill(prompt));
             for (int i = 0; i < cfg.warmup(); i++) {
                 generate(d, prompt, n);
@@ -377,9 +380,10 @@ public final class Bench {
         Expected ref = expected(against, m, m::params, 1, P, data, false);
         float[] last = java.util.Arrays.copyOfRange(ref.logits(), (P - 1) * V, P * V);
         return first -> {
-            Comparison.Row lg = Comparison.tensor("logits", first, last, EPS);
+            double eps = eps(m);
+            Comparison.Row lg = Comparison.tensor("logits", first, last, eps);
             return new CheckResult(against + " (the prompt's last logits after prefill)", lg.ok(), Double.NaN,
-                    lg.relL2(), Double.NaN, String.format("prefill logits rel_l2 %.1e (eps %.0e)", lg.relL2(), EPS));
+                    lg.relL2(), Double.NaN, String.format("prefill logits rel_l2 %.1e (eps %.1e)", lg.relL2(), eps));
         };
     }
 
@@ -418,9 +422,9 @@ public final class Bench {
      * reference, or the reduced check, which runs both sides on a small batch), or the figures of the backend the
      * first iteration is compared with.
      */
-    private record PreparedCheck(CheckResult verdict, String against, Expected ref) {
+    private record PreparedCheck(CheckResult verdict, String against, Expected ref, double eps) {
         CheckResult finish(double loss, float[] logits, double gradNorm, boolean train) {
-            return verdict != null ? verdict : compare(against, loss, logits, gradNorm, ref, train);
+            return verdict != null ? verdict : compare(against, loss, logits, gradNorm, ref, train, eps);
         }
     }
 
@@ -429,10 +433,10 @@ public final class Bench {
         String self = b.id();
         if (cfg.check() == BenchConfig.Check.NONE) {
             return new PreparedCheck(new CheckResult("none", null, Double.NaN, Double.NaN, Double.NaN, "check: none"),
-                    null, null);
+                    null, null, EPS);
         }
         if (self.equals("reference")) {
-            return new PreparedCheck(new CheckResult("reference", true, 0, 0, 0, "is the reference"), null, null);
+            return new PreparedCheck(new CheckResult("reference", true, 0, 0, 0, "is the reference"), null, null, EPS);
         }
         BenchConfig.Check how = cfg.check();
         if (how == BenchConfig.Check.AUTO) {
@@ -452,14 +456,15 @@ public final class Bench {
             int T = Math.min(m.seqLen(), REDUCED_SEQ);
             Batch small = new SyntheticData(cfg.seed(), 1, 1, T, m.config().vocabSize()).next();
             Params weights = m.params(); // one copy for both sides
-            Expected mine = compute(b, m, weights, 1, T, small, train);
+            Expected mine = compute(b, m, weights, 1, T, small, train, cfg.dtype());
             Expected ref = expected("reference", m, () -> weights, 1, T, small, train);
             return new PreparedCheck(compare("reference (reduced: batch 1 x seq_len " + T + ")", mine.loss(),
-                    mine.logits(), mine.gradNorm(), ref, train), null, null);
+                    mine.logits(), mine.gradNorm(), ref, train, eps(m)), null, null, eps(m));
         }
         String against = how == BenchConfig.Check.JVM ? "jvm" : "reference";
         Batch data = new SyntheticData(cfg.seed(), 1, m.batch(), m.seqLen(), m.config().vocabSize()).next();
-        return new PreparedCheck(null, against, expected(against, m, m::params, m.batch(), m.seqLen(), data, train));
+        return new PreparedCheck(null, against, expected(against, m, m::params, m.batch(), m.seqLen(), data, train),
+                eps(m));
     }
 
     private static boolean available(String name) {
@@ -472,15 +477,15 @@ public final class Bench {
         String key = spec + "|" + B + "|" + T + "|" + train;
         Expected e = expected.get(key);
         if (e == null) {
-            e = compute(Backends.resolve(spec), m, weights.get(), B, T, data, train);
+            e = compute(Backends.resolve(spec), m, weights.get(), B, T, data, train, cfg.dtype());
             expected.put(key, e);
         }
         return e;
     }
 
     private static Expected compute(Backend b, BenchConfig.Model m, Params weights, int B, int T, Batch data,
-            boolean train) {
-        try (Session s = b.open(m.config(), weights, B, T, new SessionOptions(m.recompute()))) {
+            boolean train, io.resflow.engine.Precision dtype) {
+        try (Session s = b.open(m.config(), weights, B, T, new SessionOptions(m.recompute(), false, dtype))) {
             double loss = s.forward(data.inputs(), data.targets());
             float[] logits = s.logits().clone();
             double norm = Double.NaN;
@@ -492,8 +497,18 @@ public final class Bench {
         }
     }
 
+    /**
+     * The check's eps: 1e-3 in fp32; in bf16 the config's forward budget ({@link io.resflow.check.Bf16Budget}): two
+     * bf16 implementations part at rounding boundaries by up to about that much (GPT-2 small's logits, jvm against
+     * the reference, both bf16: rel_l2 6.3e-3 with the loss within 1e-5).
+     */
+    private double eps(BenchConfig.Model m) {
+        return cfg.dtype() == io.resflow.engine.Precision.BF16
+                ? io.resflow.check.Bf16Budget.of(m.config()).forwardEps() : EPS;
+    }
+
     private static CheckResult compare(String against, double loss, float[] logits, double gradNorm, Expected ref,
-            boolean train) {
+            boolean train, double EPS) {
         Comparison.Row l = Comparison.scalar("loss", loss, ref.loss(), EPS);
         Comparison.Row lg = Comparison.tensor("logits", logits, ref.logits(), EPS);
         boolean ok = l.ok() && lg.ok();
@@ -503,7 +518,7 @@ public final class Bench {
             gnRel = g.relL2();
             ok &= g.ok();
         }
-        String note = String.format("loss rel %.1e, logits rel_l2 %.1e%s (eps %.0e)", l.relL2(), lg.relL2(),
+        String note = String.format("loss rel %.1e, logits rel_l2 %.1e%s (eps %.1e)", l.relL2(), lg.relL2(),
                 train ? String.format(", grad_norm rel %.1e", gnRel) : "", EPS);
         return new CheckResult(against, ok, l.relL2(), lg.relL2(), gnRel, note);
     }

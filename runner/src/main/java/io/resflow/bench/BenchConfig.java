@@ -26,7 +26,8 @@ import java.util.Set;
  *  "models": ["gpt2-tiny.json", {"name": "gpt2-small", "model": "gpt2-small.json", "batch": 1, "seq_len": 128}],
  *  "backends": ["reference", "jvm", "tornado:*"], "modes": ["forward", "train"],
  *  "batch": 4, "seq_len": 64, "warmup": 2, "repeats": 10, "max_seconds_per_cell": 60,
- *  "peak_gflops": {"jvm": 150, "tornado:0:0": 19500}, "check": "auto", "reference_max_gflop": 5, "seed": 1}
+ *  "peak_gflops": {"jvm": 150, "tornado:0:0": 19500}, "check": "auto", "reference_max_gflop": 5, "seed": 1,
+ *  "dtype": "fp32" | "bf16" (every cell and its check in that precision)}
  * </pre>
  * A model entry is a run config (its model, batch, seq_len and recompute are used), a model config or folder, or an
  * object with {@code model} (inline or path) and optional {@code name}, {@code batch}, {@code seq_len},
@@ -34,7 +35,13 @@ import java.util.Set;
  */
 public record BenchConfig(Path file, String name, List<Model> models, List<String> backends, List<Mode> modes, int warmup,
         int repeats, double maxSecondsPerCell, Map<String, Double> peakGflops, Check check, double referenceMaxGflop,
-        long seed, int promptLen, int newTokens) {
+        long seed, int promptLen, int newTokens, io.resflow.engine.Precision dtype) {
+
+    /** The same matrix in another precision (bench --dtype). */
+    public BenchConfig withDtype(io.resflow.engine.Precision p) {
+        return new BenchConfig(file, name, models, backends, modes, warmup, repeats, maxSecondsPerCell, peakGflops, check,
+                referenceMaxGflop, seed, promptLen, newTokens, p);
+    }
 
     /** forward: a forward pass with loss; train: a training step; decode: a prompt's prefill, then greedy tokens. */
     public enum Mode {
@@ -68,7 +75,7 @@ public record BenchConfig(Path file, String name, List<Model> models, List<Strin
 
     static final Set<String> FIELDS = Set.of("name", "models", "backends", "modes", "batch", "seq_len", "warmup",
             "repeats", "max_seconds_per_cell", "peak_gflops", "check", "reference_max_gflop", "seed", "prompt_len",
-            "new_tokens");
+            "new_tokens", "dtype");
     static final Set<String> MODEL_FIELDS = Set.of("name", "model", "batch", "seq_len", "recompute");
 
     public static BenchConfig load(Path file) {
@@ -131,7 +138,9 @@ public record BenchConfig(Path file, String name, List<Model> models, List<Strin
         String name = f.text("name", file.getFileName().toString().replaceFirst("\\.json$", ""));
         return new BenchConfig(file, name, models, backends, modes, f.integer("warmup", 2, 1), f.integer("repeats", 10, 1),
                 f.number("max_seconds_per_cell", 60, 0), peaks, check, f.number("reference_max_gflop", 5, 0),
-                f.longValue("seed", 1), f.integer("prompt_len", 16, 1), f.integer("new_tokens", 64, 1));
+                f.longValue("seed", 1), f.integer("prompt_len", 16, 1), f.integer("new_tokens", 64, 1),
+                io.resflow.engine.Precision.parse(f.choice("dtype", "fp32", List.of("fp32", "bf16")),
+                        file + ": field 'dtype'"));
     }
 
     private static JsonNode requireArray(JsonNode root, String field, Path file) {

@@ -147,6 +147,7 @@ public final class BenchReport {
         o.put("warmup", cfg.warmup());
         o.put("repeats", cfg.repeats());
         o.put("check", cfg.check().id());
+        o.put("dtype", cfg.dtype().id());
         o.put("spread", "median absolute deviation of the step times");
         o.put("flops", "matrix products only: 2 per multiply-add; a train step counts 3 forward passes");
         if (baseline != null) {
@@ -226,8 +227,8 @@ public final class BenchReport {
     public static String markdown(BenchConfig cfg, List<Bench.Cell> cells, Map<String, Delta> deltas) {
         StringBuilder sb = new StringBuilder();
         sb.append("# Benchmark ").append(cfg.name()).append("\n\n");
-        sb.append(String.format("%d warm-up and %d measured iterations per cell; %s, %d CPUs, %s. Spread: median absolute "
-                + "deviation. GFLOP/s counts matrix products only.%n%n", cfg.warmup(), cfg.repeats(),
+        sb.append(String.format("%d warm-up and %d measured iterations per cell, dtype %s; %s, %d CPUs, %s. Spread: median "
+                + "absolute deviation. GFLOP/s counts matrix products only.%n%n", cfg.warmup(), cfg.repeats(), cfg.dtype(),
                 System.getProperty("os.name") + " " + System.getProperty("os.arch"),
                 Runtime.getRuntime().availableProcessors(), "Java " + System.getProperty("java.version")));
         boolean base = !deltas.isEmpty();

@@ -70,6 +70,9 @@ final class BenchCommand extends ResflowCommand {
     @Mixin
     OutOptions.Folder output;
 
+    @Mixin
+    io.resflow.cli.options.DtypeOption dtype;
+
     /** What bench writes into its folder. */
     static final OutDir.Outputs OUTPUTS = new OutDir.Outputs("bench", "bench.json", "bench.md", "tokens_per_s-*.png",
             "step_ms-*.png");
@@ -88,7 +91,10 @@ final class BenchCommand extends ResflowCommand {
             cfg = new BenchConfig(cfg.file(), cfg.name(), cfg.models(), backends != null ? backends : cfg.backends(),
                     cfg.modes(), warmup != null ? warmup : cfg.warmup(), repeats != null ? repeats : cfg.repeats(),
                     cfg.maxSecondsPerCell(), cfg.peakGflops(), cfg.check(), cfg.referenceMaxGflop(), cfg.seed(),
-                    cfg.promptLen(), cfg.newTokens());
+                    cfg.promptLen(), cfg.newTokens(), cfg.dtype());
+        }
+        if (dtype.given()) {
+            cfg = cfg.withDtype(dtype.precision());
         }
         Map<String, BenchReport.Base> base = baseline != null ? BenchReport.readBaseline(baseline) : Map.of();
         List<Bench.Target> targets = Bench.targets(cfg.backends());
@@ -134,9 +140,9 @@ final class BenchCommand extends ResflowCommand {
             pw.printf("bench %s: %d cells merged from %s%n", cfg.name(), merged.size(), merge);
             cells = merged;
         } else {
-            pw.printf("bench %s: %d models x %d backends x %d modes, %d warm-up + %d measured iterations, check %s%n",
-                    cfg.name(), cfg.models().size(), targets.size(), cfg.modes().size(), cfg.warmup(), cfg.repeats(),
-                    cfg.check().id());
+            pw.printf("bench %s: %d models x %d backends x %d modes, %d warm-up + %d measured iterations, check %s, "
+                    + "dtype %s%n", cfg.name(), cfg.models().size(), targets.size(), cfg.modes().size(), cfg.warmup(),
+                    cfg.repeats(), cfg.check().id(), cfg.dtype());
             for (Bench.Target t : targets) {
                 pw.printf("  %-14s %s%n", t.spec(), t.backend() != null ? t.backend().description() : "skipped: " + t.skipReason());
             }
