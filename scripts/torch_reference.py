@@ -15,6 +15,7 @@ stdout (and writes it to --json FILE when given): the median step time, every st
   python3 scripts/torch_reference.py --model testvectors/gpt2-tiny --mode generate --prompt-ids 1,2,3
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -55,6 +56,9 @@ def parse_args():
     p.add_argument("--new-tokens", type=int, default=64, help="generate: tokens to generate")
     p.add_argument("--plain", action="store_true", help="use the plain torch.nn GPT-2 even if transformers exists")
     p.add_argument("--json", default=None, help="also write the result object to this file")
+    p.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: forward (and, in train, the loss) under torch.autocast(dtype=torch.bfloat16), "
+                        "fp32 master weights and AdamW state, as resflow's --dtype bf16")
     a = p.parse_args()
     for name in ("batch", "seq_len", "repeats", "new_tokens", "prompt_len"):
         if getattr(a, name) <= 0:
@@ -163,6 +167,13 @@ def sync(device):
         torch.cuda.synchronize()
 
 
+def autocast(a):
+    """bf16 autocast on the run's device for --dtype bf16, else nothing."""
+    if a.dtype == "bf16":
+        return torch.autocast(a.device, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def train(a, model, kind, vocab, maxpos):
     if a.seq_len > maxpos:
         raise SystemExit("--seq-len %d is longer than the model's %d positions" % (a.seq_len, maxpos))
@@ -176,10 +187,11 @@ def train(a, model, kind, vocab, maxpos):
         sync(a.device)
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        if kind.startswith("hf"):
-            loss = model(input_ids=tokens, labels=tokens).loss
-        else:
-            loss = model(tokens, tokens)
+        with autocast(a):
+            if kind.startswith("hf"):
+                loss = model(input_ids=tokens, labels=tokens).loss
+            else:
+                loss = model(tokens, tokens)
         loss.backward()
         opt.step()
         sync(a.device)
@@ -214,10 +226,12 @@ def generate(a, model, kind, vocab, maxpos):
         for i in range(a.warmup + a.repeats):
             sync(a.device)
             t0 = time.perf_counter()
-            model(input_ids=ids, attention_mask=mask, use_cache=True)  # time to first token: the prompt's forward
+            with autocast(a):
+                model(input_ids=ids, attention_mask=mask, use_cache=True)  # time to first token: the prompt's forward
             sync(a.device)
             t1 = time.perf_counter()
-            out = model.generate(ids, **kw)
+            with autocast(a):
+                out = model.generate(ids, **kw)
             sync(a.device)
             t2 = time.perf_counter()
             if i >= a.warmup:
@@ -244,7 +258,7 @@ def main():
     params = sum(p.numel() for p in model.parameters())
     res = {"tool": "torch_reference", "mode": a.mode, "model": kind, "model_config": summary, "params": params,
            "device": a.device, "threads": torch.get_num_threads(), "batch": a.batch, "seq_len": a.seq_len,
-           "dtype": "float32", "tf32": False, "warmup": a.warmup, "repeats": a.repeats, "lr": a.lr,
+           "dtype": "float32" if a.dtype == "fp32" else "bfloat16 autocast, float32 master weights", "tf32": False, "warmup": a.warmup, "repeats": a.repeats, "lr": a.lr,
            "weight_decay": a.weight_decay, "torch": torch.__version__, "python": platform.python_version(),
            "cpu": platform.processor() or platform.machine()}
     if have_transformers():

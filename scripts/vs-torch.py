@@ -5,6 +5,7 @@ on the same model, shapes and thread count, and prints the ratio of every round 
   python3 scripts/vs-torch.py                                  # GPT-2 124M train step, B=4 T=64, 2 threads, jvm
   python3 scripts/vs-torch.py --rounds 3 --batch 4 --seq-len 64 --threads 2 --backend jvm:2
   python3 scripts/vs-torch.py --mode decode --new-tokens 64    # greedy decode tokens/s (resflow bench decode mode)
+  python3 scripts/vs-torch.py --dtype bf16                     # both in bf16: autocast / resflow --dtype bf16
 
 Writes vs-torch.json (every round, both sides' figures and ratios, the CPU's vector width) to --out (default
 runs/vs-torch-<timestamp>/; an existing folder is refused). PyTorch is a measuring stick only: without `torch`
@@ -41,7 +42,7 @@ def cpu_summary():
 def run_torch(a, out_dir, rnd):
     cmd = [sys.executable, os.path.join(ROOT, "scripts", "torch_reference.py"), "--threads", str(a.threads),
            "--warmup", str(a.warmup), "--repeats", str(a.repeats), "--lr", str(a.lr),
-           "--json", os.path.join(out_dir, "torch-%d.json" % rnd)]
+           "--json", os.path.join(out_dir, "torch-%d.json" % rnd), "--dtype", a.dtype]
     if a.mode == "train":
         cmd += ["--mode", "train", "--batch", str(a.batch), "--seq-len", str(a.seq_len)]
     else:
@@ -75,7 +76,8 @@ def run_resflow(a, out_dir, rnd):
         json.dump(cfg, f, indent=1)
     bench_dir = os.path.join(out_dir, "bench-%d" % rnd)
     env = dict(os.environ)
-    p = subprocess.run([os.path.join(ROOT, "resflow"), "bench", cfg_path, "--out", bench_dir], capture_output=True,
+    p = subprocess.run([os.path.join(ROOT, "resflow"), "bench", cfg_path, "--out", bench_dir, "--dtype", a.dtype],
+                       capture_output=True,
                        text=True, env=env)
     if p.returncode != 0:
         raise SystemExit("vs-torch: resflow bench failed (exit %d):\n%s%s" % (p.returncode, p.stdout[-3000:],
@@ -102,6 +104,8 @@ def main():
     p.add_argument("--prompt-len", type=int, default=16)
     p.add_argument("--new-tokens", type=int, default=64)
     p.add_argument("--check", default="reduced", help="resflow bench's check of its cell (reduced, none, ...)")
+    p.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: PyTorch under torch.autocast(bfloat16), resflow bench --dtype bf16")
     p.add_argument("--out", default=None)
     a = p.parse_args()
     if a.rounds < 1 or a.threads < 1 or a.repeats < 1 or a.warmup < 0:
@@ -112,8 +116,8 @@ def main():
         raise SystemExit("vs-torch: %s already exists; choose another --out" % out_dir)
     os.makedirs(out_dir)
     host = cpu_summary()
-    print("vs-torch: %s, %s, %d CPUs; %s, %d threads; %s%s" % (
-        host["cpu"], host["isa"], host["cpus"], a.mode, a.threads,
+    print("vs-torch: %s, %s, %d CPUs; %s %s, %d threads; %s%s" % (
+        host["cpu"], host["isa"], host["cpus"], a.mode, a.dtype, a.threads,
         "B=%d T=%d" % (a.batch, a.seq_len) if a.mode == "train" else "prompt %d, %d new tokens" % (a.prompt_len, a.new_tokens),
         ", resflow " + a.backend))
     rounds = []
@@ -133,7 +137,7 @@ def main():
         print(line, flush=True)
         rounds.append({"round": r, "torch": t, "resflow": c, "ratio": ratio})
     ratios = [x["ratio"] for x in rounds]
-    summary = {"host": host, "mode": a.mode, "threads": a.threads, "batch": a.batch, "seq_len": a.seq_len,
+    summary = {"host": host, "mode": a.mode, "dtype": a.dtype, "threads": a.threads, "batch": a.batch, "seq_len": a.seq_len,
                "backend": a.backend, "vector": rounds[0]["resflow"].get("backend_description"),
                "ratio_median": statistics.median(ratios), "ratios": ratios, "rounds": rounds,
                "ratio_meaning": "resflow median step time / PyTorch median step time" if a.mode == "train"
