@@ -12,7 +12,7 @@ public interface Backend {
     /** One line for reports: threads, vector width, device name. */
     String description();
 
-    /** Opens a session holding a copy of {@code init}. */
+    /** Opens a session holding a copy of {@code init} (or its arrays, with {@link SessionOptions#adoptInit}). */
     Session open(ModelConfig config, Params init, int batch, int seqLen, SessionOptions options);
 
     /**

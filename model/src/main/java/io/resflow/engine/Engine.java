@@ -113,7 +113,7 @@ public final class Engine implements Session {
         this.bf16 = ops.precision() == Precision.BF16;
         this.ub = bf16 && !config.residual().normBeforeBlock() ? new float[batch * seqLen * config.dModel()] : null;
         this.skipAlpha = config.residual().skipAlpha(config.nLayer());
-        this.params = init.copy();
+        this.params = options.adoptInit() ? init : init.copy();
         params.checkAgainst(io.resflow.model.ParamLayout.of(config), "initial parameters");
         this.grads = zerosLike(params);
         this.m = zerosLike(params);

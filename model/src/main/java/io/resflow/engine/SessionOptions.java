@@ -6,8 +6,10 @@ package io.resflow.engine;
  *     ({@link Session#gradientsTo}, {@link Session#gradientsFrom}: a data-parallel all-reduce); a device backend then
  *     prepares the copy back to the device
  * @param precision fp32, or bf16 with fp32 master weights (see {@link Precision})
+ * @param adoptInit the caller gives up the initial parameters it opens the session with: a backend may keep their
+ *     arrays as its own instead of copying them (one copy of the weights fewer at the peak; GPT-2 small: 0.5 GB)
  */
-public record SessionOptions(boolean recompute, boolean gradientExchange, Precision precision) {
+public record SessionOptions(boolean recompute, boolean gradientExchange, Precision precision, boolean adoptInit) {
     public static final SessionOptions DEFAULT = new SessionOptions(false);
 
     public SessionOptions {
@@ -24,7 +26,16 @@ public record SessionOptions(boolean recompute, boolean gradientExchange, Precis
         this(recompute, gradientExchange, Precision.FP32);
     }
 
+    public SessionOptions(boolean recompute, boolean gradientExchange, Precision precision) {
+        this(recompute, gradientExchange, precision, false);
+    }
+
     public SessionOptions withPrecision(Precision p) {
-        return new SessionOptions(recompute, gradientExchange, p);
+        return new SessionOptions(recompute, gradientExchange, p, adoptInit);
+    }
+
+    /** The same options with {@link #adoptInit}: the caller will not use the initial parameters again. */
+    public SessionOptions adoptingInit() {
+        return new SessionOptions(recompute, gradientExchange, precision, true);
     }
 }

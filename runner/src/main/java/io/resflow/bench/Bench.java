@@ -237,7 +237,9 @@ public final class Bench {
         boolean rssPerCell = MemoryStats.resetPeaks();
         Batch data = new SyntheticData(cfg.seed(), 1, B, T, c.vocabSize()).next();
         AdamW opt = AdamW.of(0.0);
-        try (Session s = t.backend().open(c, m.params(), B, T, new SessionOptions(m.recompute(), false, cfg.dtype()))) {
+        SessionOptions so = new SessionOptions(m.recompute(), false, cfg.dtype());
+        // seeded weights are made for this session alone: it keeps them instead of a copy
+        try (Session s = t.backend().open(c, m.params(), B, T, m.weights() == null ? so.adoptingInit() : so)) {
             double loss = s.forward(data.inputs(), data.targets());
             float[] logits = train ? s.logits().clone() : s.logits(); // a backend may reuse it in backward
             double gradNorm = Double.NaN;
