@@ -7,7 +7,6 @@ import io.resflow.engine.SessionOptions;
 import io.resflow.jvm.JvmOps;
 import io.resflow.model.Initializer;
 import io.resflow.model.ModelConfig;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Fork;
@@ -50,13 +49,9 @@ public class Bf16StepBenchmark extends JmhDefaults {
         Precision p = Precision.parse(dtype, "dtype");
         session = new Engine(c, Initializer.init(c), B, T, SessionOptions.DEFAULT.withPrecision(p),
                 new JvmOps(Runtime.getRuntime().availableProcessors(), p));
-        SplittableRandom r = new SplittableRandom(42);
-        inputs = new int[B * T];
-        targets = new int[B * T];
-        for (int i = 0; i < B * T; i++) {
-            inputs[i] = r.nextInt(c.vocabSize());
-            targets[i] = r.nextInt(c.vocabSize());
-        }
+        int[][] io = Gpt2StepBenchmark.tokens(c);
+        inputs = io[0];
+        targets = io[1];
     }
 
     @TearDown(Level.Trial)
@@ -66,10 +61,6 @@ public class Bf16StepBenchmark extends JmhDefaults {
 
     @Benchmark
     public double step() {
-        double loss = session.forward(inputs, targets);
-        session.backward();
-        double norm = session.gradNorm();
-        session.step(opt, 1e-4, norm > 1.0 ? 1.0 / norm : 1.0);
-        return loss;
+        return Gpt2StepBenchmark.step(session, inputs, targets, opt);
     }
 }

@@ -73,13 +73,9 @@ public class Gpt2StepBenchmark extends JmhDefaults {
     public void setup() {
         config = gpt2Small();
         session = new Engine(config, Initializer.init(config), B, T, SessionOptions.DEFAULT, new JvmOps());
-        SplittableRandom r = new SplittableRandom(42);
-        inputs = new int[B * T];
-        targets = new int[B * T];
-        for (int i = 0; i < B * T; i++) {
-            inputs[i] = r.nextInt(config.vocabSize());
-            targets[i] = r.nextInt(config.vocabSize());
-        }
+        int[][] io = tokens(config);
+        inputs = io[0];
+        targets = io[1];
         session.forward(inputs, targets);
         session.backward();
     }
@@ -111,6 +107,22 @@ public class Gpt2StepBenchmark extends JmhDefaults {
 
     @Benchmark
     public double step() {
+        return step(session, inputs, targets, opt);
+    }
+
+    /** Seeded inputs and targets of B x T tokens. */
+    static int[][] tokens(ModelConfig c) {
+        SplittableRandom r = new SplittableRandom(42);
+        int[][] io = new int[2][B * T];
+        for (int i = 0; i < B * T; i++) {
+            io[0][i] = r.nextInt(c.vocabSize());
+            io[1][i] = r.nextInt(c.vocabSize());
+        }
+        return io;
+    }
+
+    /** One training step: forward with loss, backward, clipping to norm 1, AdamW; returns the loss. */
+    static double step(Engine session, int[] inputs, int[] targets, AdamW opt) {
         double loss = session.forward(inputs, targets);
         session.backward();
         double norm = session.gradNorm();
