@@ -29,7 +29,16 @@ final class Bf16 extends JvmOp {
 
     private final RoundJob round = new RoundJob();
     private final IdentityHashMap<float[], Weight> weights = new IdentityHashMap<>();
-    private final IdentityHashMap<float[], float[]> biases = new IdentityHashMap<>();
+    private final IdentityHashMap<float[], Bias> biases = new IdentityHashMap<>();
+
+    private static final class Bias {
+        final float[] values;
+        boolean fresh;
+
+        Bias(int n) {
+            values = new float[n];
+        }
+    }
 
     private static final class Weight {
         final short[] bits;
@@ -59,7 +68,9 @@ final class Bf16 extends JvmOp {
         for (Weight w : weights.values()) {
             w.fresh = false;
         }
-        biases.clear();
+        for (Bias b : biases.values()) {
+            b.fresh = false;
+        }
     }
 
     /** The bf16 bits of weight w (n values), made now if stale. */
@@ -81,20 +92,23 @@ final class Bf16 extends JvmOp {
         return c.bits;
     }
 
-    /** bf16(b) as floats (a bias is small: rounded with the scalar rule), or null for null. */
+    /** bf16(b) as floats (a bias is small: rounded with the scalar rule), remade in place when stale; null for null. */
     float[] bias(float[] b, int n) {
         if (b == null) {
             return null;
         }
-        float[] r = biases.get(b);
-        if (r == null) {
-            r = new float[n];
-            for (int i = 0; i < n; i++) {
-                r[i] = io.resflow.reference.Bf16.round(b[i]);
-            }
+        Bias r = biases.get(b);
+        if (r == null || r.values.length != n) {
+            r = new Bias(n);
             biases.put(b, r);
         }
-        return r;
+        if (!r.fresh) {
+            for (int i = 0; i < n; i++) {
+                r.values[i] = io.resflow.reference.Bf16.round(b[i]);
+            }
+            r.fresh = true;
+        }
+        return r.values;
     }
 
     /** The rounded bits of L floats as an int vector (bf16 in the upper half, lower half zero). */
