@@ -5,12 +5,14 @@ import io.resflow.model.ParamLayout;
 import io.resflow.model.ParamSpec;
 import io.resflow.model.Params;
 import io.resflow.model.Tensor;
+import io.resflow.tornado.kernels.Bf16Kernels;
 import io.resflow.tornado.kernels.Consts;
 import io.resflow.tornado.kernels.MemoryKernels;
 import java.util.List;
 import java.util.Map;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+import uk.ac.manchester.tornado.api.types.arrays.ShortArray;
 
 /**
  * The device-resident arrays of a session, sized by its {@link DeviceLayout}, and the host-side copies into and out of
@@ -24,6 +26,10 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * <li>{@code tok}: the device token array [inputs | targets | first occurrences];</li>
  * <li>{@code zero}: a 1-int array holding 0, the layer index of tensors that are not per layer, and the anchor every
  * graph declares ({@link GraphSpec}).</li>
+ * <li>bf16 only ({@link DeviceLayout#bf16}, else null): {@code p16}, the bf16 bits of every parameter in p's order (a
+ * {@code ShortArray}, 2 bytes per parameter, made on the device from p by one kernel before each forward: the
+ * matmuls read their weights and biases from it), and {@code pow2}, the 256-entry table the kernels widen those
+ * bits with ({@link Bf16Kernels}).</li>
  * </ul>
  * These are the plan's shared buffers: the {@link #ownerGraph owner graph} holds them on the device, every other graph
  * consumes them. Per-call inputs and outputs (tokens from the host, the loss, layer indices) belong to the graphs that
@@ -41,6 +47,10 @@ final class DeviceBuffers {
     final FloatArray partials;
     final IntArray tok;
     final IntArray zero;
+    /** bf16: the 16-bit copy of p; null in fp32. */
+    final ShortArray p16;
+    /** bf16: the widening table ({@link Bf16Kernels#pow2Table()}); null in fp32. */
+    final FloatArray pow2;
 
     /** Allocates every array (host and, on first use, device memory): check the layout's sizes first. */
     DeviceBuffers(ModelConfig c, DeviceLayout d) {
@@ -68,6 +78,8 @@ final class DeviceBuffers {
         tok = new IntArray(d.tokSize);
         zero = new IntArray(1);
         consts = buildConsts(c, d, ropePositions);
+        p16 = d.bf16 ? new ShortArray(d.paramCount) : null;
+        pow2 = d.bf16 ? FloatArray.fromArray(Bf16Kernels.pow2Table()) : null;
     }
 
     /** The skip-path weight alpha of h = norm(alpha h + F(h)): 0 without a skip path, (2N)^(1/4) for DeepNorm. */
@@ -97,6 +109,9 @@ final class DeviceBuffers {
 
     /** Every shared buffer, in the order the owner graph declares them. */
     List<Object> shared() {
+        if (p16 != null) {
+            return List.of(p, g, mom, vel, act, dact, consts, partials, tok, zero, p16, pow2);
+        }
         return List.of(p, g, mom, vel, act, dact, consts, partials, tok, zero);
     }
 
@@ -105,11 +120,15 @@ final class DeviceBuffers {
      * before each other graph's first execution, so that graph links its buffers to these.
      */
     GraphSpec ownerGraph(LaunchShapes shapes) {
-        return new GraphSpec("owner", zero)
+        GraphSpec s = new GraphSpec("owner", zero)
                 .task("t0", shapes.single(), MemoryKernels::touch, p, g, tok, zero)
                 .task("t1", shapes.single(), MemoryKernels::touch, mom, vel, tok, zero)
                 .task("t2", shapes.single(), MemoryKernels::touch, act, dact, tok, zero)
                 .task("t3", shapes.single(), MemoryKernels::touch, consts, partials, tok, zero);
+        if (p16 != null) {
+            s.task("t4", shapes.single(), Bf16Kernels::touch, p16, pow2, zero);
+        }
+        return s;
     }
 
     /** The graph through which parameters, gradients, moments and activations are copied back on demand. */

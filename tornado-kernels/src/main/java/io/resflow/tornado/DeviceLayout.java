@@ -4,6 +4,7 @@ import io.resflow.model.BadInputException;
 import io.resflow.model.ModelConfig;
 import io.resflow.model.ParamLayout;
 import io.resflow.model.ParamSpec;
+import io.resflow.tornado.kernels.Bf16Kernels;
 import io.resflow.tornado.kernels.Consts;
 import io.resflow.tornado.kernels.Reduce;
 import java.util.LinkedHashMap;
@@ -30,6 +31,10 @@ import java.util.Map;
  * sums D = dout.out (B,nh,T): {@code dAttState}.</li>
  * <li>{@code dact}: backward scratch shared by all layers (the stream gradient ping-pong dA/dB and the block's
  * intermediate gradients) and the transposed operands of the backward matmuls.</li>
+ * <li>bf16 ({@link #bf16}, {@code io.resflow.engine.Precision#BF16}): the parameters also have a 16-bit copy in the
+ * same flat order ({@code DeviceBuffers.p16}, the bf16 bits of {@code p}, remade each step), and a block whose first
+ * matmul reads the stream itself (no norm before the block) keeps that input's bf16 copy where a pre-norm keeps its
+ * output ({@code nbA}, {@code nbM}): the stream stays fp32, the matmul and its weight gradient read the copy.</li>
  * </ul>
  * Offsets are {@code int}: each array must stay under 2^31 floats ({@link #requireIntOffsets()}).
  */
@@ -37,6 +42,8 @@ final class DeviceLayout {
     final boolean recompute;
     /** Flash attention (GPU shapes): per-row log-sum-exp instead of the B x nh x T x T probabilities. */
     final boolean flashAttention;
+    /** bf16 mode: a 16-bit copy of the parameters, the block inputs' bf16 copies where there is no pre-norm. */
+    final boolean bf16;
     final int B;
     final int T;
     final int N;
@@ -122,8 +129,13 @@ final class DeviceLayout {
     }
 
     DeviceLayout(ModelConfig c, int batch, int seqLen, boolean recompute, boolean flashAttention) {
+        this(c, batch, seqLen, recompute, flashAttention, false);
+    }
+
+    DeviceLayout(ModelConfig c, int batch, int seqLen, boolean recompute, boolean flashAttention, boolean bf16) {
         this.recompute = recompute;
         this.flashAttention = flashAttention;
+        this.bf16 = bf16;
         B = batch;
         T = seqLen;
         N = Math.multiplyExact(batch, seqLen);
@@ -158,8 +170,10 @@ final class DeviceLayout {
         cursor = 0;
         hA = field(nc, true);
         hM = field(nc, true);
-        nbA = field(nc, r.normBeforeBlock());
-        nbM = field(nc, r.normBeforeBlock());
+        // the first matmul's input when it is not the stream itself: the pre-norm's output, or in bf16 the stream's
+        // bf16 copy
+        nbA = field(nc, r.normBeforeBlock() || bf16);
+        nbM = field(nc, r.normBeforeBlock() || bf16);
         nbStatsA = field(2L * N, r.normBeforeBlock());
         nbStatsM = field(2L * N, r.normBeforeBlock());
         qkv = field((long) N * qkvDim, true);
@@ -234,7 +248,7 @@ final class DeviceLayout {
 
     /** The same model, batch and kernels with recompute on. */
     DeviceLayout withRecompute(ModelConfig c) {
-        return recompute ? this : new DeviceLayout(c, B, T, true, flashAttention);
+        return recompute ? this : new DeviceLayout(c, B, T, true, flashAttention, bf16);
     }
 
     /** Offset of h_k (k = 0 .. 2L) in the stream; recompute only. */
@@ -263,9 +277,10 @@ final class DeviceLayout {
     }
 
     /**
-     * Device bytes of the session's buffers by what they hold. {@code activations} is everything but parameters,
-     * gradients and AdamW state: act, dact and the small arrays (constants, reduction partials, tokens); the graphs'
-     * own argument arrays (a few KB) are not counted.
+     * Device bytes of the session's buffers by what they hold. {@code parameters} is the fp32 master copy, in bf16
+     * also the 16-bit copy (2 bytes per parameter). {@code activations} is everything but parameters, gradients and
+     * AdamW state: act, dact and the small arrays (constants, reduction partials, tokens, in bf16 the widening
+     * table); the graphs' own argument arrays (a few KB) are not counted.
      */
     record Bytes(long parameters, long gradients, long optimizer, long activations) {
         long total() {
@@ -275,13 +290,18 @@ final class DeviceLayout {
 
     Bytes bytes() {
         long param = paramBytes();
-        long small = 4L * constsSize + 4L * partialsSize + 4L * tokSize + 4L;
-        return new Bytes(param, param, 2 * param, actBytes() + dactBytes() + small);
+        long small = 4L * constsSize + 4L * partialsSize + 4L * tokSize + 4L + (bf16 ? 4L * Bf16Kernels.POW2 : 0);
+        return new Bytes(param + (bf16 ? param16Bytes() : 0), param, 2 * param, actBytes() + dactBytes() + small);
     }
 
     /** Bytes of one of the parameter-sized buffers (p, g, m, v). */
     long paramBytes() {
         return 4 * paramFloats;
+    }
+
+    /** Bytes of the 16-bit parameter copy (bf16 only). */
+    long param16Bytes() {
+        return 2 * paramFloats;
     }
 
     /** Bytes of the act buffer. */

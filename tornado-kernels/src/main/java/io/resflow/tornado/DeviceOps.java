@@ -4,6 +4,7 @@ import io.resflow.model.ModelConfig;
 import io.resflow.model.Norm;
 import io.resflow.tornado.kernels.AdamWKernels;
 import io.resflow.tornado.kernels.Args;
+import io.resflow.tornado.kernels.Bf16Kernels;
 import io.resflow.tornado.kernels.AttentionKernels;
 import io.resflow.tornado.kernels.CrossEntropyKernels;
 import io.resflow.tornado.kernels.DecodeAttentionKernels;
@@ -116,29 +117,45 @@ final class DeviceOps {
 
     // ---------------------------------------------------------------- linear layers
 
-    /** act[out] (N,cOut) = act[in] (N,cIn) W^T + b (b < 0: no bias). */
+    /** act[out] (N,cOut) = act[in] (N,cIn) W^T + b (b < 0: no bias); in bf16 W and b from the 16-bit copy. */
     void matmul(GraphSpec s, String task, IntArray layer, int out, int in, int w, int bias, int aStride, int pStride,
             int cIn, int cOut) {
         if (shapes.tiledMatmul()) {
             // C = out (N,cOut), A(i,k) = inp[i][k], B(k,j) = W[j][k]
-            s.task(task, shapes.matmulTiles(d.N, cOut), MatmulTiled::product, b.act, b.p, layer,
-                    tiled(out, aStride, in, aStride, w, pStride, bias, d.N, cOut, cIn, cIn, 1, 1, cIn, false));
+            IntArray m = tiled(out, aStride, in, aStride, w, pStride, bias, d.N, cOut, cIn, cIn, 1, 1, cIn, false);
+            if (bf16()) {
+                s.task(task, shapes.matmulTiles(d.N, cOut), MatmulTiled::productBf16, b.act, b.p16, b.pow2, layer, m);
+            } else {
+                s.task(task, shapes.matmulTiles(d.N, cOut), MatmulTiled::product, b.act, b.p, layer, m);
+            }
             return;
         }
-        s.task(task, shapes.tiles(cOut, d.N, MatmulKernels.TILE, MatmulKernels.TILE), MatmulKernels::forward, b.act,
-                b.p, layer, Args.of(out, in, w, bias, aStride, pStride, d.N, cIn, cOut));
+        IntArray m = Args.of(out, in, w, bias, aStride, pStride, d.N, cIn, cOut);
+        if (bf16()) {
+            s.task(task, shapes.tiles(cOut, d.N, MatmulKernels.TILE, MatmulKernels.TILE), MatmulKernels::forwardBf16,
+                    b.act, b.p16, b.pow2, layer, m);
+        } else {
+            s.task(task, shapes.tiles(cOut, d.N, MatmulKernels.TILE, MatmulKernels.TILE), MatmulKernels::forward,
+                    b.act, b.p, layer, m);
+        }
     }
 
     /**
      * dinp (dact) = or += dout W; dW = dout^T inp; db = sum dout. The products read both operands along the
-     * reduction, so W, dout and inp are transposed into scratch first (see {@link MatmulKernels}).
+     * reduction, so W, dout and inp are transposed into scratch first (see {@link MatmulKernels}). In bf16, W is read
+     * from the 16-bit copy (widened into the transposed scratch, or into the tiled kernel's local tile).
      */
     void matmulBackward(GraphSpec s, String task, IntArray layer, int din, boolean accumulate, int dout, int in, int w,
             int bias, int aStride, int pStride, int cIn, int cOut) {
         if (shapes.tiledMatmul()) {
             // dinp (N,cIn) (+)= dout (N,cOut) W: A(i,k) = dout[i][k], B(k,j) = W[k][j]
-            s.task(task + "_in", shapes.matmulTiles(d.N, cIn), MatmulTiled::product, b.dact, b.p, layer,
-                    tiled(din, 0, dout, 0, w, pStride, -1, d.N, cIn, cOut, cOut, 1, cIn, 1, accumulate));
+            IntArray mi = tiled(din, 0, dout, 0, w, pStride, -1, d.N, cIn, cOut, cOut, 1, cIn, 1, accumulate);
+            if (bf16()) {
+                s.task(task + "_in", shapes.matmulTiles(d.N, cIn), MatmulTiled::productBf16, b.dact, b.p16, b.pow2,
+                        layer, mi);
+            } else {
+                s.task(task + "_in", shapes.matmulTiles(d.N, cIn), MatmulTiled::product, b.dact, b.p, layer, mi);
+            }
             // dW (cOut,cIn) = dout^T inp: A(i,k) = dout[k][i], B(k,j) = inp[k][j]
             s.task(task + "_w", shapes.matmulTiles(cOut, cIn), MatmulTiled::weightGradient, b.g, b.dact, b.act, layer,
                     tiled(w, pStride, dout, 0, in, aStride, -1, cOut, cIn, d.N, 1, cOut, cIn, 1, false));
@@ -150,8 +167,13 @@ final class DeviceOps {
         }
         int bl = MatmulKernels.BLOCK;
         int tile = MatmulKernels.TILE;
-        s.task(task + "_wt", shapes.tiles(cIn, cOut, bl, bl), MatmulKernels::transposeWeight, b.dact, b.p, layer,
-                Args.of(d.tW, w, pStride, cOut, cIn));
+        if (bf16()) {
+            s.task(task + "_wt", shapes.tiles(cIn, cOut, bl, bl), MatmulKernels::transposeWeightBf16, b.dact, b.p16,
+                    b.pow2, layer, Args.of(d.tW, w, pStride, cOut, cIn));
+        } else {
+            s.task(task + "_wt", shapes.tiles(cIn, cOut, bl, bl), MatmulKernels::transposeWeight, b.dact, b.p, layer,
+                    Args.of(d.tW, w, pStride, cOut, cIn));
+        }
         s.task(task + "_in", shapes.tiles(cIn, d.N, tile, tile), MatmulKernels::backwardInput, b.dact,
                 Args.of(din, dout, d.tW, d.N, cIn, cOut, accumulate ? 1 : 0));
         s.task(task + "_dt", shapes.tiles(cOut, d.N, bl, bl), MatmulKernels::transposeScratch, b.dact,
@@ -332,6 +354,40 @@ final class DeviceOps {
     void adamw(GraphSpec s, String task, FloatArray hyper) {
         s.task(task, shapes.elements(d.paramCount), AdamWKernels::update, b.p, b.g, b.mom, b.vel, hyper,
                 Args.of(d.paramCount));
+    }
+
+    // ---------------------------------------------------------------- bf16 (Precision.BF16)
+
+    /** Whether the buffers are bf16's (the matmuls read the 16-bit parameter copy; the rounding ops below exist). */
+    boolean bf16() {
+        return b.p16 != null;
+    }
+
+    /** p16 = the bf16 bits of every parameter (the 16-bit copy the matmuls read), from the fp32 masters in p. */
+    void bf16Weights(GraphSpec s, String task) {
+        s.task(task, shapes.elements(d.paramCount), Bf16Kernels::weights, b.p16, b.p, b.pow2, Args.of(d.paramCount));
+    }
+
+    /** act[off + l aStride .. + n) = bf16(itself): a forward rounding point. */
+    void round(GraphSpec s, String task, IntArray layer, int off, int aStride, int n) {
+        s.task(task, shapes.elements(n), Bf16Kernels::rounding, b.act, b.pow2, layer, Args.of(off, aStride, n));
+    }
+
+    /** dact[off .. off+n) = bf16(itself): a backward rounding point. */
+    void roundGradient(GraphSpec s, String task, int off, int n) {
+        s.task(task, shapes.elements(n), Bf16Kernels::rounding, b.dact, b.pow2, b.zero, Args.of(off, 0, n));
+    }
+
+    /** act[dst + l stride ..] = bf16(act[src + l stride ..]), N*C floats: the bf16 copy of a block input. */
+    void roundCopy(GraphSpec s, String task, IntArray layer, int dst, int src, int stride) {
+        s.task(task, shapes.elements((long) d.N * d.C), Bf16Kernels::roundCopy, b.act, b.pow2, layer,
+                Args.of(dst, src, stride, d.N * d.C));
+    }
+
+    /** dact[dst ..] += bf16(dact[src ..]), N*C floats: a matmul's input gradient, rounded, into the stream's. */
+    void addRounded(GraphSpec s, String task, int dst, int src) {
+        s.task(task, shapes.elements((long) d.N * d.C), Bf16Kernels::addRounded, b.dact, b.pow2,
+                Args.of(dst, src, d.N * d.C));
     }
 
     // ---------------------------------------------------------------- decoding (one row; step = [token, position])

@@ -19,6 +19,7 @@ import uk.ac.manchester.tornado.api.TornadoExecutionResult;
 import uk.ac.manchester.tornado.api.TornadoProfilerResult;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.ProfilerMode;
+import uk.ac.manchester.tornado.api.exceptions.TornadoBailoutRuntimeException;
 import uk.ac.manchester.tornado.api.exceptions.TornadoOutOfMemoryException;
 
 /**
@@ -49,6 +50,7 @@ final class GraphPlan implements AutoCloseable {
     /** oclgrind's reports, when the device is the simulator; else null. */
     private final Oclgrind.Log simulatorLog;
     private final Map<String, Integer> graphIndex = new LinkedHashMap<>();
+    private final Map<String, Integer> taskCount = new LinkedHashMap<>();
     private final Set<String> executed = new HashSet<>();
     private final Map<String, Long> taskTime = new TreeMap<>();
     private final String owner;
@@ -77,6 +79,7 @@ final class GraphPlan implements AutoCloseable {
             GraphSpec s = specs.get(i);
             graphs[i] = s.build(sharedSet, specs, i == 0).snapshot();
             s.grids().forEach(grid::addWorkerGrid);
+            taskCount.put(s.name, s.taskCount());
             if (graphIndex.put(s.name, i) != null) {
                 throw new IllegalStateException("two graphs named " + s.name);
             }
@@ -111,8 +114,14 @@ final class GraphPlan implements AutoCloseable {
                     deviceBytes / 1073741824.0), e);
         } catch (RuntimeException e) {
             String sim = simulatorLog == null ? "" : simulatorLog.fresh().strip();
+            // a graph too large for TornadoVM's bytecode buffer ends in a bailout too (with the recover option off)
+            String hint = e instanceof TornadoBailoutRuntimeException
+                    ? " (the graph has " + taskCount.get(graph) + " tasks: if that overflowed TornadoVM's bytecode "
+                            + "buffer, raise -Dtornado.tvm.maxbytecodesize, default 4096; the resflow launcher "
+                            + "passes 262144)"
+                    : "";
             throw new RuntimeFailure("TornadoVM graph '" + graph + "' failed on " + device.getDeviceName() + ": " + e
-                    + (sim.isEmpty() ? "" : "\noclgrind reported:\n" + sim), e);
+                    + hint + (sim.isEmpty() ? "" : "\noclgrind reported:\n" + sim), e);
         }
         if (simulatorLog != null) {
             simulatorLog.requireClean("TornadoVM graph '" + graph + "' on " + device.getDeviceName());

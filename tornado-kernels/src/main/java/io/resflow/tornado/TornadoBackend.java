@@ -1,9 +1,12 @@
 package io.resflow.tornado;
 
 import io.resflow.engine.Backend;
+import io.resflow.engine.Precision;
 import io.resflow.engine.SessionOptions;
 import io.resflow.model.ModelConfig;
 import io.resflow.model.Params;
+import java.util.EnumSet;
+import java.util.Set;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 
 /**
@@ -33,16 +36,29 @@ public final class TornadoBackend implements Backend {
                 + " compute units)";
     }
 
+    /** fp32, and bf16 (16-bit weight copies and the rounding points on the device: {@link TornadoSession}). */
+    @Override
+    public Set<Precision> precisions() {
+        return EnumSet.allOf(Precision.class);
+    }
+
     @Override
     public TornadoSession open(ModelConfig config, Params init, int batch, int seqLen, SessionOptions options) {
-        requirePrecision(options.precision()); // fp32 only so far (bf16 device arrays: issue 25)
+        requirePrecision(options.precision());
         return new TornadoSession(config, init, batch, seqLen, options.recompute(), device, strict,
-                options.gradientExchange());
+                options.gradientExchange(), options.precision());
     }
 
     @Override
     public TornadoDecoder openDecoder(ModelConfig config, Params params, int capacity) {
-        return new TornadoDecoder(config, params, capacity, device, strict, description());
+        return openDecoder(config, params, capacity, Precision.FP32);
+    }
+
+    @Override
+    public TornadoDecoder openDecoder(ModelConfig config, Params params, int capacity, Precision precision) {
+        requirePrecision(precision);
+        return new TornadoDecoder(config, params, capacity, device, strict,
+                description() + (precision == Precision.BF16 ? ", bf16" : ""), precision);
     }
 
     public TornadoDevice device() {

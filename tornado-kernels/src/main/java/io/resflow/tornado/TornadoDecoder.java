@@ -2,10 +2,12 @@ package io.resflow.tornado;
 
 import io.resflow.engine.Decoder;
 import io.resflow.engine.KvCacheDecoder;
+import io.resflow.engine.Precision;
 import io.resflow.model.BadInputException;
 import io.resflow.model.ModelConfig;
 import io.resflow.model.Params;
 import io.resflow.tornado.kernels.Args;
+import java.util.ArrayList;
 import java.util.List;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
@@ -27,6 +29,11 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * </pre>
  * A prompt is prefilled one position per execution (each adds its row to the cache; nothing is recomputed). The plan's
  * device checks apply ({@link GraphPlan}): a task that fell back to Java or did not launch fails the step.
+ *
+ * <p>In bf16 ({@link Precision#BF16}) a graph {@code weights} runs once when the decoder opens and makes the
+ * parameters' 16-bit copy on the device, which every matmul of every step reads; the step graph has KvDecoder's
+ * rounding points as rounding tasks (the blocks' as in training, {@link BlockForward}; q|k|v after RoPE, so the
+ * cache holds the rounded k and v; lnf and the logits).
  */
 public final class TornadoDecoder extends KvCacheDecoder {
     private final DeviceLayout d;
@@ -42,13 +49,19 @@ public final class TornadoDecoder extends KvCacheDecoder {
 
     TornadoDecoder(ModelConfig config, Params params, int capacity, TornadoDevice device, boolean strict,
             String describe) {
+        this(config, params, capacity, device, strict, describe, Precision.FP32);
+    }
+
+    TornadoDecoder(ModelConfig config, Params params, int capacity, TornadoDevice device, boolean strict,
+            String describe, Precision precision) {
         super(config, params, capacity, describe);
         long cacheFloats = DeviceOps.decodeCacheSize(config, capacity);
         if (cacheFloats >= Integer.MAX_VALUE) {
             throw new BadInputException("the tornado backend indexes each device array with 32-bit ints; a KV cache "
                     + "of " + capacity + " positions needs " + cacheFloats + " floats: use a shorter max_seq_len");
         }
-        this.d = new DeviceLayout(config, 1, 1, false);
+        boolean bf16 = precision == Precision.BF16;
+        this.d = new DeviceLayout(config, 1, 1, false, false, bf16);
         d.requireIntOffsets();
         this.b = DeviceBuffers.forDecoding(config, d, capacity);
         this.ops = new DeviceOps(config, b, new LaunchShapes(device));
@@ -57,9 +70,19 @@ public final class TornadoDecoder extends KvCacheDecoder {
         this.logitsOut = new FloatArray(d.V);
         this.logits = new float[d.V];
         b.upload(params, b.p);
-        GraphSpec decode = decodeGraph();
-        this.plan = new GraphPlan(device, strict, List.of(b.ownerGraph(ops.shapes()), decode), b.shared(),
-                4L * (d.paramCount + d.actSize + cacheFloats));
+        List<GraphSpec> specs = new ArrayList<>();
+        specs.add(b.ownerGraph(ops.shapes()));
+        if (bf16) {
+            GraphSpec weights = new GraphSpec("weights", b.zero);
+            ops.bf16Weights(weights, "weights");
+            specs.add(weights);
+        }
+        specs.add(decodeGraph());
+        this.plan = new GraphPlan(device, strict, specs, b.shared(), d.bytes().parameters()
+                + 4L * (d.actSize + cacheFloats));
+        if (bf16) {
+            plan.run("weights"); // the parameters never change: once
+        }
     }
 
     private GraphSpec decodeGraph() {
@@ -71,8 +94,10 @@ public final class TornadoDecoder extends KvCacheDecoder {
             block.add(s, "l" + l + "_m_", false, layer, this::attentionCore);
         }
         ops.normForward(s, "norm", b.zero, d.lnf, d.lnfStats, d.hFinal, d.param("lnf.w"), d.param("lnf.b"), 0, 0);
+        block.round(s, "round_norm", b.zero, d.lnf, d.C);
         ops.matmul(s, "logits", b.zero, d.logits, d.lnf, c.tieEmbeddings() ? d.param("wte") : d.param("lm_head"), -1,
                 0, 0, d.C, d.V);
+        block.round(s, "round_logits", b.zero, d.logits, d.V);
         ops.copyOut(s, "out", d.logits, d.V, logitsOut);
         return s;
     }
@@ -81,6 +106,7 @@ public final class TornadoDecoder extends KvCacheDecoder {
     private void attentionCore(GraphSpec s, String prefix, IntArray layer) {
         if (!c.learnedPositions()) {
             ops.ropeAt(s, prefix + "rope", layer, step, d.qkv, d.aStride, cap);
+            block.round(s, prefix + "round_rope", layer, d.qkv, d.qkvDim);
         }
         ops.attentionDecode(s, prefix, layer, step, kv, d.att, d.qkv, d.aStride, cap);
     }

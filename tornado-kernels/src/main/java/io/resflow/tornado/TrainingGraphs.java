@@ -26,6 +26,11 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * grad_upload                (data parallel only) host gradients -> the device's flat gradient array
  * download                   copies tensors back on demand
  * </pre>
+ * In bf16 ({@link DeviceLayout#bf16}) the embed graph first makes the parameters' 16-bit copy that every matmul of
+ * the step reads, and the graphs add Engine's rounding points as rounding tasks on the tensors in place (the block's
+ * forward ones in {@link BlockForward}; the head's lnf and logits; backward: dlogits, dlnf, each block's branch
+ * gradient dF, dAtt, dQkv after attention's backward and again after RoPE's, dAct, dFc, and the first matmul's input
+ * gradient, which without a pre-norm is made on its own and added, rounded, into the stream's).
  * Owns the graphs' per-call inputs and outputs: the host tokens, the layer index of each per-layer graph, AdamW's
  * hyper-parameters, the loss and the squared gradient norm. Which kernels implement the ops is {@link DeviceOps}'s.
  */
@@ -93,6 +98,10 @@ final class TrainingGraphs {
 
     private GraphSpec embedGraph() {
         GraphSpec s = new GraphSpec("embed", zero).everyExecution(tokIn);
+        if (d.bf16) {
+            // the matmuls' bf16 weights, once per step: the parameters change only in the AdamW graph
+            ops.bf16Weights(s, "weights");
+        }
         ops.loadTokens(s, "tokens", tokIn);
         ops.embed(s, "embed", d.hA);
         if (d.recompute) {
@@ -120,6 +129,7 @@ final class TrainingGraphs {
     private void attentionCore(GraphSpec s, String prefix, IntArray layer) {
         if (!c.learnedPositions()) {
             ops.ropeForward(s, prefix + "rope", layer, d.qkv, d.aStride);
+            block.round(s, prefix + "round_rope", layer, d.qkv, d.N * d.qkvDim);
         }
         ops.attention(s, prefix + "attention", layer, d.att, d.attState, d.qkv, d.aStride);
     }
@@ -131,7 +141,9 @@ final class TrainingGraphs {
     private GraphSpec headGraph(String name, boolean loss) {
         GraphSpec s = new GraphSpec(name, zero);
         ops.normForward(s, "norm", zero, d.lnf, d.lnfStats, d.hFinal, d.param("lnf.w"), d.param("lnf.b"), 0, 0);
+        block.round(s, "round_norm", zero, d.lnf, d.N * d.C);
         ops.matmul(s, "logits", zero, d.logits, d.lnf, headWeight(), -1, 0, 0, d.C, d.V);
+        block.round(s, "round_logits", zero, d.logits, d.N * d.V);
         if (loss) {
             s.toHost(lossOut);
             ops.crossEntropy(s, "softmax", "mean", lossOut);
@@ -142,8 +154,10 @@ final class TrainingGraphs {
     private GraphSpec headBackwardGraph() {
         GraphSpec s = new GraphSpec("head_bwd", zero);
         ops.crossEntropyBackward(s, "dlogits");
+        roundGradient(s, "round_dlogits", d.dLogits, d.N * d.V);
         // the head weight's gradient is written (=) here; when tied, the embedding backward adds the scatter later
         ops.matmulBackward(s, "logits", zero, d.dLnf, false, d.dLogits, d.lnf, headWeight(), -1, 0, 0, d.C, d.V);
+        roundGradient(s, "round_dlnf", d.dLnf, d.N * d.C);
         ops.normBackward(s, "norm", zero, d.dA, d.dLnf, d.hFinal, d.lnfStats, d.param("lnf.w"), d.param("lnf.b"), 0,
                 0, false);
         if (!c.tieEmbeddings()) {
@@ -185,28 +199,49 @@ final class TrainingGraphs {
         if (gate >= 0) {
             ops.gateGradient(s, "gate", layer, gate, dd, f, as, ps);
         }
+        roundGradient(s, "round_df", d.dF, d.N * d.C);
         boolean pre = r.normBeforeBlock();
-        int u = pre ? (attn ? d.nbA : d.nbM) : in;
-        int du = pre ? d.dNorm : dIn;
+        int u = block.matmulInput(attn);
+        // the first matmul's input gradient: into dNorm behind a pre-norm (the norm's backward adds it to dIn), else
+        // added straight into dIn; in bf16 without a pre-norm made in dNorm on its own, then added rounded
+        boolean own = pre || d.bf16;
+        int du = own ? d.dNorm : dIn;
         if (attn) {
             ops.matmulBackward(s, "proj", layer, d.dAtt, false, d.dF, d.att, w.w2(), w.b2(), as, ps, d.qDim, d.C);
+            roundGradient(s, "round_datt", d.dAtt, d.N * d.qDim);
             ops.attentionBackward(s, "attention", layer, d.dAtt, d.att, d.attState, d.qkv, as, d.dAttState, d.dQkv);
+            roundGradient(s, "round_dqkv", d.dQkv, d.N * d.qkvDim);
             if (!c.learnedPositions()) {
                 ops.ropeBackward(s, "rope", d.dQkv);
+                roundGradient(s, "round_drope", d.dQkv, d.N * d.qkvDim);
             }
-            ops.matmulBackward(s, "qkv", layer, du, !pre, d.dQkv, u, w.w1(), w.b1(), as,
+            ops.matmulBackward(s, "qkv", layer, du, !own, d.dQkv, u, w.w1(), w.b1(), as,
                     ps, d.C, d.qkvDim);
         } else {
             ops.matmulBackward(s, "proj", layer, d.dAct, false, d.dF, d.actv, w.w2(), w.b2(), as, ps, d.dFf, d.C);
+            roundGradient(s, "round_dact", d.dAct, d.N * d.dFf);
             ops.activationBackward(s, block.activationName(), layer, d.dFc, d.dAct, d.fc, as);
-            ops.matmulBackward(s, "fc", layer, du, !pre, d.dFc, u, w.w1(), w.b1(), as, ps,
+            roundGradient(s, "round_dfc", d.dFc, d.N * d.fcDim);
+            ops.matmulBackward(s, "fc", layer, du, !own, d.dFc, u, w.w1(), w.b1(), as, ps,
                     d.C, d.fcDim);
+        }
+        if (d.bf16 && !pre) {
+            ops.addRounded(s, "round_din", dIn, d.dNorm);
+        } else if (d.bf16) {
+            roundGradient(s, "round_dnorm", d.dNorm, d.N * d.C);
         }
         if (pre) {
             ops.normBackward(s, "norm", layer, dIn, d.dNorm, in, attn ? d.nbStatsA : d.nbStatsM,
                     w.normW(), w.normB(), as, ps, true);
         }
         return s;
+    }
+
+    /** In bf16, dact[off .. off+n) rounded in place (a backward rounding point); nothing in fp32. */
+    private void roundGradient(GraphSpec s, String task, int off, int n) {
+        if (d.bf16) {
+            ops.roundGradient(s, task, off, n);
+        }
     }
 
     private GraphSpec embedBackwardGraph() {

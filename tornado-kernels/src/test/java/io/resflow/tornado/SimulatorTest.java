@@ -94,6 +94,40 @@ class SimulatorTest {
     }
 
     /**
+     * The bf16 kernels (the rounding kernel, the 16-bit weight copy, widening) bit for bit the reference's on the
+     * simulator too (TornadoBf16Test's check; the kernels' exact arithmetic under -cl-fast-relaxed-math, as
+     * oclgrind's compiler sees it), with oclgrind's checks clean.
+     */
+    @Test
+    void bf16KernelsBitExact() {
+        Oclgrind.Log log = new Oclgrind.Log(Oclgrind.logPath());
+        log.fresh();
+        String bad = TornadoBf16Test.roundingMismatches(backend.device());
+        log.requireClean("graph 'bf16'");
+        assertTrue(bad.isEmpty(), bad);
+    }
+
+    /**
+     * A tiny folder's training step in bf16 against the bf16 reference (the rule of TornadoBf16Test): the tiled
+     * matmul on the 16-bit weights, flash attention, the rounding tasks, all under oclgrind's checks. Left out with
+     * RESFLOW_OCLGRIND_FOLDERS=0, like the fp32 folders (minutes).
+     */
+    @Test
+    void tinyFolderPassesInBf16() {
+        Assumptions.assumeFalse("0".equals(System.getenv("RESFLOW_OCLGRIND_FOLDERS")),
+                "RESFLOW_OCLGRIND_FOLDERS=0: the simulator's folder checks (minutes each) left out");
+        Path dir = Path.of("..", "testvectors", "llama-tiny");
+        io.resflow.check.TestVectors tv = VectorCheck.recompute(io.resflow.check.TestVectors.load(dir),
+                new io.resflow.reference.ReferenceBackend(), io.resflow.engine.Precision.BF16);
+        NativeStdout.Captured<CheckReport> run = NativeStdout.capture(() -> VectorCheck.run(tv, backend, 1e-3,
+                TornadoBf16Test.gradEps(tv.config()), io.resflow.engine.Precision.BF16));
+        assertTrue(run.errorLines().isEmpty(), "llama-tiny bf16: TornadoVM printed errors: " + run.errorLines());
+        CheckReport report = run.value();
+        System.out.println(spec + " bf16 " + report.summary());
+        assertTrue(report.passed(), report.summary() + "\n" + report.table());
+    }
+
+    /**
      * The whole training step of the tiny oracle folders, GPU shapes, oclgrind's checks clean (GraphPlan). The
      * simulator interprets every work-item: each folder takes about 4 minutes on 2 cores (gpt2-tiny 248 s, llama-tiny
      * 214 s through {@code resflow check} on an otherwise idle machine), so {@code RESFLOW_OCLGRIND_FOLDERS=0} leaves

@@ -3,6 +3,7 @@ package io.resflow.tornado.kernels;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+import uk.ac.manchester.tornado.api.types.arrays.ShortArray;
 import uk.ac.manchester.tornado.api.types.vectors.Float8;
 
 /**
@@ -24,6 +25,11 @@ import uk.ac.manchester.tornado.api.types.vectors.Float8;
  * splits the vectors into lanes. Reading W down its columns instead (no transpose) was 4x slower at OC = vocabulary;
  * the transposes are blocked 8 x 8 per work-item and cost a few percent. Edge blocks clamp their loads and guard their
  * stores, and a scalar tail handles lengths that are not a multiple of 8.
+ *
+ * <p>bf16 ({@code io.resflow.engine.Precision}): {@link #forwardBf16} and {@link #transposeWeightBf16} read the weight
+ * (and the bias) from the 16-bit copy of the parameters, widening each value as they load it
+ * ({@link Bf16Kernels#widen}); the backward products then read the transposed copy, already fp32 (the bf16 values
+ * exactly). Everything accumulates in fp32 as in fp32 mode.
  */
 public final class MatmulKernels {
     /** Outputs per work-item along each grid dimension of the products. */
@@ -484,6 +490,135 @@ public final class MatmulKernels {
                 int k = k0 + b;
                 if (r < rows && k < cols) {
                     dact.set(dst + k * rows + r, dact.get(src + r * cols + k));
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- bf16 weights
+
+    private static Float8 load8(ShortArray w, FloatArray pow2, int i) {
+        return new Float8(Bf16Kernels.widen(w.get(i), pow2), Bf16Kernels.widen(w.get(i + 1), pow2),
+                Bf16Kernels.widen(w.get(i + 2), pow2), Bf16Kernels.widen(w.get(i + 3), pow2),
+                Bf16Kernels.widen(w.get(i + 4), pow2), Bf16Kernels.widen(w.get(i + 5), pow2),
+                Bf16Kernels.widen(w.get(i + 6), pow2), Bf16Kernels.widen(w.get(i + 7), pow2));
+    }
+
+    /** Row r of a 4 x 4 block: columns o0 .. o0+3 of out (n, oc), those inside. */
+    private static void storeRow(FloatArray act, int out, int r, int o0, int n, int oc, float v0, float v1, float v2,
+            float v3) {
+        if (r < n) {
+            act.set(out + r * oc + o0, v0);
+            if (o0 + 1 < oc) {
+                act.set(out + r * oc + o0 + 1, v1);
+            }
+            if (o0 + 2 < oc) {
+                act.set(out + r * oc + o0 + 2, v2);
+            }
+            if (o0 + 3 < oc) {
+                act.set(out + r * oc + o0 + 3, v3);
+            }
+        }
+    }
+
+    // act: inp (N,C); w16: bf16 W (OC,C), b (OC) or F_B < 0 -> act: out (N,OC), as forward with W and b widened from
+    // their 16-bit copy (pow2: the widening table). Launch as forward.
+    public static void forwardBf16(KernelContext ctx, FloatArray act, ShortArray w16, FloatArray pow2, IntArray layer,
+            IntArray m) {
+        int n = m.get(F_N);
+        int c = m.get(F_C);
+        int oc = m.get(F_OC);
+        int o0 = ctx.globalIdx * TILE;
+        int r0 = ctx.globalIdy * TILE;
+        if (o0 < oc && r0 < n) {
+            int l = layer.get(0);
+            int aOff = l * m.get(F_ASTRIDE);
+            int pOff = l * m.get(F_PSTRIDE);
+            int in = m.get(F_IN) + aOff;
+            int w = m.get(F_W) + pOff;
+            int a0 = in + r0 * c;
+            int a1 = in + Math.min(r0 + 1, n - 1) * c;
+            int a2 = in + Math.min(r0 + 2, n - 1) * c;
+            int a3 = in + Math.min(r0 + 3, n - 1) * c;
+            int b0 = w + o0 * c;
+            int b1 = w + Math.min(o0 + 1, oc - 1) * c;
+            int b2 = w + Math.min(o0 + 2, oc - 1) * c;
+            int b3 = w + Math.min(o0 + 3, oc - 1) * c;
+            Float8 z = new Float8(0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f);
+            Float8 s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
+            Float8 s20 = z, s21 = z, s22 = z, s23 = z, s30 = z, s31 = z, s32 = z, s33 = z;
+            int k8 = c / 8 * 8;
+            for (int k = 0; k < k8; k += 8) {
+                Float8 x0 = load8(act, a0 + k);
+                Float8 x1 = load8(act, a1 + k);
+                Float8 x2 = load8(act, a2 + k);
+                Float8 x3 = load8(act, a3 + k);
+                Float8 y0 = load8(w16, pow2, b0 + k);
+                Float8 y1 = load8(w16, pow2, b1 + k);
+                Float8 y2 = load8(w16, pow2, b2 + k);
+                Float8 y3 = load8(w16, pow2, b3 + k);
+                s00 = fma(x0, y0, s00); s01 = fma(x0, y1, s01);
+                s02 = fma(x0, y2, s02); s03 = fma(x0, y3, s03);
+                s10 = fma(x1, y0, s10); s11 = fma(x1, y1, s11);
+                s12 = fma(x1, y2, s12); s13 = fma(x1, y3, s13);
+                s20 = fma(x2, y0, s20); s21 = fma(x2, y1, s21);
+                s22 = fma(x2, y2, s22); s23 = fma(x2, y3, s23);
+                s30 = fma(x3, y0, s30); s31 = fma(x3, y1, s31);
+                s32 = fma(x3, y2, s32); s33 = fma(x3, y3, s33);
+            }
+            float v00 = hsum(s00); float v01 = hsum(s01); float v02 = hsum(s02); float v03 = hsum(s03);
+            float v10 = hsum(s10); float v11 = hsum(s11); float v12 = hsum(s12); float v13 = hsum(s13);
+            float v20 = hsum(s20); float v21 = hsum(s21); float v22 = hsum(s22); float v23 = hsum(s23);
+            float v30 = hsum(s30); float v31 = hsum(s31); float v32 = hsum(s32); float v33 = hsum(s33);
+            for (int k = k8; k < c; k++) {
+                float x0 = act.get(a0 + k);
+                float x1 = act.get(a1 + k);
+                float x2 = act.get(a2 + k);
+                float x3 = act.get(a3 + k);
+                float y0 = Bf16Kernels.widen(w16.get(b0 + k), pow2);
+                float y1 = Bf16Kernels.widen(w16.get(b1 + k), pow2);
+                float y2 = Bf16Kernels.widen(w16.get(b2 + k), pow2);
+                float y3 = Bf16Kernels.widen(w16.get(b3 + k), pow2);
+                v00 += x0 * y0; v01 += x0 * y1; v02 += x0 * y2; v03 += x0 * y3;
+                v10 += x1 * y0; v11 += x1 * y1; v12 += x1 * y2; v13 += x1 * y3;
+                v20 += x2 * y0; v21 += x2 * y1; v22 += x2 * y2; v23 += x2 * y3;
+                v30 += x3 * y0; v31 += x3 * y1; v32 += x3 * y2; v33 += x3 * y3;
+            }
+            float c0 = 0f;
+            float c1 = 0f;
+            float c2 = 0f;
+            float c3 = 0f;
+            int bOff = m.get(F_B);
+            if (bOff >= 0) {
+                int bb = bOff + pOff;
+                c0 = Bf16Kernels.widen(w16.get(bb + o0), pow2);
+                c1 = Bf16Kernels.widen(w16.get(bb + Math.min(o0 + 1, oc - 1)), pow2);
+                c2 = Bf16Kernels.widen(w16.get(bb + Math.min(o0 + 2, oc - 1)), pow2);
+                c3 = Bf16Kernels.widen(w16.get(bb + Math.min(o0 + 3, oc - 1)), pow2);
+            }
+            int out = m.get(F_OUT) + aOff;
+            storeRow(act, out, r0, o0, n, oc, v00 + c0, v01 + c1, v02 + c2, v03 + c3);
+            storeRow(act, out, r0 + 1, o0, n, oc, v10 + c0, v11 + c1, v12 + c2, v13 + c3);
+            storeRow(act, out, r0 + 2, o0, n, oc, v20 + c0, v21 + c1, v22 + c2, v23 + c3);
+            storeRow(act, out, r0 + 3, o0, n, oc, v30 + c0, v31 + c1, v32 + c2, v33 + c3);
+        }
+    }
+
+    // w16: bf16 W (OC,C) of layer l -> dact: WT (C,OC) widened. Args and launch as transposeWeight.
+    public static void transposeWeightBf16(KernelContext ctx, FloatArray dact, ShortArray w16, FloatArray pow2,
+            IntArray layer, IntArray m) {
+        int rows = m.get(T_R);
+        int cols = m.get(T_K);
+        int k0 = ctx.globalIdx * BLOCK;
+        int r0 = ctx.globalIdy * BLOCK;
+        int src = m.get(T_SRC) + layer.get(0) * m.get(T_STRIDE);
+        int dst = m.get(T_DST);
+        for (int a = 0; a < BLOCK; a++) {
+            for (int b = 0; b < BLOCK; b++) {
+                int r = r0 + a;
+                int k = k0 + b;
+                if (r < rows && k < cols) {
+                    dact.set(dst + k * rows + r, Bf16Kernels.widen(w16.get(src + r * cols + k), pow2));
                 }
             }
         }

@@ -1,8 +1,10 @@
 package io.resflow.tornado.kernels.gpu;
 
+import io.resflow.tornado.kernels.Bf16Kernels;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+import uk.ac.manchester.tornado.api.types.arrays.ShortArray;
 
 /**
  * The linear layer out = inp W^T + b (W stored (OC, C) like nn.Linear) and its backward products, GPU-shaped: tiled
@@ -86,6 +88,12 @@ public final class MatmulTiled {
         return r < rows && k < depth ? x.get(base + r * sr + k * sk) : 0f;
     }
 
+    /** bf16 operand element (r, k) at base + r sr + k sk, widened, or 0 outside rows x depth. */
+    private static float operand(ShortArray x, FloatArray pow2, int base, int r, int k, int rows, int depth, int sr,
+            int sk) {
+        return r < rows && k < depth ? Bf16Kernels.widen(x.get(base + r * sr + k * sk), pow2) : 0f;
+    }
+
     /**
      * C = or += A B (+ bias), with A and C in {@code x} (act for the forward, dact for the input gradient) and B and
      * the bias in {@code p}. Launch: 2D, x over ceil(N / 4LX) groups of LX, y over ceil(M / 4LY) groups of LY.
@@ -159,6 +167,91 @@ public final class MatmulTiled {
             d1 = j + lx < cols ? p.get(bb + j + lx) : 0f;
             d2 = j + 2 * lx < cols ? p.get(bb + j + 2 * lx) : 0f;
             d3 = j + 3 * lx < cols ? p.get(bb + j + 3 * lx) : 0f;
+        }
+        int acc = m.get(ACC);
+        int i = i0 + ty;
+        emitRow(x, cOff, cols, i, j, lx, rows, c00 + d0, c01 + d1, c02 + d2, c03 + d3, acc);
+        emitRow(x, cOff, cols, i + ly, j, lx, rows, c10 + d0, c11 + d1, c12 + d2, c13 + d3, acc);
+        emitRow(x, cOff, cols, i + 2 * ly, j, lx, rows, c20 + d0, c21 + d1, c22 + d2, c23 + d3, acc);
+        emitRow(x, cOff, cols, i + 3 * ly, j, lx, rows, c30 + d0, c31 + d1, c32 + d2, c33 + d3, acc);
+    }
+
+    /**
+     * {@link #product} with B and the bias read from the 16-bit (bf16) copy of the parameters, widened as the group
+     * copies them into its local tile ({@link Bf16Kernels#widen}): every value widened once per tile and used
+     * 4 LY (or 4 LX) times from local memory. Its body repeats product's (the local tiles may only be indexed by the
+     * kernel that allocates them). Launch as {@link #product}.
+     */
+    public static void productBf16(KernelContext ctx, FloatArray x, ShortArray w16, FloatArray pow2, IntArray layer,
+            IntArray m) {
+        float[] as = ctx.allocateFloatLocalArray(LOCAL);
+        float[] bs = ctx.allocateFloatLocalArray(LOCAL);
+        int lx = ctx.localGroupSizeX;
+        int ly = ctx.localGroupSizeY;
+        int tx = ctx.localIdx;
+        int ty = ctx.localIdy;
+        int lid = ty * lx + tx;
+        int threads = lx * ly;
+        int bm = R * ly;
+        int bn = R * lx;
+        int lda = bm + 1;
+        int ldb = bn + 1;
+        int l = layer.get(0);
+        int cOff = m.get(C_OFF) + l * m.get(C_LSTRIDE);
+        int a = m.get(A_OFF) + l * m.get(A_LSTRIDE);
+        int b = m.get(B_OFF) + l * m.get(B_LSTRIDE);
+        int rows = m.get(M);
+        int cols = m.get(N);
+        int depth = m.get(K);
+        int sai = m.get(SAI);
+        int sak = m.get(SAK);
+        int sbk = m.get(SBK);
+        int sbj = m.get(SBJ);
+        int i0 = ctx.groupIdy * bm;
+        int j0 = ctx.groupIdx * bn;
+        int aFast = sak == 1 ? 1 : 0; // A's k is contiguous: walk it fastest
+        int bFast = sbj == 1 ? 0 : 1; // B's j is contiguous: walk j fastest, else k
+        // the 4 x 4 register block, unrolled on purpose (also in weightGradient): 16 scalar accumulators the
+        // compiler can keep in registers, where an array indexed in a loop may go to memory
+        float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f, c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
+        float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f, c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
+        for (int k0 = 0; k0 < depth; k0 += TILE_K) {
+            for (int e = lid; e < bm * TILE_K; e += threads) {
+                int ii = tileRow(e, bm, aFast);
+                int kq = tileK(e, bm, aFast);
+                as[kq * lda + ii] = operand(x, a, i0 + ii, k0 + kq, rows, depth, sai, sak);
+            }
+            for (int e = lid; e < bn * TILE_K; e += threads) {
+                int jj = tileRow(e, bn, bFast);
+                int kq = tileK(e, bn, bFast);
+                bs[kq * ldb + jj] = operand(w16, pow2, b, j0 + jj, k0 + kq, cols, depth, sbj, sbk);
+            }
+            ctx.localBarrier();
+            for (int q = 0; q < TILE_K; q++) {
+                float a0 = as[q * lda + ty];
+                float a1 = as[q * lda + ty + ly];
+                float a2 = as[q * lda + ty + 2 * ly];
+                float a3 = as[q * lda + ty + 3 * ly];
+                float b0 = bs[q * ldb + tx];
+                float b1 = bs[q * ldb + tx + lx];
+                float b2 = bs[q * ldb + tx + 2 * lx];
+                float b3 = bs[q * ldb + tx + 3 * lx];
+                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+            }
+            ctx.localBarrier();
+        }
+        int j = j0 + tx;
+        int biasOff = m.get(BIAS);
+        float d0 = 0f, d1 = 0f, d2 = 0f, d3 = 0f;
+        if (biasOff >= 0) {
+            int bb = biasOff + l * m.get(B_LSTRIDE);
+            d0 = j < cols ? Bf16Kernels.widen(w16.get(bb + j), pow2) : 0f;
+            d1 = j + lx < cols ? Bf16Kernels.widen(w16.get(bb + j + lx), pow2) : 0f;
+            d2 = j + 2 * lx < cols ? Bf16Kernels.widen(w16.get(bb + j + 2 * lx), pow2) : 0f;
+            d3 = j + 3 * lx < cols ? Bf16Kernels.widen(w16.get(bb + j + 3 * lx), pow2) : 0f;
         }
         int acc = m.get(ACC);
         int i = i0 + ty;
