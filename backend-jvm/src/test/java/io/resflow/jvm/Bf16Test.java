@@ -70,14 +70,10 @@ class Bf16Test {
 
     /**
      * What a backend in bf16 is held to against the bf16 reference: the forward (logits, loss, the losses after each
-     * step) at the float32 budget, eps 1e-3; gradients and updates at half the bf16 backward budget. Not the float32
-     * budget there: a value the two compute 1e-7 apart sits on different sides of a bf16 rounding boundary in about
-     * 1e-7 / 2^-7 of the elements, and each later rounding point in the backward widens the gap (a value that moved by
-     * d flips with odds d / 2^-7), so after the dozen points of a two-layer backward the two parted by 0.5e-3 to 3e-3
-     * (5e-3 at 104 layers) while their logits agreed to the bit (README).
+     * step) at the float32 budget, eps 1e-3; gradients and updates at {@link io.resflow.check.Bf16Budget#pairGradEps}.
      */
     static double gradEps(ModelConfig c) {
-        return io.resflow.check.Bf16Budget.of(c).backwardEps() / 2;
+        return io.resflow.check.Bf16Budget.of(c).pairGradEps();
     }
 
     @ParameterizedTest

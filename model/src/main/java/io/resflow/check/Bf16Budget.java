@@ -40,6 +40,18 @@ public record Bf16Budget(int layers) {
         return Math.min(0.5, Bf16.UNIT_ROUNDOFF * Math.sqrt(16 + 1.5 * layers));
     }
 
+    /**
+     * The eps two bf16 implementations' gradients and updates are held to against each other (a backend against the
+     * bf16 reference): half the backward budget. Not the float32 budget: a value the two compute 1e-7 apart sits on
+     * different sides of a bf16 rounding boundary in about 1e-7 / 2^-7 of the elements, and each later rounding point
+     * of the backward widens the gap (a value moved by d flips with odds d / 2^-7); after the dozen points of a
+     * two-layer backward the jvm and the reference parted by 0.5e-3 to 3e-3 (5e-3 at 104 layers) while their logits
+     * agreed to the bit.
+     */
+    public double pairGradEps() {
+        return backwardEps() / 2;
+    }
+
     /** One line for reports: the formula and its two values. */
     public String describe() {
         return String.format(Locale.ROOT, "bf16 budget (u = 2^-8, L = %d): forward eps = u sqrt(2 + 2 log2(1+L)) = "

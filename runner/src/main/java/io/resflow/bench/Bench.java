@@ -510,18 +510,18 @@ public final class Bench {
     }
 
     private static CheckResult compare(String against, double loss, float[] logits, double gradNorm, Expected ref,
-            boolean train, double EPS) {
-        Comparison.Row l = Comparison.scalar("loss", loss, ref.loss(), EPS);
-        Comparison.Row lg = Comparison.tensor("logits", logits, ref.logits(), EPS);
+            boolean train, double eps) {
+        Comparison.Row l = Comparison.scalar("loss", loss, ref.loss(), eps);
+        Comparison.Row lg = Comparison.tensor("logits", logits, ref.logits(), eps);
         boolean ok = l.ok() && lg.ok();
         double gnRel = Double.NaN;
         if (train) {
-            Comparison.Row g = Comparison.scalar("grad_norm", gradNorm, ref.gradNorm(), EPS);
+            Comparison.Row g = Comparison.scalar("grad_norm", gradNorm, ref.gradNorm(), eps);
             gnRel = g.relL2();
             ok &= g.ok();
         }
         String note = String.format("loss rel %.1e, logits rel_l2 %.1e%s (eps %.1e)", l.relL2(), lg.relL2(),
-                train ? String.format(", grad_norm rel %.1e", gnRel) : "", EPS);
+                train ? String.format(", grad_norm rel %.1e", gnRel) : "", eps);
         return new CheckResult(against, ok, l.relL2(), lg.relL2(), gnRel, note);
     }
 }

@@ -93,7 +93,7 @@ final class ValidateCommand extends ResflowCommand {
         // bf16: gradients of two bf16 implementations part at rounding boundaries (see Bf16Budget), so they get half
         // the bf16 backward budget unless --eps is given; the forward keeps the float32 eps
         double gradTol = rc.dtype() == io.resflow.engine.Precision.BF16 && eps == null
-                ? io.resflow.check.Bf16Budget.of(c).backwardEps() / 2 : tol;
+                ? io.resflow.check.Bf16Budget.of(c).pairGradEps() : tol;
         if (gradTol != tol) {
             pw.printf("  gradients and updates at eps %.2e: half the bf16 backward budget (%s)%n", gradTol,
                     io.resflow.check.Bf16Budget.of(c).describe());

@@ -69,7 +69,7 @@ class TornadoBf16Test {
 
     /** The rule Bf16Test holds the jvm backend to against the bf16 reference: half the bf16 backward budget. */
     static double gradEps(ModelConfig c) {
-        return Bf16Budget.of(c).backwardEps() / 2;
+        return Bf16Budget.of(c).pairGradEps();
     }
 
     @Test
