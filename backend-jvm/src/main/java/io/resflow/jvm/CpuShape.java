@@ -53,6 +53,23 @@ public record CpuShape(int vectorBits, int lanes, int vectorRegisters, long l1d,
         return new CpuShape(bits, FloatVector.SPECIES_PREFERRED.length(), regs, l1, l2, l3);
     }
 
+    /**
+     * Whether one instruction selects lanes from two vectors at widths below 512 bits (x86: AVX-512VL's
+     * {@code vpermt2ps} on ymm registers, so also with {@code -XX:MaxVectorSize=32} on an AVX-512 CPU); AVX2 alone
+     * lacks it and C2 emulates the select in several instructions. From the flags in /proc/cpuinfo; false where that
+     * is unreadable or not x86.
+     */
+    static boolean twoSourcePermute() {
+        try (var lines = Files.lines(Path.of("/proc/cpuinfo"))) {
+            return lines.filter(l -> l.startsWith("flags")).findFirst()
+                    .map(l -> java.util.Arrays.asList(l.substring(l.indexOf(':') + 1).trim().split("\\s+"))
+                            .contains("avx512vl"))
+                    .orElse(false);
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** "32K", "512K", "8192K", "1M" (sysfs) in bytes; -1 when unreadable. */
     static long parseSize(String s) {
         if (s.isEmpty()) {

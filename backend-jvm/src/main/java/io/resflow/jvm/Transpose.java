@@ -6,9 +6,11 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * L x L float block transposes for the packing of transposed GEMM operands (W panels of the forward, K and V panels
  * of attention), L = the preferred vector length. With 16 lanes (AVX-512) the block goes through registers: four
- * rounds of two-source lane selects, which AVX-512 has as one instruction. With 8 or 4 lanes it is a scalar block
- * copy: on AVX2 (Zen, JDK 25) 64 blocks of 8 x 8 took 2.3 us as scalar copies, 3.4 us as rearrange + blend rounds and
- * 6.3 us as two-source selects, which AVX2 lacks.
+ * rounds of two-source lane selects, which AVX-512 has as one instruction. With 8 lanes the same selects in three
+ * rounds where the CPU has them at 256 bits (AVX-512VL: an AVX-512 CPU run with {@code -XX:MaxVectorSize=32}; on Zen 4
+ * the attention forward at T = 64 ran 8% faster than with scalar copies, the blocks being a tenth of it), and a
+ * scalar block copy where it does not: on AVX2 (Zen, JDK 25) 64 blocks of 8 x 8 took 2.3 us as scalar copies, 3.4 us
+ * as rearrange + blend rounds and 6.3 us as two-source selects, which AVX2 lacks. 4 lanes: scalar.
  */
 final class Transpose {
     private static final VectorSpecies<Float> S16 = FloatVector.SPECIES_512;
@@ -16,8 +18,28 @@ final class Transpose {
     private static final float[] HI = new float[64];
     /** The block size: the preferred vector length. */
     static final int L = FloatVector.SPECIES_PREFERRED.length();
+    /**
+     * 8 x 8 blocks through registers (three rounds of two-source selects, {@link #t8}) where one instruction does
+     * such a select ({@link CpuShape#twoSourcePermute}); a scalar copy elsewhere. {@code -Dresflow.jvm.transpose8=
+     * select|scalar} forces either.
+     */
+    static final boolean SELECT8 = switch (System.getProperty("resflow.jvm.transpose8", "")) {
+        case "select" -> true;
+        case "scalar" -> false;
+        default -> CpuShape.twoSourcePermute();
+    };
+    private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
+    private static final float[] LO8 = new float[24];
+    private static final float[] HI8 = new float[24];
 
     static {
+        for (int s = 0; s < 3; s++) {
+            int h = 1 << s;
+            for (int c = 0; c < 8; c++) {
+                LO8[s * 8 + c] = (c & h) == 0 ? c : 8 + c - h;
+                HI8[s * 8 + c] = (c & h) != 0 ? 8 + c : c + h;
+            }
+        }
         for (int s = 0; s < 4; s++) {
             int h = 1 << s;
             for (int c = 0; c < 16; c++) {
@@ -34,10 +56,17 @@ final class Transpose {
     static void block(float[] src, int so, int ld, float[] dst, int dOff, int ldd) {
         if (L == 16) {
             t16(src, so, ld, dst, dOff, ldd);
-            return;
+        } else if (L == 8 && SELECT8) {
+            t8(src, so, ld, dst, dOff, ldd);
+        } else {
+            scalar(src, so, ld, dst, dOff, ldd, L);
         }
-        for (int r = 0; r < L; r++) {
-            for (int c = 0; c < L; c++) {
+    }
+
+    /** dst[dOff + c*ldd + r] = src[so + r*ld + c] for r, c < n, element by element. */
+    static void scalar(float[] src, int so, int ld, float[] dst, int dOff, int ldd, int n) {
+        for (int r = 0; r < n; r++) {
+            for (int c = 0; c < n; c++) {
                 dst[dOff + c * ldd + r] = src[so + r * ld + c];
             }
         }
@@ -118,5 +147,43 @@ final class Transpose {
         v13.intoArray(dst, dOff + 13 * ldd);
         v14.intoArray(dst, dOff + 14 * ldd);
         v15.intoArray(dst, dOff + 15 * ldd);
+    }
+    /** dst[dOff + c*ldd + r] = src[so + r*ld + c] for r, c < 8: three rounds of two-source selects. */
+    static void t8(float[] src, int so, int ld, float[] dst, int dOff, int ldd) {
+        FloatVector v0 = FloatVector.fromArray(S8, src, so);
+        FloatVector v1 = FloatVector.fromArray(S8, src, so + ld);
+        FloatVector v2 = FloatVector.fromArray(S8, src, so + 2 * ld);
+        FloatVector v3 = FloatVector.fromArray(S8, src, so + 3 * ld);
+        FloatVector v4 = FloatVector.fromArray(S8, src, so + 4 * ld);
+        FloatVector v5 = FloatVector.fromArray(S8, src, so + 5 * ld);
+        FloatVector v6 = FloatVector.fromArray(S8, src, so + 6 * ld);
+        FloatVector v7 = FloatVector.fromArray(S8, src, so + 7 * ld);
+        FloatVector lo = FloatVector.fromArray(S8, LO8, 0);
+        FloatVector hi = FloatVector.fromArray(S8, HI8, 0);
+        FloatVector t;
+        t = lo.selectFrom(v0, v1); v1 = hi.selectFrom(v0, v1); v0 = t;
+        t = lo.selectFrom(v2, v3); v3 = hi.selectFrom(v2, v3); v2 = t;
+        t = lo.selectFrom(v4, v5); v5 = hi.selectFrom(v4, v5); v4 = t;
+        t = lo.selectFrom(v6, v7); v7 = hi.selectFrom(v6, v7); v6 = t;
+        lo = FloatVector.fromArray(S8, LO8, 8);
+        hi = FloatVector.fromArray(S8, HI8, 8);
+        t = lo.selectFrom(v0, v2); v2 = hi.selectFrom(v0, v2); v0 = t;
+        t = lo.selectFrom(v1, v3); v3 = hi.selectFrom(v1, v3); v1 = t;
+        t = lo.selectFrom(v4, v6); v6 = hi.selectFrom(v4, v6); v4 = t;
+        t = lo.selectFrom(v5, v7); v7 = hi.selectFrom(v5, v7); v5 = t;
+        lo = FloatVector.fromArray(S8, LO8, 16);
+        hi = FloatVector.fromArray(S8, HI8, 16);
+        t = lo.selectFrom(v0, v4); v4 = hi.selectFrom(v0, v4); v0 = t;
+        t = lo.selectFrom(v1, v5); v5 = hi.selectFrom(v1, v5); v1 = t;
+        t = lo.selectFrom(v2, v6); v6 = hi.selectFrom(v2, v6); v2 = t;
+        t = lo.selectFrom(v3, v7); v7 = hi.selectFrom(v3, v7); v3 = t;
+        v0.intoArray(dst, dOff);
+        v1.intoArray(dst, dOff + ldd);
+        v2.intoArray(dst, dOff + 2 * ldd);
+        v3.intoArray(dst, dOff + 3 * ldd);
+        v4.intoArray(dst, dOff + 4 * ldd);
+        v5.intoArray(dst, dOff + 5 * ldd);
+        v6.intoArray(dst, dOff + 6 * ldd);
+        v7.intoArray(dst, dOff + 7 * ldd);
     }
 }
