@@ -247,12 +247,12 @@ public final class Sgemm {
                 }
                 int ao = aBase;
                 for (int i = i0; i < full; i += MR, ao += aBlk) {
-                    kernel(a, ao, aSi, aSk, buf, 0, NR, kc, tile);
+                    kernel(a, ao, aSi, aSk, buf, 0, kc, tile);
                     addTile(tile, MR, j.c, i * j.ldc + j0, j.ldc, nc);
                 }
                 if (tail > 0) {
                     // the same kernel on a zero-padded sliver, so that no rarely-run (slow to JIT) code is involved
-                    kernel(buf, tailA, 1, MR, buf, 0, NR, kc, tile);
+                    kernel(buf, tailA, 1, MR, buf, 0, kc, tile);
                     addTile(tile, tail, j.c, full * j.ldc + j0, j.ldc, nc);
                 }
             }
@@ -480,14 +480,13 @@ public final class Sgemm {
 
     /**
      * t[MR x NR] = A[MR x kc] B[kc x NR] with the tile's micro-kernel (a constant choice: C2 keeps one branch). A(r, k)
-     * = a[ao + r*aSi + k*aSk]; B(k, j) = bp[bo + k*ldb + j], j < NR: a packed panel (ldb = NR) or, where NR columns
-     * of a row-major matrix are all valid, the matrix read in place (ldb its row stride: attention's K, V, Q, dO).
+     * = a[ao + r*aSi + k*aSk]; B is a packed panel, B(k, j) = bp[bo + k*NR + j].
      */
-    static void kernel(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int ldb, int kc, float[] t) {
+    static void kernel(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int kc, float[] t) {
         if (NV == 4) {
-            kernel4x4(a, ao, aSi, aSk, bp, bo, ldb, kc, t);
+            kernel4x4(a, ao, aSi, aSk, bp, bo, kc, t);
         } else {
-            kernel6x2(a, ao, aSi, aSk, bp, bo, ldb, kc, t);
+            kernel6x2(a, ao, aSi, aSk, bp, bo, kc, t);
         }
     }
 
@@ -495,17 +494,17 @@ public final class Sgemm {
      * The left half of {@link #kernel}'s tile, t[r*NR + j] for j < NR/2 (the rest of t untouched): for a panel whose
      * right half is all zero or masked (attention's diagonal tiles), at half the FMAs.
      */
-    static void kernelHalf(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int ldb, int kc, float[] t) {
+    static void kernelHalf(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int kc, float[] t) {
         if (NV == 4) {
-            kernel4x2(a, ao, aSi, aSk, bp, bo, ldb, kc, t);
+            kernel4x2(a, ao, aSi, aSk, bp, bo, kc, t);
         } else {
-            kernel6x1(a, ao, aSi, aSk, bp, bo, ldb, kc, t);
+            kernel6x1(a, ao, aSi, aSk, bp, bo, kc, t);
         }
     }
 
-    static void kernel6x1(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int ldb, int kc, float[] t) {
+    static void kernel6x1(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int kc, float[] t) {
         FloatVector c0 = FloatVector.zero(SP), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-        for (int k = 0; k < kc; k++, bo += ldb, ao += aSk) {
+        for (int k = 0; k < kc; k++, bo += NR, ao += aSk) {
             FloatVector b0 = FloatVector.fromArray(SP, bp, bo);
             c0 = FloatVector.broadcast(SP, a[ao]).fma(b0, c0);
             c1 = FloatVector.broadcast(SP, a[ao + aSi]).fma(b0, c1);
@@ -522,10 +521,10 @@ public final class Sgemm {
         c5.intoArray(t, 5 * NR);
     }
 
-    static void kernel4x2(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int ldb, int kc, float[] t) {
+    static void kernel4x2(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int kc, float[] t) {
         FloatVector c00 = FloatVector.zero(SP), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00;
         FloatVector c31 = c00;
-        for (int k = 0; k < kc; k++, bo += ldb, ao += aSk) {
+        for (int k = 0; k < kc; k++, bo += NR, ao += aSk) {
             FloatVector b0 = FloatVector.fromArray(SP, bp, bo);
             FloatVector b1 = FloatVector.fromArray(SP, bp, bo + L);
             FloatVector x = FloatVector.broadcast(SP, a[ao]);
@@ -555,10 +554,10 @@ public final class Sgemm {
      * The 6 x 2-vector micro-kernel for 16 vector registers: 12 accumulators from zero, 2 loads of B and 6 broadcasts
      * of A per k for 12 FMAs; same contract as {@link #kernel4x4}.
      */
-    static void kernel6x2(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int ldb, int kc, float[] t) {
+    static void kernel6x2(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int kc, float[] t) {
         FloatVector c00 = FloatVector.zero(SP), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
         FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-        for (int k = 0; k < kc; k++, bo += ldb, ao += aSk) {
+        for (int k = 0; k < kc; k++, bo += 2 * L, ao += aSk) {
             FloatVector b0 = FloatVector.fromArray(SP, bp, bo);
             FloatVector b1 = FloatVector.fromArray(SP, bp, bo + L);
             FloatVector x = FloatVector.broadcast(SP, a[ao]);
@@ -600,10 +599,10 @@ public final class Sgemm {
      * depend on which shapes ran first; and small enough for C1 at every tier (see README: a kernel C1 compiles at
      * tier 2 but not at tier 3 can be left in C1 code for good).
      */
-    static void kernel4x4(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int ldb, int kc, float[] t) {
+    static void kernel4x4(float[] a, int ao, int aSi, int aSk, float[] bp, int bo, int kc, float[] t) {
         FloatVector c00 = FloatVector.zero(SP), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00;
         FloatVector c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-        for (int k = 0; k < kc; k++, bo += ldb, ao += aSk) {
+        for (int k = 0; k < kc; k++, bo += NR, ao += aSk) {
             FloatVector b0 = FloatVector.fromArray(SP, bp, bo);
             FloatVector b1 = FloatVector.fromArray(SP, bp, bo + L);
             FloatVector b2 = FloatVector.fromArray(SP, bp, bo + 2 * L);

@@ -14,7 +14,7 @@ class AttentionTest extends OpCheck {
     @Test
     void attention() {
         // {B, T, nh, nkv, hd}: MHA with odd T, GQA, one kv head, long T (several key and query blocks), wide heads, GQA
-        // with heads of whole register panels (K, V, Q, dO read in place at every width)
+        // with heads of whole register panels
         int[][] shapes = {{2, 13, 3, 3, 12}, {2, 13, 4, 2, 12}, {1, 7, 4, 1, 5}, {1, 150, 2, 1, 12}, {2, 70, 2, 2, 64},
                 {1, 9, 2, 2, 80}, {2, 40, 4, 2, 64}};
         for (int[] sh : shapes) {
