@@ -148,7 +148,12 @@ final class Transpose {
         v14.intoArray(dst, dOff + 14 * ldd);
         v15.intoArray(dst, dOff + 15 * ldd);
     }
-    /** dst[dOff + c*ldd + r] = src[so + r*ld + c] for r, c < 8: three rounds of two-source selects. */
+
+    /**
+     * dst[dOff + c*ldd + r] = src[so + r*ld + c] for r, c < 8: three rounds of two-source selects. The 8-lane twin of
+     * {@link #t16}, written out like it on purpose: every row lives in a register of its own through the rounds, which
+     * a loop over an array of vectors would not give.
+     */
     static void t8(float[] src, int so, int ld, float[] dst, int dOff, int ldd) {
         FloatVector v0 = FloatVector.fromArray(S8, src, so);
         FloatVector v1 = FloatVector.fromArray(S8, src, so + ld);
