@@ -52,10 +52,16 @@ public final class Sgemm {
      * KC = L2 / 4 / (4 NR) (a quarter of L2 for the panel), rounded down to a multiple of 32, within [128, 512].
      * 512 KiB L2 with NR = 16 gives 512; 1 MiB with NR = 64 gives 512 (384 had been tuned there). On the AVX2
      * machine KC 256, 384 and 512 measured the same within the noise; 128 was 5-10% slower (more C tile passes).
+     * <p>kWhole: a K up to this is taken as one block, when the A block (MC x K, read in place or packed) and the
+     * panel (K x NR) fit in L2 together: K <= L2 / 4 / (MC + NR). One block means one pass over C instead of two
+     * (K = 768 with KC = 512 was a 512 and a 256 block, each adding its tile into C); for the 50257-wide head, whose C
+     * (51 MB at 256 rows) is far outside the caches, that pass is the cost: 159 -> 185 GFLOP/s at 256 bits and
+     * 179 -> 188 at 512 on Zen 4 (1 MiB L2, where kWhole is 819 with NR = 64 and 910 with NR = 32). A 512 KiB L2
+     * gives kWhole < KC, so nothing changes there.
      * {@code -Dresflow.jvm.tile=4x4|6x2} and {@code -Dresflow.jvm.kc=N} override the choice (the suite runs both
-     * tiles on every machine).
+     * tiles on every machine); a forced kc also turns kWhole off.
      */
-    record Tile(int mr, int nv, int kc) {
+    record Tile(int mr, int nv, int kc, int kWhole) {
         static Tile choose(CpuShape cpu) {
             String forced = System.getProperty("resflow.jvm.tile", "");
             boolean wide = forced.isEmpty() ? cpu.vectorRegisters() >= 32 : forced.equals("4x4");
@@ -63,8 +69,11 @@ public final class Sgemm {
             int nv = wide ? 4 : 2;
             long nr = (long) nv * cpu.lanes();
             int kc = (int) Math.max(128, Math.min(512, cpu.l2() / 4 / (4 * nr) / 32 * 32));
-            kc = Integer.getInteger("resflow.jvm.kc", kc);
-            return new Tile(mr, nv, kc);
+            Integer forcedKc = Integer.getInteger("resflow.jvm.kc");
+            if (forcedKc != null) {
+                return new Tile(mr, nv, forcedKc, 0);
+            }
+            return new Tile(mr, nv, kc, (int) (cpu.l2() / 4 / (MC + nr)));
         }
     }
 
@@ -202,7 +211,8 @@ public final class Sgemm {
             }
             return;
         }
-        int kcMax = Math.min(KC, K);
+        int kb = K <= TILE.kWhole() ? K : KC; // the k block (see Tile)
+        int kcMax = Math.min(kb, K);
         int apSize = j.packA ? roundUp(rows, MR) * kcMax : 0;
         int apBase = kcMax * NR;
         int tailBase = apBase + apSize; // zero-padded MR-row sliver for the last rows % MR (unpacked A)
@@ -210,8 +220,8 @@ public final class Sgemm {
         float[] tile = s.get(Scratch.GEMM_TILE, MR * NR);
         int full = i0 + rows / MR * MR;
         int tail = i1 - full;
-        for (int k0 = 0; k0 < K; k0 += KC) {
-            int kc = Math.min(KC, K - k0);
+        for (int k0 = 0; k0 < K; k0 += kb) {
+            int kc = Math.min(kb, K - k0);
             boolean first = !j.accumulate && k0 == 0;
             float[] a;
             int aBase;

@@ -14,7 +14,10 @@ class MatmulTest extends OpCheck {
     @ValueSource(ints = {1, 2, 3})
     void matmul(int threads) {
         JvmOps ops = new JvmOps(threads);
-        int[][] shapes = {{37, 48, 131}, {1, 7, 5}, {5, 300, 67}, {70, 520, 200}, {64, 64, 64}, {3, 17, 1}};
+        // K = 520 is two k blocks where K is not taken whole (a 512 KiB L2) and one where it is; K = 2100 (C in the
+        // forward, OC in dinp, N = 2100 rows in dW) is several blocks on any L2 up to 2 MiB (see Sgemm.Tile)
+        int[][] shapes = {{37, 48, 131}, {1, 7, 5}, {5, 300, 67}, {70, 520, 200}, {64, 64, 64}, {3, 17, 1},
+            {9, 2100, 40}, {2100, 24, 9}, {11, 40, 2100}};
         for (int[] sh : shapes) {
             int N = sh[0], C = sh[1], OC = sh[2];
             String tag = " N=" + N + " C=" + C + " OC=" + OC;
