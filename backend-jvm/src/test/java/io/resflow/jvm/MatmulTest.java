@@ -1,6 +1,9 @@
 package io.resflow.jvm;
 
 import io.resflow.engine.Ops;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -40,6 +43,16 @@ class MatmulTest extends OpCheck {
             ops.matmulBackward(di3, null, null, dout, inp, w, N, C, OC, true);
             float[] dw3 = dw1.clone();
             ops.matmulBackward(null, dw3, null, dout, inp, w, N, C, OC, true);
+        }
+    }
+
+    /** The tile a Surefire execution forces (-Dresflow.jvm.tile=RxV) is the one the GEMM runs. */
+    @Test
+    void forcedTileTakesEffect() {
+        System.out.println("jvm tests: GEMM tile " + Sgemm.MR + " x " + Sgemm.NV + " vectors, NR " + Sgemm.NR);
+        String forced = System.getProperty("resflow.jvm.tile", "");
+        if (!forced.isEmpty()) {
+            assertEquals(forced, Sgemm.MR + "x" + Sgemm.NV);
         }
     }
 }
