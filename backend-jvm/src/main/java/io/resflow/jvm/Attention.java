@@ -6,7 +6,7 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Causal multi-head attention with grouped kv heads (the jvm kernels of {@link io.resflow.reference.Attention}),
  * blocked like flash attention: queries in blocks of {@link #QB} rows, every product on the GEMM's register-tiled
- * micro-kernel ({@link Sgemm#kernel}), and nothing of size T x T kept: the forward keeps only the log-sum-exp per
+ * micro-kernel ({@link MicroKernel#kernel}), and nothing of size T x T kept: the forward keeps only the log-sum-exp per
  * (b, h, t) for the backward, which recomputes the probabilities.
  *
  * <pre>
@@ -152,9 +152,9 @@ final class Attention extends JvmOp {
                     // the last panel of a diagonal tile: its right half may be beyond every row's keys
                     boolean half = p == panels - 1 && seen - p * NR <= NR / 2;
                     if (half) {
-                        Sgemm.kernelHalf(ta, tao, tld, 1, bT, p * hd * NR, hd, tile);
+                        MicroKernel.kernelHalf(ta, tao, tld, 1, bT, p * hd * NR, hd, tile);
                     } else {
-                        Sgemm.kernel(ta, tao, tld, 1, bT, p * hd * NR, hd, tile);
+                        MicroKernel.kernel(ta, tao, tld, 1, bT, p * hd * NR, hd, tile);
                     }
                     int o = r0 * tq + p * NR;
                     int w = half ? NR / 2 : NR;
@@ -211,7 +211,7 @@ final class Attention extends JvmOp {
                 // O_b = (e V) / sum per row: e zero past the causal limit up to the tile's keys
                 for (int r0 = 0; r0 < rows; r0 += MR) {
                     for (int q = 0; q < nq; q++) {
-                        Sgemm.kernel(s, r0 * tq, tq, 1, vr, q * tp * NR, tileSeen(t0, r0, rows), tile);
+                        MicroKernel.kernel(s, r0 * tq, tq, 1, vr, q * tp * NR, tileSeen(t0, r0, rows), tile);
                         int o = (b * T + t0 + r0) * ldo + h * hd + q * NR;
                         scaleRows(tile, inv, r0, Math.min(MR, rows - r0), out, o, ldo, Math.min(NR, hd - q * NR));
                     }
@@ -287,7 +287,7 @@ final class Attention extends JvmOp {
                     int qrow = (b * T + t0) * width + h * hd;
                     for (int r0 = 0; r0 < rows; r0 += MR) {
                         for (int q = 0; q < nq; q++) {
-                            Sgemm.kernel(ds, r0 * tq, tq, 1, kr, q * tp * NR, tileSeen(t0, r0, rows), tile);
+                            MicroKernel.kernel(ds, r0 * tq, tq, 1, kr, q * tp * NR, tileSeen(t0, r0, rows), tile);
                             storeRows(tile, Math.min(MR, rows - r0), dqkv, qrow + r0 * width + q * NR, width,
                                     Math.min(NR, hd - q * NR), add); // each dQ tile is written once
                         }
@@ -305,9 +305,9 @@ final class Attention extends JvmOp {
                         int krow = (b * T + s0) * width;
                         for (int q = 0; q < nq; q++) {
                             int w = Math.min(NR, hd - q * NR);
-                            Sgemm.kernel(ds, s0 + r1 * tq, 1, tq, qp, q * QB * NR + r1 * NR, rows - r1, tile);
+                            MicroKernel.kernel(ds, s0 + r1 * tq, 1, tq, qp, q * QB * NR + r1 * NR, rows - r1, tile);
                             storeRows(tile, keys, dqkv, krow + kOff + q * NR, width, w, addK);
-                            Sgemm.kernel(pa, pb + s0 + r1 * ldp, 1, ldp, dop, q * QB * NR + r1 * NR, rows - r1,
+                            MicroKernel.kernel(pa, pb + s0 + r1 * ldp, 1, ldp, dop, q * QB * NR + r1 * NR, rows - r1,
                                     tile);
                             storeRows(tile, keys, dqkv, krow + vOff + q * NR, width, w, addK);
                         }
