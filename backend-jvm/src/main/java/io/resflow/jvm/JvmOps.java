@@ -55,6 +55,7 @@ public final class JvmOps implements Ops {
 
     /** In bf16 the matmuls read bf16 copies (16-bit arrays) of their weights, made once per step. */
     public JvmOps(int threads, Precision precision) {
+        JvmSettings.check();
         this.exec = new Exec(threads);
         this.precision = precision;
         this.bf16 = new Bf16(exec);
@@ -105,6 +106,7 @@ public final class JvmOps implements Ops {
 
     /** e.g. "2 threads, FloatVector 512-bit (16 lanes)". */
     public static String describe(int threads) {
+        JvmSettings.check();
         return threads + " threads, FloatVector " + SP.vectorBitSize() + "-bit (" + L + " lanes)";
     }
 
