@@ -26,7 +26,7 @@ final class Transpose {
     static final boolean SELECT8 = switch (System.getProperty("resflow.jvm.transpose8", "")) {
         case "select" -> true;
         case "scalar" -> false;
-        default -> CpuShape.twoSourcePermute();
+        default -> CpuShape.evex() && CpuShape.twoSourcePermute();
     };
     private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
     private static final float[] LO8 = new float[24];
