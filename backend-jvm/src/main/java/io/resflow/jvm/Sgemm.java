@@ -60,8 +60,8 @@ public final class Sgemm {
      * panel (K x NR) fit in L2 together: K <= L2 / 4 / (MC + NR). One block means one pass over C instead of two
      * (K = 768 with KC = 512 was a 512 and a 256 block, each adding its tile into C); for the 50257-wide head, whose C
      * (51 MB at 256 rows) is far outside the caches, that pass is the cost: 159-161 -> 182-186 GFLOP/s at 256 bits
-     * and 173-178 -> 185-187 at 512 on Zen 4 (JMH A/B, two rounds each) (1 MiB L2, where kWhole is 819 with NR = 64 and 910 with NR = 32). A 512 KiB L2
-     * gives kWhole < KC, so nothing changes there.
+     * and 173-178 -> 185-187 at 512 on Zen 4 (JMH A/B, two rounds each; 1 MiB L2, where kWhole is 819 with NR = 64
+     * and 910 with NR = 32). A 512 KiB L2 gives kWhole < KC, so nothing changes there.
      * {@code -Dresflow.jvm.tile=6x4|4x4|6x2} and {@code -Dresflow.jvm.kc=N} override the choice (the suite runs all
      * three tiles on every machine); a forced kc also turns kWhole off.
      */
