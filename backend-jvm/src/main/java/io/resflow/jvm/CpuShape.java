@@ -19,6 +19,12 @@ import jdk.incubator.vector.FloatVector;
  */
 public record CpuShape(int vectorBits, int lanes, int vectorRegisters, long l1d, long l2, long l3) {
 
+    /**
+     * AVX-512VL in the CPU and EVEX code from the JVM, read once: 32 vector registers at every width, and two-source
+     * selects in one instruction at 256 bits (declared before HOST, which reads it).
+     */
+    static final boolean EVEX_VL = evex() && twoSourcePermute();
+
     /** The shape of this JVM on this machine, read once. */
     public static final CpuShape HOST = detect();
 
@@ -26,7 +32,7 @@ public record CpuShape(int vectorBits, int lanes, int vectorRegisters, long l1d,
         int bits = FloatVector.SPECIES_PREFERRED.vectorBitSize();
         String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
         boolean x86 = arch.contains("amd64") || arch.contains("x86");
-        int regs = x86 && bits < 512 && !(evex() && twoSourcePermute()) ? 16 : 32;
+        int regs = x86 && bits < 512 && !EVEX_VL ? 16 : 32;
         long l1 = 32 << 10;
         long l2 = 512 << 10;
         long l3 = 8 << 20;

@@ -10,11 +10,14 @@ import io.resflow.model.BadInputException;
  * runs first, so that a wrong value is a clear error (exit 2 from the CLI) and not a failed class initialisation.
  */
 final class JvmSettings {
+    /** The register tiles {@code resflow.jvm.tile} takes (see {@link Sgemm.Tile}). */
+    static final String[] TILES = {"6x4", "4x4", "6x2"};
+
     private JvmSettings() {
     }
 
     static void check() {
-        oneOf("resflow.jvm.tile", "6x4", "4x4", "6x2");
+        oneOf("resflow.jvm.tile", TILES);
         oneOf("resflow.jvm.transpose8", "select", "scalar");
         String kc = System.getProperty("resflow.jvm.kc");
         if (kc != null) {

@@ -75,8 +75,8 @@ public final class Sgemm {
                 case "6x4" -> { mr = 6; nv = 4; }
                 case "4x4" -> { mr = 4; nv = 4; }
                 case "6x2" -> { mr = 6; nv = 2; }
-                default -> throw new IllegalArgumentException(
-                        "-Dresflow.jvm.tile=" + forced + ": expected 6x4, 4x4 or 6x2");
+                default -> throw new IllegalArgumentException( // JvmSettings.check refuses it first
+                        "-Dresflow.jvm.tile=" + forced + ": expected " + String.join(", ", JvmSettings.TILES));
             }
             long nr = (long) nv * cpu.lanes();
             int kc = (int) Math.max(128, Math.min(512, cpu.l2() / 4 / (4 * nr) / 32 * 32));

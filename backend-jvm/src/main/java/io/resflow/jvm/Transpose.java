@@ -26,7 +26,7 @@ final class Transpose {
     static final boolean SELECT8 = switch (System.getProperty("resflow.jvm.transpose8", "")) {
         case "select" -> true;
         case "scalar" -> false;
-        default -> CpuShape.evex() && CpuShape.twoSourcePermute();
+        default -> CpuShape.EVEX_VL;
     };
     private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
     private static final float[] LO8 = new float[24];
